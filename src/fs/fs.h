@@ -1,0 +1,138 @@
+/*
+ * The filesystem contract between the FUSE server and a backend (passthrough, or a null/in-memory
+ * one in tests). Every op returns 0 (or a byte count where noted) or a negative errno.
+ *
+ * The FUSE server has validated shapes: sizes, NUL-terminated names, flag masks it knows. Values
+ * are still guest-chosen: every name passed here is checked by the backend as one path component
+ * (fs_name_valid) whatever the sandbox.
+ *
+ * Out structures are the kernel UAPI ones from <linux/fuse.h>; the backend fills them
+ * completely, timeouts included (they follow the backend's cache policy).
+ */
+#ifndef VFSD_FS_FS_H
+#define VFSD_FS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <linux/fuse.h>
+
+/* Who asks: from fuse_in_header (plus extensions later). */
+struct fs_ctx {
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t pid;
+	uint32_t umask;
+};
+
+/* Negotiated connection state the backend may need (from INIT). */
+struct fs_conn {
+	uint32_t proto_minor;
+	uint64_t flags; /* FUSE_* INIT flags agreed with the guest (bits above 31 from flags2) */
+	uint32_t max_write;
+};
+
+struct fs_setattr {
+	uint32_t valid; /* FATTR_* */
+	uint64_t fh;    /* with FATTR_FH */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	struct timespec atime; /* tv_nsec may be UTIME_NOW with FATTR_ATIME_NOW */
+	struct timespec mtime;
+};
+
+/* READDIR/READDIRPLUS output sink: the backend appends entries through fs_dirbuf_add*(). */
+struct fs_dirbuf {
+	char *buf;
+	size_t size; /* capacity (the guest's requested size, bounded) */
+	size_t len;  /* bytes used */
+};
+
+/* Append one fuse_dirent (plus=false) or fuse_direntplus (plus=true, e != NULL).
+ * Returns 0, or -ENOSPC when it does not fit (the entry was not added). */
+int fs_dirbuf_add(struct fs_dirbuf *db, const char *name, size_t namelen, uint64_t ino,
+		  uint32_t type, uint64_t off);
+int fs_dirbuf_add_plus(struct fs_dirbuf *db, const char *name, size_t namelen, uint32_t type,
+		       uint64_t off, const struct fuse_entry_out *e);
+
+/* One component: non-empty, <= 255 bytes, no '/', not "." or "..". */
+bool fs_name_valid(const char *name);
+
+struct fs_ops {
+	/* INIT: the backend may refuse (e.g. missing a needed flag) and may add wanted flags.
+	 * *want holds what the server plans to reply; the backend may clear or set bits that
+	 * the guest offered. */
+	int (*init)(void *fs, const struct fs_conn *conn, uint64_t *want);
+	void (*destroy)(void *fs); /* forget all inodes and handles (DESTROY/reset) */
+
+	int (*lookup)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+		      struct fuse_entry_out *out);
+	void (*forget)(void *fs, uint64_t ino, uint64_t nlookup);
+	int (*getattr)(void *fs, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh,
+		       struct fuse_attr_out *out);
+	int (*setattr)(void *fs, const struct fs_ctx *c, uint64_t ino, const struct fs_setattr *a,
+		       struct fuse_attr_out *out);
+	/* Returns the target length written to buf (not NUL-terminated), at most size. */
+	int (*readlink)(void *fs, const struct fs_ctx *c, uint64_t ino, char *buf, size_t size);
+	int (*symlink)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+		       const char *target, struct fuse_entry_out *out);
+	int (*mknod)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+		     uint32_t mode, uint32_t rdev, uint32_t umask, struct fuse_entry_out *out);
+	int (*mkdir)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+		     uint32_t mode, uint32_t umask, struct fuse_entry_out *out);
+	int (*unlink)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name);
+	int (*rmdir)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name);
+	int (*rename)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+		      uint64_t newparent, const char *newname, uint32_t flags);
+	int (*link)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t newparent,
+		    const char *newname, struct fuse_entry_out *out);
+	int (*open)(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
+		    struct fuse_open_out *out);
+	int (*create)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+		      uint32_t mode, uint32_t flags, uint32_t umask, struct fuse_entry_out *entry,
+		      struct fuse_open_out *open);
+	/* READ straight into guest memory: iov/iovcnt is the reply's payload space (size bytes
+	 * at most). Returns bytes read. */
+	int (*read)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+		    uint32_t size, uint32_t flags, const struct iovec *iov, int iovcnt);
+	/* WRITE straight from guest memory. Returns bytes written. */
+	int (*write)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+		     uint32_t size, uint32_t write_flags, uint32_t flags, const struct iovec *iov,
+		     int iovcnt);
+	int (*statfs)(void *fs, const struct fs_ctx *c, uint64_t ino, struct fuse_statfs_out *out);
+	int (*release)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags,
+		       uint32_t release_flags, uint64_t lock_owner);
+	int (*fsync)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, bool datasync);
+	int (*flush)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh,
+		     uint64_t lock_owner);
+	int (*opendir)(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
+		       struct fuse_open_out *out);
+	int (*readdir)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+		       bool plus, struct fs_dirbuf *db);
+	int (*releasedir)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh,
+			  uint32_t flags);
+	int (*fsyncdir)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, bool datasync);
+	int (*access)(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t mask);
+	int (*fallocate)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh,
+			 uint32_t mode, uint64_t offset, uint64_t length);
+	int (*lseek)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+		     uint32_t whence, uint64_t *out_offset);
+	/* Optional (NULL: the server answers ENOSYS). Added by later work: xattrs, locks,
+	 * copy_file_range, syncfs, tmpfile, statx. */
+	int (*getxattr)(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name,
+			char *buf, size_t size); /* size 0: return the needed size */
+	int (*setxattr)(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name,
+			const void *value, size_t size, uint32_t flags, uint32_t extra_flags);
+	int (*listxattr)(void *fs, const struct fs_ctx *c, uint64_t ino, char *buf, size_t size);
+	int (*removexattr)(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name);
+	int (*copy_file_range)(void *fs, const struct fs_ctx *c, uint64_t ino_in, uint64_t fh_in,
+			       uint64_t off_in, uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
+			       uint64_t len, uint64_t flags); /* returns bytes copied */
+	int (*syncfs)(void *fs, const struct fs_ctx *c, uint64_t ino);
+};
+
+#endif
