@@ -1,0 +1,129 @@
+/* Option parser: the Rust daemon's long options, the legacy -o forms, and refusals. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#define ARGV(...) ((char *[]){ "virtiofsd", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "virtiofsd", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(cfg, ...) config_parse(cfg, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+static void test_defaults(void **state)
+{
+	struct config c;
+	assert_int_equal(PARSE(&c, "--shared-dir=/tmp", "--socket-path", "/tmp/s"), 0);
+	assert_string_equal(c.shared_dir, "/tmp");
+	assert_string_equal(c.socket_path, "/tmp/s");
+	assert_int_equal(c.fd, -1);
+	assert_int_equal(c.cache, CACHE_AUTO);
+	assert_int_equal(c.sandbox, SANDBOX_NAMESPACE);
+	assert_int_equal(c.seccomp, SECCOMP_MODE_KILL);
+	assert_int_equal(c.log_level, LOG_LVL_INFO);
+	assert_true(c.readdirplus);
+	assert_true(c.announce_submounts);
+	assert_false(c.writeback);
+	assert_false(c.killpriv_v2);
+	assert_int_equal(c.thread_pool_size, 0);
+	config_free(&c);
+}
+
+static void test_values(void **state)
+{
+	struct config c;
+	assert_int_equal(PARSE(&c, "--shared-dir", "/a", "--fd=3", "--cache=never",
+			       "--sandbox", "NONE", "--log-level=debug", "--thread-pool-size=8",
+			       "--socket-group", "kvm", "--syslog", "-f", "--rlimit-nofile=0",
+			       "--seccomp=log", "--writeback", "--no-announce-submounts"), 0);
+	assert_int_equal(c.fd, 3);
+	assert_int_equal(c.cache, CACHE_NEVER);
+	assert_false(c.readdirplus); /* forced off by cache=never */
+	assert_int_equal(c.sandbox, SANDBOX_NONE);
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	assert_int_equal(c.thread_pool_size, 8);
+	assert_string_equal(c.socket_group, "kvm");
+	assert_true(c.syslog);
+	assert_true(c.rlimit_nofile_set);
+	assert_int_equal(c.rlimit_nofile, 0);
+	assert_int_equal(c.seccomp, SECCOMP_MODE_LOG);
+	assert_true(c.writeback);
+	assert_false(c.announce_submounts);
+	config_free(&c);
+}
+
+static void test_socket_alias_and_flags(void **state)
+{
+	struct config c;
+	assert_int_equal(PARSE(&c, "--socket=/s", "--print-capabilities"), 0);
+	assert_string_equal(c.socket_path, "/s");
+	assert_true(c.print_capabilities);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "-V"), 0);
+	assert_true(c.version);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--help"), 0);
+	assert_true(c.help);
+	config_free(&c);
+}
+
+static void test_compat(void **state)
+{
+	struct config c;
+	/* The Kata default line. */
+	assert_int_equal(PARSE(&c, "--fd=3", "-o", "source=/srv", "-o", "cache=auto", "--syslog",
+			       "-o", "no_posix_lock", "-f"), 0);
+	assert_string_equal(c.shared_dir, "/srv");
+	assert_int_equal(c.cache, CACHE_AUTO);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "-o", "source=/x,cache=none,writeback,no_readdirplus,"
+					"log_level=debug,sandbox=chroot,xattr,no_xattr"), 0);
+	assert_int_equal(c.cache, CACHE_NEVER);
+	assert_true(c.writeback);
+	assert_false(c.readdirplus);
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	assert_int_equal(c.sandbox, SANDBOX_CHROOT);
+	assert_false(c.xattr);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "-d"), 0);
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	config_free(&c);
+}
+
+static void test_refusals(void **state)
+{
+	struct config c;
+	assert_int_equal(PARSE(&c, "--bogus"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--cache=sometimes"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--sandbox=jail"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--log-level=loud"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--fd=-1"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--fd=3x"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--thread-pool-size=99999999"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--shared-dir"), -EINVAL); /* missing value */
+	assert_int_equal(PARSE(&c, "stray"), -EINVAL);
+	assert_int_equal(PARSE(&c, "-o", "bogus_flag"), -EINVAL);
+	assert_int_equal(PARSE(&c, "-o", "source"), -EINVAL); /* key without value */
+	/* Conflicting duplicates are refused, not last-wins. */
+	assert_int_equal(PARSE(&c, "--shared-dir=/a", "-o", "source=/"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--cache=never", "-o", "cache=always"), -EINVAL);
+	/* The same value twice is fine. */
+	assert_int_equal(PARSE(&c, "--shared-dir=/a", "-o", "source=/a"), 0);
+	config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_socket_alias_and_flags),
+		cmocka_unit_test(test_compat),
+		cmocka_unit_test(test_refusals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
