@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what it needs, builds with gcc
+# and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, runs them again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the VM tier (a real guest mounting the share,
+# against our daemon and the legacy one). Ends with one line: "N passed, N failed".
+#
+# Options: --no-vm (skip the VM tier, loudly), --no-asan.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+run_vm=1 run_asan=1
+for a in "$@"; do
+	case "$a" in
+	--no-vm) run_vm=0 ;;
+	--no-asan) run_asan=0 ;;
+	*) echo "test.sh: unknown option $a" >&2; exit 2 ;;
+	esac
+done
+
+bash scripts/deps.sh || { echo "test.sh: installing dependencies failed" >&2; exit 1; }
+
+total_pass=0 total_fail=0
+tally() { # name, passed, failed
+	echo "== $1: $2 passed, $3 failed"
+	total_pass=$((total_pass + $2)); total_fail=$((total_fail + $3))
+}
+
+# meson test, counting its summary; a build failure counts as one failure.
+meson_tier() { # name, builddir, setup-args, test-args...
+	local name=$1 dir=$2 setup=$3
+	shift 3
+	if [ ! -f "$dir/build.ninja" ]; then
+		# shellcheck disable=SC2086
+		meson setup "$dir" $setup >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; tally "$name (setup)" 0 1; return; }
+	fi
+	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+		tail -40 "$dir.build.log"; tally "$name (build)" 0 1; return
+	fi
+	local log="$dir/test-summary.log"
+	meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$log" | grep -Ev '^\s*$' | tail -60
+	local ok fail to
+	ok=$(awk '/^Ok:/ {print $2}' "$log"); fail=$(awk '/^Fail:/ {print $2}' "$log")
+	to=$(awk '/^Timeout:/ {print $2}' "$log")
+	[ -n "$ok" ] || { tally "$name (no summary)" 0 1; return; }
+	tally "$name" "$ok" $((fail + ${to:-0}))
+}
+
+meson_tier "gcc build: unit, fake frontend, /dev/fuse, cli" build ""
+meson_tier "clang build: unit tier" build-clang "--native-file=scripts/clang.ini" --suite unit
+if [ "$run_asan" = 1 ]; then
+	meson_tier "ASan+UBSan: unit, fake frontend, /dev/fuse" build-asan \
+		"-Db_sanitize=address,undefined -Db_lundef=false" --suite unit --suite fake --suite fusedev
+else
+	echo "!! SKIPPED: sanitizer tier (--no-asan)"
+fi
+
+if [ "$run_vm" = 1 ]; then
+	vm_out=$(mktemp)
+	bash tests/vm/run.sh --compare 2>&1 | tee "$vm_out"
+	vm_st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$vm_out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+		[ "$vm_st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "VM tier" "$p" "$f"
+	else
+		tally "VM tier (no result line, status $vm_st)" 0 1
+	fi
+	rm -f "$vm_out"
+else
+	echo "!! SKIPPED: VM tier (--no-vm)"
+fi
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
