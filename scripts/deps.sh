@@ -2,7 +2,8 @@
 # Installs the Debian packages the build and the tests need, only those missing.
 set -euo pipefail
 pkgs=(meson ninja-build gcc clang pkg-config libcmocka-dev linux-libc-dev python3
-      qemu-system-x86 qemu-system-common busybox-static cpio xz-utils gzip kmod)
+      qemu-system-x86 qemu-system-common busybox-static cpio xz-utils gzip kmod
+      libseccomp-dev libcap-ng-dev uidmap)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
