@@ -15,6 +15,7 @@
 /bin/busybox mount -t tmpfs tmpfs /tmp
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export HOME=/root
+hostname vmtest-guest
 
 result() {
 	echo "VMTEST-RESULT: rc=$1"

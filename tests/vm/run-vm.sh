@@ -74,7 +74,7 @@ dlog=$out/daemon.log
 : >"$console"
 : >"$dlog"
 
-daemon_pid= qemu_pid= tail_pid=
+daemon_pid= qemu_pid= tail_pid= passed=0
 # Only the processes started here are stopped, by PID.
 stop_pid() {
 	local pid=$1 i
@@ -92,7 +92,11 @@ cleanup() {
 	stop_pid "$tail_pid"
 	rm -f "$sock" "$tmp/initrd.img" "$tmp/extra.cpio.gz"
 	rm -rf "$tmp/extra"
-	[ "$out" = "$tmp" ] || rmdir "$tmp" 2>/dev/null || true
+	# A temporary --out is kept only when something failed, for its logs.
+	if [ "$out" != "$tmp" ] || [ "$passed" -eq 1 ]; then
+		rm -rf "$tmp/console.log" "$tmp/daemon.log" "$tmp/elapsed"
+		rmdir "$tmp" 2>/dev/null || true
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -155,7 +159,9 @@ else
 	"${qcmd[@]}" </dev/null >"$console" 2>&1 &
 	qemu_pid=$!
 	if [ $quiet -eq 0 ]; then
-		tail -n +1 -f --pid="$qemu_pid" "$console" 2>/dev/null | sed -u 's/\r$//; s/^/  guest| /' &
+		tail -n +1 -f --pid="$qemu_pid" "$console" 2>/dev/null | sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' \
+			-e 's/\x1bc//g' -e '1,/Booting from ROM/{/Booting from ROM/!d;s/.*Booting from ROM\.*//}' \
+			-e '/^$/d' -e 's/^/  guest| /' &
 		tail_pid=$!
 	fi
 	timed_out=0
@@ -178,12 +184,14 @@ elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 
 # --- the daemon should leave by itself once the frontend is gone --------------------------------
 daemon_status=
-for i in $(seq 1 100); do
+grace=100
+[ "${timed_out:-0}" -eq 1 ] && grace=10
+for i in $(seq 1 $grace); do
 	kill -0 "$daemon_pid" 2>/dev/null || break
 	sleep 0.1
 done
 if kill -0 "$daemon_pid" 2>/dev/null; then
-	log "daemon still running 10 s after QEMU exited: stopping it"
+	log "daemon still running $((grace / 10)) s after QEMU exited: stopping it"
 	stop_pid "$daemon_pid"
 	wait "$daemon_pid" 2>/dev/null || true
 	daemon_status=still-running
@@ -215,4 +223,5 @@ if [ "$daemon_status" != 0 ]; then
 	exit 70
 fi
 log "PASS: guest result rc=0, daemon exited 0"
+passed=1
 exit 0
