@@ -79,6 +79,11 @@ int fe_init(struct fe *fe, struct fuse_init_out *out)
 		memset(out, 0, sizeof(*out));
 		memcpy(out, r.data, r.data_len);
 	}
+	if (rc == 0) {
+		memcpy(&tmp, r.data, 24);
+		fe->fuse_minor = tmp.minor;
+		fe->max_write = tmp.max_write;
+	}
 	fe_reply_free(&r);
 	return rc;
 }

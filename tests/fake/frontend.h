@@ -77,6 +77,7 @@ struct fe {
 	struct fe_vq vq[FE_NUM_QUEUES];
 	struct fe_opts opts;
 	uint64_t unique;
+	uint32_t fuse_minor, max_write; /* from the INIT reply (fe_init) */
 };
 
 /* --- daemon life cycle (fe_daemon.c) --- */
