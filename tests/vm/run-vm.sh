@@ -14,14 +14,15 @@
 #
 # Exit status: the guest's (from its "VMTEST-RESULT: rc=N" console line); 124 on timeout, 125
 # when the guest printed no result line, 70 when the guest passed but the daemon did not exit 0
-# after QEMU disconnected, 2 for a usage or set-up error.
+# after QEMU disconnected, 71 when the daemon died under a running guest, 2 for a usage or
+# set-up error.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${VM_CACHE:-$repo/.vmcache}
 
-share= legacy=0 daemon=$repo/build/virtiofsd script=$here/guest-test.sh out= timeout_s=600
+share='' legacy=0 daemon=$repo/build/virtiofsd script=$here/guest-test.sh out='' timeout_s=600
 shell=0 quiet=0
 daemon_args=()
 
@@ -74,13 +75,13 @@ dlog=$out/daemon.log
 : >"$console"
 : >"$dlog"
 
-daemon_pid= qemu_pid= tail_pid= passed=0
+daemon_pid='' qemu_pid='' tail_pid='' passed=0
 # Only the processes started here are stopped, by PID.
 stop_pid() {
-	local pid=$1 i
+	local pid=$1
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
 	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 20); do
+	for _ in $(seq 1 20); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
@@ -111,7 +112,7 @@ fi
 log "daemon: ${dcmd[*]}"
 "${dcmd[@]}" </dev/null >"$dlog" 2>&1 &
 daemon_pid=$!
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	[ -S "$sock" ] && break
 	if ! kill -0 "$daemon_pid" 2>/dev/null; then
 		wait "$daemon_pid" && st=0 || st=$?
@@ -134,7 +135,7 @@ chmod 755 "$tmp/extra/guest/$sname"
 cat "$cache/initramfs.cpio.gz" "$tmp/extra.cpio.gz" >"$tmp/initrd.img"
 
 # --- QEMU -------------------------------------------------------------------------------------
-if [ -e /sys/module/kvm_intel ] || [ -e /sys/module/kvm_amd ]; then
+if { [ -e /sys/module/kvm_intel ] || [ -e /sys/module/kvm_amd ]; } && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	accel=kvm smp=2
 else
 	accel=tcg smp=1
@@ -143,6 +144,7 @@ log "accelerator: $accel ($( [ $accel = kvm ] && echo 'kvm_intel/kvm_amd loaded'
 	echo 'no kvm_intel/kvm_amd module: software emulation, slow'))"
 append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/$sname"
 [ $shell -eq 1 ] && append="$append vmtest_shell=1"
+# shellcheck disable=SC2054 # commas belong to QEMU option values
 qcmd=(qemu-system-x86_64 -accel "$accel" -m 512M -smp "$smp"
 	-kernel "$cache/vmlinuz" -initrd "$tmp/initrd.img" -append "$append"
 	-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
@@ -164,11 +166,23 @@ else
 			-e '/^$/d' -e 's/^/  guest| /' &
 		tail_pid=$!
 	fi
-	timed_out=0
+	timed_out=0 daemon_died_at=
 	deadline=$(($(date +%s) + timeout_s))
 	while kill -0 "$qemu_pid" 2>/dev/null; do
-		if [ "$(date +%s)" -ge "$deadline" ]; then
+		now=$(date +%s)
+		if [ "$now" -ge "$deadline" ]; then
 			log "timeout: QEMU still running after ${timeout_s} s, stopping it"
+			timed_out=1
+			stop_pid "$qemu_pid"
+			break
+		fi
+		# A daemon that dies under a running guest leaves its requests hanging forever: give
+		# QEMU a few seconds (it may be powering off) rather than waiting for the timeout.
+		if [ -z "$daemon_died_at" ] && ! kill -0 "$daemon_pid" 2>/dev/null; then
+			daemon_died_at=$now
+		fi
+		if [ -n "$daemon_died_at" ] && [ $((now - daemon_died_at)) -ge 5 ]; then
+			log "the daemon exited while the guest was running; stopping QEMU"
 			timed_out=1
 			stop_pid "$qemu_pid"
 			break
@@ -186,7 +200,7 @@ elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 daemon_status=
 grace=100
 [ "${timed_out:-0}" -eq 1 ] && grace=10
-for i in $(seq 1 $grace); do
+for _ in $(seq 1 $grace); do
 	kill -0 "$daemon_pid" 2>/dev/null || break
 	sleep 0.1
 done
@@ -205,6 +219,11 @@ echo "$elapsed" >"$out/elapsed"
 
 result=$(tr -d '\r' <"$console" | sed -n 's/.*VMTEST-RESULT: rc=\([0-9]*\).*/\1/p' | tail -n1)
 if [ "${timed_out:-0}" -eq 1 ]; then
+	if [ -n "${daemon_died_at:-}" ]; then
+		log "FAIL: the daemon died during the run, status $daemon_status (console: $console, log: $dlog)"
+		tail -n 20 "$dlog" | sed 's/^/  | /' >&2
+		exit 71
+	fi
 	log "FAIL: timed out after ${timeout_s} s (console: $console)"
 	exit 124
 fi

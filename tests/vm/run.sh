@@ -10,6 +10,7 @@
 #   --daemon PATH   our daemon (default <repo>/build/virtiofsd); extra arguments for it can be
 #                   given in $VM_DAEMON_ARGS (split on spaces)
 #   --keep          keep the share and logs (printed) instead of deleting them
+#   --timeout S     per guest run (default 300; a run takes about 20 s under TCG)
 #
 # Our daemon missing or not working is a failure, never a skip. The last line is
 # "N passed, N failed"; the exit status is non-zero on any failure.
@@ -18,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-compare=0 legacy_only=0 keep=0 timeout_s=600 daemon=$repo/build/virtiofsd
+compare=0 legacy_only=0 keep=0 timeout_s=300 daemon=$repo/build/virtiofsd
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--compare) compare=1 ;;
@@ -75,7 +76,7 @@ verify_tree() {
 			if [ -L "$p" ]; then got=symlink
 			elif [ -p "$p" ]; then got=fifo
 			elif [ -d "$p" ]; then got=directory
-			elif [ -f "$p" ]; then got=file
+			elif [ -f "$p" ]; then got="file"
 			else got=missing; fi ;;
 		size) want=$arg; got=$(stat -c %s "$p" 2>&1) || got=missing ;;
 		content) want=$arg; got=$(cat "$p" 2>&1) || got=missing ;;
@@ -135,8 +136,9 @@ if [ $legacy_only -eq 0 ]; then
 	if [ ! -x "$daemon" ]; then
 		notok "our daemon $daemon exists (build it: meson setup build && ninja -C build)"
 	else
-		# shellcheck disable=SC2086
-		vm_run ours --daemon "$daemon" $(for a in ${VM_DAEMON_ARGS:-}; do echo "--daemon-arg=$a"; done)
+		extra=()
+		for a in ${VM_DAEMON_ARGS:-}; do extra+=("--daemon-arg=$a"); done
+		vm_run ours --daemon "$daemon" "${extra[@]}"
 	fi
 fi
 if [ $compare -eq 1 ] || [ $legacy_only -eq 1 ]; then
