@@ -1,0 +1,299 @@
+/*
+ * Passthrough operations that change a directory: every guest name is checked as one component
+ * here, in the handler itself, whatever sandbox surrounds us.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "fs/pt_internal.h"
+
+enum mk_kind { MK_NOD, MK_DIR, MK_SYMLINK };
+
+struct mk_args {
+	enum mk_kind kind;
+	mode_t mode;
+	dev_t rdev;
+	const char *target;
+	uint32_t umask;
+};
+
+static int make_node(struct pt_inode *p, const char *name, const struct mk_args *a)
+{
+	int r = -1;
+
+	switch (a->kind) {
+	case MK_NOD:
+		r = mknodat(p->fd, name, a->mode, a->rdev);
+		break;
+	case MK_DIR:
+		r = mkdirat(p->fd, name, a->mode);
+		break;
+	case MK_SYMLINK:
+		r = symlinkat(a->target, p->fd, name);
+		break;
+	}
+	return r < 0 ? -errno : 0;
+}
+
+/* Creates name under parent as the caller, then looks it up (counting the lookup). */
+static int make_entry(struct pt_fs *fs, const struct fs_ctx *c, uint64_t parent,
+		      const char *name, const struct mk_args *a, struct fuse_entry_out *out)
+{
+	struct pt_creds cr;
+	struct pt_inode *p;
+	int r;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	r = pt_check_name(name);
+	if (r < 0)
+		return r;
+	r = pt_inode_get(fs, parent, &p);
+	if (r < 0)
+		return r;
+	r = pt_creds_enter(fs, c, a->umask, &cr);
+	if (r < 0)
+		goto out_put;
+	r = make_node(p, name, a);
+	pt_creds_leave(fs, &cr);
+	if (r == 0)
+		r = pt_lookup_at(fs, p, name, out);
+out_put:
+	pt_inode_put(fs, p);
+	return r;
+}
+
+int pt_mknod(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name, uint32_t mode,
+	     uint32_t rdev, uint32_t umask, struct fuse_entry_out *out)
+{
+	/* rdev is the kernel's new_encode_dev(), the low half of glibc's dev_t encoding. */
+	struct mk_args a = { .kind = MK_NOD, .mode = mode, .rdev = rdev, .umask = umask };
+
+	return make_entry(fs, c, parent, name, &a, out);
+}
+
+int pt_mkdir(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name, uint32_t mode,
+	     uint32_t umask, struct fuse_entry_out *out)
+{
+	struct mk_args a = { .kind = MK_DIR, .mode = mode & 07777, .umask = umask };
+
+	return make_entry(fs, c, parent, name, &a, out);
+}
+
+/* The target is stored, never followed by us: it may be anything, absolute included. */
+int pt_symlink(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+	       const char *target, struct fuse_entry_out *out)
+{
+	struct mk_args a = { .kind = MK_SYMLINK, .target = target, .umask = UINT32_MAX };
+
+	return make_entry(fs, c, parent, name, &a, out);
+}
+
+static int remove_entry(struct pt_fs *fs, uint64_t parent, const char *name, int flags)
+{
+	struct pt_inode *p;
+	int r;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	r = pt_check_name(name);
+	if (r < 0)
+		return r;
+	r = pt_inode_get(fs, parent, &p);
+	if (r < 0)
+		return r;
+	r = unlinkat(p->fd, name, flags) < 0 ? -errno : 0;
+	pt_inode_put(fs, p);
+	return r;
+}
+
+int pt_unlink(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name)
+{
+	return remove_entry(fs, parent, name, 0);
+}
+
+int pt_rmdir(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name)
+{
+	return remove_entry(fs, parent, name, AT_REMOVEDIR);
+}
+
+int pt_rename(void *fsp, const struct fs_ctx *c, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, uint32_t flags)
+{
+	struct pt_fs *fs = fsp;
+	struct pt_inode *p, *np = NULL;
+	int r;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	if (flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
+		return -EINVAL;
+	r = pt_check_name(name);
+	if (r == 0)
+		r = pt_check_name(newname);
+	if (r < 0)
+		return r;
+	r = pt_inode_get(fs, parent, &p);
+	if (r < 0)
+		return r;
+	r = pt_inode_get(fs, newparent, &np);
+	if (r < 0)
+		goto out_put;
+	r = renameat2(p->fd, name, np->fd, newname, flags) < 0 ? -errno : 0;
+	pt_inode_put(fs, np);
+out_put:
+	pt_inode_put(fs, p);
+	return r;
+}
+
+static int link_fd(struct pt_fs *fs, int fd, struct pt_inode *np, const char *newname)
+{
+	char name[16];
+
+	if (linkat(fd, "", np->fd, newname, AT_EMPTY_PATH) == 0)
+		return 0;
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc magic link does not. */
+	if (errno != ENOENT && errno != EPERM)
+		return -errno;
+	snprintf(name, sizeof(name), "%d", fd);
+	return linkat(fs->proc_fd, name, np->fd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+int pt_link(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct fuse_entry_out *out)
+{
+	struct pt_fs *fs = fsp;
+	struct pt_inode *in, *np;
+	int r;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	r = pt_check_name(newname);
+	if (r < 0)
+		return r;
+	r = pt_inode_get(fs, ino, &in);
+	if (r < 0)
+		return r;
+	r = pt_inode_get(fs, newparent, &np);
+	if (r < 0)
+		goto out_put;
+	r = link_fd(fs, in->fd, np, newname);
+	/* The new name is the same inode: look it up by name to count and describe it. */
+	if (r == 0)
+		r = pt_lookup_at(fs, np, newname, out);
+	pt_inode_put(fs, np);
+out_put:
+	pt_inode_put(fs, in);
+	return r;
+}
+
+/* An existing file for CREATE without O_EXCL: never a device node or FIFO (CVE-2020-35517). */
+static int open_existing(struct pt_fs *fs, struct pt_inode *p, const char *name, int hflags,
+			 int *path_fd)
+{
+	struct stat st;
+	int pfd, fd;
+
+	pfd = openat(p->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0) {
+		fd = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fd = S_ISDIR(st.st_mode) ? -EISDIR : S_ISLNK(st.st_mode) ? -ELOOP : -ENXIO;
+		goto out_close;
+	}
+	fd = pt_proc_open(fs, pfd, hflags);
+	if (fd >= 0) {
+		*path_fd = pfd;
+		return fd;
+	}
+out_close:
+	close(pfd);
+	return fd;
+}
+
+/* Returns the open fd and, in *path_fd, an O_PATH fd of the same inode. */
+static int create_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
+		       const char *name, uint32_t mode, uint32_t flags, uint32_t umask,
+		       int *path_fd)
+{
+	int hflags, fd, r;
+	struct pt_creds cr;
+
+	r = pt_open_flags(fs, flags, &hflags);
+	if (r < 0)
+		return r;
+	r = pt_creds_enter(fs, c, umask, &cr);
+	if (r < 0)
+		return r;
+	fd = openat(p->fd, name, hflags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+	r = fd < 0 ? -errno : 0;
+	pt_creds_leave(fs, &cr);
+	if (r == -EEXIST && !(flags & O_EXCL))
+		return open_existing(fs, p, name, hflags, path_fd);
+	if (r < 0)
+		return r;
+	*path_fd = pt_proc_open(fs, fd, O_PATH);
+	if (*path_fd < 0) {
+		r = *path_fd;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int pt_create(void *fsp, const struct fs_ctx *c, uint64_t parent, const char *name, uint32_t mode,
+	      uint32_t flags, uint32_t umask, struct fuse_entry_out *entry,
+	      struct fuse_open_out *open)
+{
+	struct pt_fs *fs = fsp;
+	struct pt_inode *p;
+	int r, fd, path_fd = -1;
+	uint64_t fh;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	r = pt_check_name(name);
+	if (r < 0)
+		return r;
+	r = pt_inode_get(fs, parent, &p);
+	if (r < 0)
+		return r;
+	r = pt_fd_reserve(fs);
+	if (r < 0)
+		goto out_put;
+	r = pt_fd_reserve(fs);
+	if (r < 0)
+		goto out_unreserve;
+	fd = create_open(fs, c, p, name, mode, flags, umask, &path_fd);
+	if (fd < 0) {
+		r = fd;
+		pt_fd_unreserve(fs);
+		goto out_unreserve;
+	}
+	r = pt_entry_from_fd(fs, p, path_fd, entry);
+	if (r < 0) {
+		close(fd);
+		goto out_unreserve;
+	}
+	r = pt_handle_add(fs, fd, &fh);
+	if (r < 0) {
+		pt_inode_forget(fs, entry->nodeid, 1);
+		goto out_put;
+	}
+	pt_fill_open(fs, false, fh, open);
+	goto out_put;
+
+out_unreserve:
+	pt_fd_unreserve(fs);
+out_put:
+	pt_inode_put(fs, p);
+	return r;
+}

@@ -1,0 +1,300 @@
+/* Passthrough operations on open files and directories (the handle table). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include "fs/pt_internal.h"
+
+#define PT_IOV_STACK 32
+
+int pt_open_flags(struct pt_fs *fs, uint32_t guest_flags, int *host_flags)
+{
+	/* Anything else (O_CREAT, O_PATH, O_TMPFILE, O_NOFOLLOW, ...) means nothing for a reopen
+	 * of an inode we already hold, or would change what it opens. */
+	const int keep = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_TRUNC |
+			 O_LARGEFILE | O_DIRECT | O_NOATIME;
+	int f = (int)guest_flags & keep;
+
+	if (!fs->opts.allow_direct_io)
+		f &= ~O_DIRECT;
+	if (!fs->opts.preserve_noatime)
+		f &= ~O_NOATIME; /* fails with EPERM on files the daemon does not own */
+	if (fs->writeback) {
+		/* The guest's page cache reads around partial writes and appends itself. */
+		if ((f & O_ACCMODE) == O_WRONLY)
+			f = (f & ~O_ACCMODE) | O_RDWR;
+		f &= ~O_APPEND;
+	}
+	if (fs->opts.readonly && ((guest_flags & O_ACCMODE) != O_RDONLY || (f & O_TRUNC)))
+		return -EROFS;
+	*host_flags = f;
+	return 0;
+}
+
+void pt_fill_open(struct pt_fs *fs, bool dir, uint64_t fh, struct fuse_open_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->fh = fh;
+	switch (fs->opts.cache) {
+	case CACHE_NEVER:
+		out->open_flags = dir ? 0 : FOPEN_DIRECT_IO;
+		break;
+	case CACHE_METADATA:
+		out->open_flags = dir ? FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE : FOPEN_DIRECT_IO;
+		break;
+	case CACHE_ALWAYS:
+		out->open_flags = dir ? FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE : FOPEN_KEEP_CACHE;
+		break;
+	case CACHE_AUTO:
+	default:
+		break;
+	}
+}
+
+/* Opens an inode for real, never a device node, FIFO or socket (CVE-2020-35517). */
+static int open_inode(struct pt_fs *fs, struct pt_inode *in, int hflags)
+{
+	if (S_ISDIR(in->type))
+		return pt_proc_open(fs, in->fd, hflags | O_DIRECTORY);
+	if (S_ISREG(in->type))
+		return pt_proc_open(fs, in->fd, hflags);
+	return S_ISLNK(in->type) ? -ELOOP : -ENXIO;
+}
+
+static int open_handle(struct pt_fs *fs, uint64_t ino, bool dir, uint32_t flags,
+		       struct fuse_open_out *out)
+{
+	struct pt_inode *in;
+	int r, fd, hflags;
+	uint64_t fh;
+
+	r = pt_open_flags(fs, dir ? O_RDONLY : flags, &hflags);
+	if (r < 0)
+		return r;
+	r = pt_inode_get(fs, ino, &in);
+	if (r < 0)
+		return r;
+	if (dir && !S_ISDIR(in->type)) {
+		r = -ENOTDIR;
+		goto out_put;
+	}
+	r = pt_fd_reserve(fs);
+	if (r < 0) {
+		r = -EMFILE;
+		goto out_put;
+	}
+	fd = open_inode(fs, in, hflags);
+	if (fd < 0) {
+		r = fd;
+		pt_fd_unreserve(fs);
+		goto out_put;
+	}
+	r = pt_handle_add(fs, fd, &fh);
+	if (r == 0)
+		pt_fill_open(fs, dir, fh, out);
+out_put:
+	pt_inode_put(fs, in);
+	return r;
+}
+
+int pt_open(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
+	    struct fuse_open_out *out)
+{
+	return open_handle(fs, ino, false, flags, out);
+}
+
+int pt_opendir(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
+	       struct fuse_open_out *out)
+{
+	return open_handle(fs, ino, true, flags, out);
+}
+
+int pt_read(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+	    uint32_t size, uint32_t flags, const struct iovec *iov, int iovcnt)
+{
+	struct pt_handle *h;
+	ssize_t n;
+	int r;
+
+	if (offset > INT64_MAX)
+		return -EINVAL;
+	if (size == 0 || iovcnt <= 0)
+		return 0;
+	r = pt_handle_get(fs, fh, &h);
+	if (r < 0)
+		return r;
+	n = preadv(h->fd, iov, iovcnt, (off_t)offset);
+	r = n < 0 ? -errno : (int)n;
+	pt_handle_put(fs, h);
+	return r;
+}
+
+/* Copies iov, clipped to at most size bytes. Returns the entry count used. */
+static int clip_iov(const struct iovec *iov, int iovcnt, size_t size, struct iovec *dst)
+{
+	int n = 0;
+
+	for (int i = 0; i < iovcnt && size > 0; i++) {
+		dst[n] = iov[i];
+		if (dst[n].iov_len > size)
+			dst[n].iov_len = size;
+		size -= dst[n].iov_len;
+		n++;
+	}
+	return n;
+}
+
+static int write_all(int fd, struct iovec *v, int cnt, off_t off)
+{
+	size_t done = 0;
+
+	while (cnt > 0) {
+		ssize_t n = pwritev(fd, v, cnt, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return done ? (int)done : -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+		off += n;
+		while (cnt > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return (int)done;
+}
+
+int pt_write(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+	     uint32_t size, uint32_t write_flags, uint32_t flags, const struct iovec *iov,
+	     int iovcnt)
+{
+	struct pt_fs *fs = fsp;
+	struct iovec stack[PT_IOV_STACK], *v = stack;
+	struct pt_handle *h;
+	int r, cnt;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	if (offset > INT64_MAX || iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	if (size > INT_MAX)
+		size = INT_MAX; /* the byte count is returned as an int */
+	r = pt_handle_get(fs, fh, &h);
+	if (r < 0)
+		return r;
+	if (iovcnt > PT_IOV_STACK) {
+		v = malloc((size_t)iovcnt * sizeof(*v));
+		if (!v) {
+			r = -ENOMEM;
+			goto out_put;
+		}
+	}
+	cnt = clip_iov(iov, iovcnt, size, v);
+	r = write_all(h->fd, v, cnt, (off_t)offset);
+	if (v != stack)
+		free(v);
+out_put:
+	pt_handle_put(fs, h);
+	return r;
+}
+
+int pt_release(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags,
+	       uint32_t release_flags, uint64_t lock_owner)
+{
+	return pt_handle_release(fs, fh);
+}
+
+int pt_releasedir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags)
+{
+	return pt_handle_release(fs, fh);
+}
+
+int pt_fsync(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, bool datasync)
+{
+	struct pt_handle *h;
+	int r;
+
+	r = pt_handle_get(fs, fh, &h);
+	if (r < 0)
+		return r;
+	r = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
+	pt_handle_put(fs, h);
+	return r;
+}
+
+/* FLUSH is the guest's close(): closing a duplicate gives the host its close-time semantics
+ * (POSIX lock release, NFS flush-on-close) while the handle stays open until RELEASE. */
+int pt_flush(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t lock_owner)
+{
+	struct pt_handle *h;
+	int r, d;
+
+	r = pt_handle_get(fs, fh, &h);
+	if (r < 0)
+		return r;
+	d = fcntl(h->fd, F_DUPFD_CLOEXEC, 0);
+	if (d < 0)
+		r = -errno;
+	else if (close(d) < 0 && errno != EINTR)
+		r = -errno;
+	pt_handle_put(fs, h);
+	return r;
+}
+
+int pt_fallocate(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t mode,
+		 uint64_t offset, uint64_t length)
+{
+	struct pt_fs *fs = fsp;
+	struct pt_handle *h;
+	int r;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	if (offset > INT64_MAX || length > INT64_MAX)
+		return -EINVAL;
+	r = pt_handle_get(fs, fh, &h);
+	if (r < 0)
+		return r;
+	r = fallocate(h->fd, (int)mode, (off_t)offset, (off_t)length) < 0 ? -errno : 0;
+	pt_handle_put(fs, h);
+	return r;
+}
+
+int pt_lseek(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+	     uint32_t whence, uint64_t *out_offset)
+{
+	struct pt_handle *h;
+	off_t o;
+	int r;
+
+	if (offset > INT64_MAX)
+		return -EINVAL;
+	if (whence != SEEK_SET && whence != SEEK_END && whence != SEEK_DATA &&
+	    whence != SEEK_HOLE)
+		return -EINVAL;
+	r = pt_handle_get(fs, fh, &h);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&h->dir_lock);
+	o = lseek(h->fd, (off_t)offset, (int)whence);
+	h->dir_pos = -1; /* a directory handle must seek again before reading */
+	pthread_mutex_unlock(&h->dir_lock);
+	r = o < 0 ? -errno : 0;
+	if (r == 0)
+		*out_offset = (uint64_t)o;
+	pt_handle_put(fs, h);
+	return r;
+}

@@ -1,0 +1,485 @@
+/*
+ * The passthrough inode and handle tables. The guest sees ids made of a table index (low 32
+ * bits) and a generation (high 32 bits), never host pointers: a stale or forged id fails the
+ * generation check instead of reaching a freed or reused entry.
+ *
+ * An entry's fd stays open while the guest holds lookups (inodes) or has not released it
+ * (handles), and while a request in flight holds a reference (refs), so a FORGET or RELEASE
+ * racing a request never closes an fd that request is using.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fs/pt_internal.h"
+
+/* Indexes are int32 in the free and hash chains; this also bounds the slot array. */
+#define PT_MAX_SLOTS (1u << 24)
+#define PT_MIN_SLOTS 64u
+
+int pt_fd_reserve(struct pt_fs *fs)
+{
+	if (atomic_fetch_add(&fs->nfds, 1) + 1 > fs->fd_limit) {
+		atomic_fetch_sub(&fs->nfds, 1);
+		return -ENFILE;
+	}
+	return 0;
+}
+
+void pt_fd_unreserve(struct pt_fs *fs)
+{
+	atomic_fetch_sub(&fs->nfds, 1);
+}
+
+static uint32_t next_gen(uint32_t gen)
+{
+	gen++;
+	return gen ? gen : 1; /* generation 0 is the root's alone */
+}
+
+/* Grows a slot pointer array to hold one more index. Returns 0 or -ENFILE/-ENOMEM. */
+static int grow_slots(void ***slots, uint32_t *cap, uint32_t hwm)
+{
+	uint32_t ncap;
+	void **n;
+
+	if (hwm < *cap)
+		return 0;
+	if (*cap >= PT_MAX_SLOTS)
+		return -ENFILE;
+	ncap = *cap ? *cap * 2 : PT_MIN_SLOTS;
+	n = realloc(*slots, ncap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	*slots = n;
+	*cap = ncap;
+	return 0;
+}
+
+static uint32_t key_hash(const struct pt_key *k)
+{
+	uint64_t h = k->ino * 0x9e3779b97f4a7c15ull;
+
+	h ^= (k->dev + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+	h ^= k->mnt_id * 0x94d049bb133111ebull;
+	h ^= h >> 29;
+	return (uint32_t)h;
+}
+
+static bool key_eq(const struct pt_key *a, const struct pt_key *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->mnt_id == b->mnt_id;
+}
+
+int pt_itable_init(struct pt_itable *t)
+{
+	*t = (struct pt_itable){ .hwm = 1, .free_head = -1, .nbuckets = 256 };
+	t->buckets = malloc(t->nbuckets * sizeof(*t->buckets));
+	if (!t->buckets)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nbuckets; i++)
+		t->buckets[i] = -1;
+	pthread_mutex_init(&t->lock, NULL);
+	return 0;
+}
+
+static void hash_insert(struct pt_itable *t, struct pt_inode *in)
+{
+	uint32_t b = key_hash(&in->key) & (t->nbuckets - 1);
+
+	in->hnext = t->buckets[b];
+	t->buckets[b] = (int32_t)in->idx;
+}
+
+static void hash_remove(struct pt_itable *t, struct pt_inode *in)
+{
+	int32_t *p = &t->buckets[key_hash(&in->key) & (t->nbuckets - 1)];
+
+	while (*p >= 0) {
+		if (*p == (int32_t)in->idx) {
+			*p = in->hnext;
+			return;
+		}
+		p = &t->slots[*p]->hnext;
+	}
+}
+
+/* Keeps chains short; a failed allocation only costs speed. */
+static void hash_maybe_grow(struct pt_itable *t)
+{
+	uint32_t nb = t->nbuckets * 2;
+	int32_t *n;
+
+	if (t->count < t->nbuckets || nb > PT_MAX_SLOTS)
+		return;
+	n = malloc(nb * sizeof(*n));
+	if (!n)
+		return;
+	free(t->buckets);
+	t->buckets = n;
+	t->nbuckets = nb;
+	for (uint32_t i = 0; i < nb; i++)
+		n[i] = -1;
+	for (uint32_t i = 1; i < t->hwm; i++)
+		if (t->slots[i]->in_use)
+			hash_insert(t, t->slots[i]);
+}
+
+static struct pt_inode *hash_find(struct pt_itable *t, const struct pt_key *key)
+{
+	int32_t i = t->buckets[key_hash(key) & (t->nbuckets - 1)];
+
+	while (i >= 0) {
+		struct pt_inode *in = t->slots[i];
+
+		if (key_eq(&in->key, key))
+			return in;
+		i = in->hnext;
+	}
+	return NULL;
+}
+
+static int inode_alloc(struct pt_itable *t, struct pt_inode **out)
+{
+	struct pt_inode *in;
+	int r;
+
+	if (t->free_head >= 0) {
+		in = t->slots[t->free_head];
+		t->free_head = in->free_next;
+		*out = in;
+		return 0;
+	}
+	r = grow_slots((void ***)&t->slots, &t->cap, t->hwm);
+	if (r < 0)
+		return r;
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	in->idx = t->hwm;
+	in->gen = 1;
+	t->slots[t->hwm++] = in;
+	*out = in;
+	return 0;
+}
+
+/* Called with the lock held, when neither the guest nor a request uses the inode any more. */
+static void inode_free(struct pt_fs *fs, struct pt_inode *in)
+{
+	struct pt_itable *t = &fs->inodes;
+
+	hash_remove(t, in);
+	close(in->fd);
+	pt_fd_unreserve(fs);
+	in->fd = -1;
+	in->in_use = false;
+	in->gen = next_gen(in->gen);
+	in->free_next = t->free_head;
+	t->free_head = (int32_t)in->idx;
+	t->count--;
+}
+
+static uint64_t inode_id(const struct pt_inode *in)
+{
+	return (uint64_t)in->gen << 32 | in->idx;
+}
+
+int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
+		    uint64_t *id)
+{
+	struct pt_itable *t = &fs->inodes;
+	struct pt_inode *in;
+	int r = 0;
+
+	pthread_mutex_lock(&t->lock);
+	in = hash_find(t, key);
+	if (in) {
+		in->nlookup++;
+		*id = inode_id(in);
+		pthread_mutex_unlock(&t->lock);
+		goto out_drop_fd;
+	}
+	r = inode_alloc(t, &in);
+	if (r < 0) {
+		pthread_mutex_unlock(&t->lock);
+		goto out_drop_fd;
+	}
+	in->fd = fd;
+	in->key = *key;
+	in->type = type & S_IFMT;
+	in->nlookup = 1;
+	in->refs = 0;
+	in->in_use = true;
+	in->pinned = root;
+	if (root)
+		in->gen = 0;
+	t->count++;
+	hash_insert(t, in);
+	hash_maybe_grow(t);
+	*id = inode_id(in);
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+
+out_drop_fd:
+	close(fd);
+	pt_fd_unreserve(fs);
+	return r;
+}
+
+/* Looks up a guest id; with live=false a forgotten entry still held by a request matches. */
+static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live)
+{
+	uint32_t idx = (uint32_t)id;
+	struct pt_inode *in;
+
+	if (idx == 0 || idx >= t->hwm)
+		return NULL;
+	in = t->slots[idx];
+	if (!in->in_use || in->gen != (uint32_t)(id >> 32))
+		return NULL;
+	if (live && in->nlookup == 0 && !in->pinned)
+		return NULL;
+	return in;
+}
+
+int pt_inode_get(struct pt_fs *fs, uint64_t id, struct pt_inode **out)
+{
+	struct pt_itable *t = &fs->inodes;
+	struct pt_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_find(t, id, true);
+	if (in)
+		in->refs++;
+	pthread_mutex_unlock(&t->lock);
+	if (!in)
+		return -EBADF;
+	*out = in;
+	return 0;
+}
+
+void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
+{
+	struct pt_itable *t = &fs->inodes;
+
+	if (!in)
+		return;
+	pthread_mutex_lock(&t->lock);
+	in->refs--;
+	if (in->refs == 0 && in->nlookup == 0 && !in->pinned)
+		inode_free(fs, in);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void pt_inode_count_lookup(struct pt_fs *fs, struct pt_inode *in)
+{
+	pthread_mutex_lock(&fs->inodes.lock);
+	in->nlookup++;
+	pthread_mutex_unlock(&fs->inodes.lock);
+}
+
+void pt_inode_forget(struct pt_fs *fs, uint64_t id, uint64_t n)
+{
+	struct pt_itable *t = &fs->inodes;
+	struct pt_inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_find(t, id, true);
+	if (in && !in->pinned) {
+		in->nlookup -= n < in->nlookup ? n : in->nlookup;
+		if (in->nlookup == 0 && in->refs == 0)
+			inode_free(fs, in);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void pt_inode_forget_all(struct pt_fs *fs)
+{
+	struct pt_itable *t = &fs->inodes;
+
+	pthread_mutex_lock(&t->lock);
+	for (uint32_t i = 1; i < t->hwm; i++) {
+		struct pt_inode *in = t->slots[i];
+
+		if (!in->in_use || in->pinned)
+			continue;
+		in->nlookup = 0;
+		if (in->refs == 0)
+			inode_free(fs, in);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void pt_itable_fini(struct pt_fs *fs)
+{
+	struct pt_itable *t = &fs->inodes;
+
+	for (uint32_t i = 1; i < t->hwm; i++) {
+		if (t->slots[i]->in_use) {
+			close(t->slots[i]->fd);
+			pt_fd_unreserve(fs);
+		}
+		free(t->slots[i]);
+	}
+	free(t->slots);
+	free(t->buckets);
+	pthread_mutex_destroy(&t->lock);
+}
+
+int pt_htable_init(struct pt_htable *t)
+{
+	*t = (struct pt_htable){ .hwm = 1, .free_head = -1 };
+	pthread_mutex_init(&t->lock, NULL);
+	return 0;
+}
+
+static int handle_alloc(struct pt_htable *t, struct pt_handle **out)
+{
+	struct pt_handle *h;
+	int r;
+
+	if (t->free_head >= 0) {
+		h = t->slots[t->free_head];
+		t->free_head = h->free_next;
+		*out = h;
+		return 0;
+	}
+	r = grow_slots((void ***)&t->slots, &t->cap, t->hwm);
+	if (r < 0)
+		return r;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->idx = t->hwm;
+	h->gen = 1;
+	pthread_mutex_init(&h->dir_lock, NULL);
+	t->slots[t->hwm++] = h;
+	*out = h;
+	return 0;
+}
+
+static void handle_free(struct pt_fs *fs, struct pt_handle *h)
+{
+	close(h->fd);
+	pt_fd_unreserve(fs);
+	h->fd = -1;
+	h->in_use = false;
+	h->gen = next_gen(h->gen);
+	h->free_next = fs->handles.free_head;
+	fs->handles.free_head = (int32_t)h->idx;
+}
+
+int pt_handle_add(struct pt_fs *fs, int fd, uint64_t *fh)
+{
+	struct pt_htable *t = &fs->handles;
+	struct pt_handle *h;
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = handle_alloc(t, &h);
+	if (r < 0) {
+		pthread_mutex_unlock(&t->lock);
+		close(fd);
+		pt_fd_unreserve(fs);
+		return r == -ENFILE ? -EMFILE : r;
+	}
+	h->fd = fd;
+	h->refs = 0;
+	h->in_use = true;
+	h->released = false;
+	h->dir_pos = 0;
+	*fh = (uint64_t)h->gen << 32 | h->idx;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+static struct pt_handle *handle_find(struct pt_htable *t, uint64_t fh)
+{
+	uint32_t idx = (uint32_t)fh;
+	struct pt_handle *h;
+
+	if (idx == 0 || idx >= t->hwm)
+		return NULL;
+	h = t->slots[idx];
+	if (!h->in_use || h->released || h->gen != (uint32_t)(fh >> 32))
+		return NULL;
+	return h;
+}
+
+int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out)
+{
+	struct pt_htable *t = &fs->handles;
+	struct pt_handle *h;
+
+	pthread_mutex_lock(&t->lock);
+	h = handle_find(t, fh);
+	if (h)
+		h->refs++;
+	pthread_mutex_unlock(&t->lock);
+	if (!h)
+		return -EBADF;
+	*out = h;
+	return 0;
+}
+
+void pt_handle_put(struct pt_fs *fs, struct pt_handle *h)
+{
+	struct pt_htable *t = &fs->handles;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&t->lock);
+	h->refs--;
+	if (h->refs == 0 && h->released)
+		handle_free(fs, h);
+	pthread_mutex_unlock(&t->lock);
+}
+
+int pt_handle_release(struct pt_fs *fs, uint64_t fh)
+{
+	struct pt_htable *t = &fs->handles;
+	struct pt_handle *h;
+
+	pthread_mutex_lock(&t->lock);
+	h = handle_find(t, fh);
+	if (h) {
+		h->released = true;
+		if (h->refs == 0)
+			handle_free(fs, h);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return h ? 0 : -EBADF;
+}
+
+void pt_handle_release_all(struct pt_fs *fs)
+{
+	struct pt_htable *t = &fs->handles;
+
+	pthread_mutex_lock(&t->lock);
+	for (uint32_t i = 1; i < t->hwm; i++) {
+		struct pt_handle *h = t->slots[i];
+
+		if (!h->in_use || h->released)
+			continue;
+		h->released = true;
+		if (h->refs == 0)
+			handle_free(fs, h);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void pt_htable_fini(struct pt_fs *fs)
+{
+	struct pt_htable *t = &fs->handles;
+
+	for (uint32_t i = 1; i < t->hwm; i++) {
+		if (t->slots[i]->in_use) {
+			close(t->slots[i]->fd);
+			pt_fd_unreserve(fs);
+		}
+		pthread_mutex_destroy(&t->slots[i]->dir_lock);
+		free(t->slots[i]);
+	}
+	free(t->slots);
+	pthread_mutex_destroy(&t->lock);
+}

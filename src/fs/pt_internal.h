@@ -1,0 +1,168 @@
+/* Passthrough backend internals shared by its source files (not a public interface). */
+#ifndef VFSD_FS_PT_INTERNAL_H
+#define VFSD_FS_PT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "fs/fs.h"
+#include "fs/passthrough.h"
+
+/* Host identity of an inode: a bind mount of the same file is another inode (its mount id). */
+struct pt_key {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t mnt_id;
+};
+
+struct pt_inode {
+	int fd; /* O_PATH | O_NOFOLLOW, owned */
+	uint32_t idx;
+	uint32_t gen;
+	struct pt_key key;
+	mode_t type;      /* S_IFMT bits: never change for a host inode */
+	uint64_t nlookup; /* the guest's references (LOOKUP and friends minus FORGET) */
+	uint32_t refs;    /* requests in flight using fd */
+	bool in_use;
+	bool pinned; /* the root: never released */
+	int32_t hnext;
+	int32_t free_next;
+};
+
+struct pt_itable {
+	pthread_mutex_t lock;
+	struct pt_inode **slots; /* index = low 32 bits of the guest id; slot 0 unused */
+	uint32_t cap;
+	uint32_t hwm; /* slots [1, hwm) have been allocated at least once */
+	uint32_t count;
+	int32_t free_head;
+	int32_t *buckets;
+	uint32_t nbuckets; /* power of two */
+};
+
+struct pt_handle {
+	int fd; /* a real open file or directory, owned */
+	uint32_t idx;
+	uint32_t gen;
+	uint32_t refs;
+	bool in_use;
+	bool released; /* RELEASE seen; fd closed when the last in-flight user leaves */
+	int32_t free_next;
+	pthread_mutex_t dir_lock; /* serializes getdents/lseek on a directory handle */
+	int64_t dir_pos;          /* host offset the directory fd is at, -1 unknown */
+};
+
+struct pt_htable {
+	pthread_mutex_t lock;
+	struct pt_handle **slots;
+	uint32_t cap;
+	uint32_t hwm;
+	int32_t free_head;
+};
+
+struct pt_fs {
+	struct fs_passthrough_opts opts;
+	int proc_fd; /* O_PATH of /proc/self/fd */
+	bool own_proc_fd;
+	bool switch_creds; /* the daemon is root: it can act as the caller when creating */
+	uid_t euid;
+	gid_t egid;
+	bool writeback; /* negotiated FUSE_WRITEBACK_CACHE */
+	bool submounts; /* negotiated FUSE_SUBMOUNTS and asked for */
+	uint64_t timeout; /* entry/attr validity, seconds */
+	struct pt_itable inodes; /* every access under inodes.lock; fds used outside it hold refs */
+	struct pt_htable handles; /* every access under handles.lock; same refs rule */
+	atomic_long nfds; /* fds held for the guest (inodes + handles), bounded by fd_limit */
+	long fd_limit;
+};
+
+#define PT_ROOT_IDX 1u
+
+/* pt_inode.c: the inode and handle tables. */
+int pt_itable_init(struct pt_itable *t);
+void pt_itable_fini(struct pt_fs *fs);
+int pt_fd_reserve(struct pt_fs *fs);
+void pt_fd_unreserve(struct pt_fs *fs);
+/* Takes ownership of fd and its reservation. *id gets the guest id, nlookup counted. */
+int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
+		    uint64_t *id);
+int pt_inode_get(struct pt_fs *fs, uint64_t id, struct pt_inode **out);
+void pt_inode_put(struct pt_fs *fs, struct pt_inode *ino);
+void pt_inode_forget(struct pt_fs *fs, uint64_t id, uint64_t n);
+void pt_inode_count_lookup(struct pt_fs *fs, struct pt_inode *ino);
+void pt_inode_forget_all(struct pt_fs *fs);
+
+int pt_htable_init(struct pt_htable *t);
+void pt_htable_fini(struct pt_fs *fs);
+/* Takes ownership of fd (already reserved). */
+int pt_handle_add(struct pt_fs *fs, int fd, uint64_t *fh);
+int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out);
+void pt_handle_put(struct pt_fs *fs, struct pt_handle *h);
+int pt_handle_release(struct pt_fs *fs, uint64_t fh);
+void pt_handle_release_all(struct pt_fs *fs);
+
+/* pt_creds.c: act as the caller while creating a file. */
+struct pt_creds {
+	bool ids;
+	bool mask;
+	mode_t old_umask;
+};
+int pt_creds_enter(struct pt_fs *fs, const struct fs_ctx *c, uint32_t umask, struct pt_creds *s);
+void pt_creds_leave(struct pt_fs *fs, struct pt_creds *s);
+int pt_check_name(const char *name);
+int pt_proc_open(struct pt_fs *fs, int fd, int flags);
+
+/* passthrough.c */
+int pt_lookup_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
+		 struct fuse_entry_out *out);
+int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
+		     struct fuse_entry_out *out);
+int pt_stat(int fd, struct statx *stx);
+void pt_fill_attr(const struct statx *stx, struct fuse_attr *attr);
+
+/* pt_dirops.c */
+int pt_mknod(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name, uint32_t mode,
+	     uint32_t rdev, uint32_t umask, struct fuse_entry_out *out);
+int pt_mkdir(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name, uint32_t mode,
+	     uint32_t umask, struct fuse_entry_out *out);
+int pt_symlink(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+	       const char *target, struct fuse_entry_out *out);
+int pt_unlink(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name);
+int pt_rmdir(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name);
+int pt_rename(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, uint32_t flags);
+int pt_link(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct fuse_entry_out *out);
+int pt_create(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name, uint32_t mode,
+	      uint32_t flags, uint32_t umask, struct fuse_entry_out *entry,
+	      struct fuse_open_out *open);
+
+/* pt_fileops.c */
+int pt_open_flags(struct pt_fs *fs, uint32_t guest_flags, int *host_flags);
+void pt_fill_open(struct pt_fs *fs, bool dir, uint64_t fh, struct fuse_open_out *out);
+int pt_open(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
+	    struct fuse_open_out *out);
+int pt_read(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+	    uint32_t size, uint32_t flags, const struct iovec *iov, int iovcnt);
+int pt_write(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+	     uint32_t size, uint32_t write_flags, uint32_t flags, const struct iovec *iov,
+	     int iovcnt);
+int pt_release(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags,
+	       uint32_t release_flags, uint64_t lock_owner);
+int pt_fsync(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, bool datasync);
+int pt_flush(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t lock_owner);
+int pt_opendir(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
+	       struct fuse_open_out *out);
+int pt_readdir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+	       bool plus, struct fs_dirbuf *db);
+int pt_releasedir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags);
+int pt_fallocate(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t mode,
+		 uint64_t offset, uint64_t length);
+int pt_lseek(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
+	     uint32_t whence, uint64_t *out_offset);
+
+#endif
