@@ -82,6 +82,9 @@ check "extend by truncate (sparse)" sh -c 'truncate -s 1048576 small'
 check "size after extension" eq 1048576 stat -c %s small
 check "extension reads as zeros" eq "liX" sh -c 'tr -d "\000" <small'
 echo "sha256 t/small $(sha256sum small | cut -d' ' -f1)" >>"../$RES"
+check "fallocate 1 MiB" fallocate -l 1048576 falloc
+check "size after fallocate" eq 1048576 stat -c %s falloc
+check "fallocated blocks are allocated" sh -c '[ "$(stat -c %b falloc)" -ge 2048 ]'
 
 # --- names ------------------------------------------------------------------------------------
 check "rename a file" sh -c 'echo moved >before && mv before after'
@@ -159,6 +162,7 @@ cd ..
 	echo "type t/big file"
 	echo "size t/big 67108864"
 	echo "type t/small file"
+	echo "size t/falloc 1048576"
 	echo "size t/small 1048576"
 	echo "content t/after moved"
 	echo "content t/dst new"
