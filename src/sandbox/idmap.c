@@ -1,0 +1,152 @@
+/*
+ * Id maps of the user namespace an unprivileged daemon creates.
+ *
+ * Explicit --uid-map/--gid-map ranges go through the setuid helpers newuidmap/newgidmap (they
+ * check /etc/subuid and /etc/subgid); the default, the caller's own uid and gid as 0 inside, is
+ * written directly: the kernel allows the namespace owner to map its own ids once setgroups is
+ * denied, so the default needs neither the helpers nor subordinate ranges.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "sandbox/internal.h"
+
+static int parse_field(const char **p, uint32_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > UINT32_MAX)
+			return -EINVAL;
+	}
+	if (*s != ':')
+		return -EINVAL;
+	*out = (uint32_t)v;
+	*p = s + 1;
+	return 0;
+}
+
+int sb_idmap_parse(const char *s, struct sb_idmap *out)
+{
+	struct sb_idmap m;
+
+	if (!s || *s != ':')
+		return -EINVAL;
+	s++;
+	if (parse_field(&s, &m.ns_id) < 0 || parse_field(&s, &m.host_id) < 0 ||
+	    parse_field(&s, &m.count) < 0 || *s != '\0')
+		return -EINVAL;
+	/* (uint32_t)-1 is not a valid id: a range must end below it on both sides. */
+	if (m.count == 0 || (uint64_t)m.ns_id + m.count > UINT32_MAX ||
+	    (uint64_t)m.host_id + m.count > UINT32_MAX)
+		return -EINVAL;
+	*out = m;
+	return 0;
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *text)
+{
+	char path[64];
+	int fd, r = 0;
+	size_t len = strlen(text);
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		log_error("sandbox: cannot open %s: %s", path, strerror(errno));
+		return r;
+	}
+	/* An id map must be written in one write(). */
+	if (write(fd, text, len) != (ssize_t)len) {
+		r = errno ? -errno : -EIO;
+		log_error("sandbox: cannot write '%.*s' to %s: %s",
+			(int)strcspn(text, "\n"), text, path, strerror(-r));
+	}
+	close(fd);
+	return r;
+}
+
+/* newuidmap PID ns host count [ns host count...]: argv built on the heap, run and waited. */
+static int run_map_tool(const char *kind, pid_t pid, const struct sb_idmap *maps, size_t n)
+{
+	const char *tool = strcmp(kind, "uid") == 0 ? "newuidmap" : "newgidmap";
+	size_t argc = 2 + 3 * n + 1;
+	char **argv = calloc(argc, sizeof(*argv));
+	char *nums = calloc(1 + 3 * n, 16);
+	int r = -ENOMEM, status;
+	pid_t child;
+
+	if (!argv || !nums)
+		goto out_free;
+	argv[0] = (char *)tool;
+	argv[1] = nums;
+	snprintf(nums, 16, "%d", (int)pid);
+	for (size_t i = 0; i < n; i++) {
+		const uint32_t v[3] = { maps[i].ns_id, maps[i].host_id, maps[i].count };
+		for (size_t j = 0; j < 3; j++) {
+			char *slot = nums + 16 * (1 + 3 * i + j);
+			snprintf(slot, 16, "%" PRIu32, v[j]);
+			argv[2 + 3 * i + j] = slot;
+		}
+	}
+	child = fork();
+	if (child < 0) {
+		r = -errno;
+		log_error("sandbox: cannot fork to run %s: %s", tool,
+			strerror(errno));
+		goto out_free;
+	}
+	if (child == 0) {
+		execvp(tool, argv);
+		log_error("sandbox: cannot run %s (from the uidmap package): %s",
+			tool, strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	r = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_error("sandbox: %s failed for the --%s-map given (are its "
+				"host ids in /etc/sub%s for this user?)",
+			tool, kind, kind);
+		r = -EPERM;
+	}
+out_free:
+	free(argv);
+	free(nums);
+	return r;
+}
+
+int sb_idmap_write(pid_t target, const struct sb_opts *o, uid_t outer_uid, gid_t outer_gid)
+{
+	char line[64];
+	int r;
+
+	if (o->n_uid_maps) {
+		r = run_map_tool("uid", target, o->uid_maps, o->n_uid_maps);
+	} else {
+		snprintf(line, sizeof(line), "0 %u 1", (unsigned)outer_uid);
+		r = write_proc_file(target, "uid_map", line);
+	}
+	if (r < 0)
+		return r;
+	if (o->n_gid_maps)
+		return run_map_tool("gid", target, o->gid_maps, o->n_gid_maps);
+	r = write_proc_file(target, "setgroups", "deny");
+	if (r < 0)
+		return r;
+	snprintf(line, sizeof(line), "0 %u 1", (unsigned)outer_gid);
+	return write_proc_file(target, "gid_map", line);
+}
