@@ -48,6 +48,8 @@ enum {
 	OPT_MODCAPS,
 	OPT_RLIMIT_NOFILE,
 	OPT_INODE_FILE_HANDLES,
+	OPT_UID_MAP,
+	OPT_GID_MAP,
 };
 
 static const struct option long_opts[] = {
@@ -80,6 +82,8 @@ static const struct option long_opts[] = {
 	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
 	{ "inode-file-handles", required_argument, NULL, OPT_INODE_FILE_HANDLES },
+	{ "uid-map", required_argument, NULL, OPT_UID_MAP },
+	{ "gid-map", required_argument, NULL, OPT_GID_MAP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -158,6 +162,23 @@ static int set_str(char **field, const char *opt, const char *val)
 		if (!*field)
 			return -ENOMEM;
 	}
+	return 0;
+}
+
+/* Append one ":ns_id:host_id:count:" range; the sandbox decides whether maps may be used. */
+static int add_idmap(struct sb_idmap **maps, size_t *n, const char *opt, const char *val)
+{
+	struct sb_idmap m, *grown;
+
+	if (sb_idmap_parse(val, &m) < 0)
+		return bad(opt, val, "expected :namespace_id:host_id:count: with count > 0");
+	if (*n >= 64)
+		return bad(opt, val, "more than 64 ranges");
+	grown = realloc(*maps, (*n + 1) * sizeof(**maps));
+	if (!grown)
+		return -ENOMEM;
+	grown[(*n)++] = m;
+	*maps = grown;
 	return 0;
 }
 
@@ -306,6 +327,10 @@ static int parse_long(struct config *cfg, struct seen *seen, int c, const char *
 			return bad("--inode-file-handles", arg,
 				   "expected never, prefer or mandatory");
 		return set_str(&cfg->inode_file_handles, "--inode-file-handles", arg);
+	case OPT_UID_MAP:
+		return add_idmap(&cfg->uid_maps, &cfg->n_uid_maps, "--uid-map", arg);
+	case OPT_GID_MAP:
+		return add_idmap(&cfg->gid_maps, &cfg->n_gid_maps, "--gid-map", arg);
 	}
 	return 1; /* not a value option */
 }
@@ -389,6 +414,10 @@ void config_free(struct config *cfg)
 	free(cfg->xattrmap);
 	free(cfg->modcaps);
 	free(cfg->inode_file_handles);
+	free(cfg->uid_maps);
+	free(cfg->gid_maps);
+	cfg->uid_maps = cfg->gid_maps = NULL;
+	cfg->n_uid_maps = cfg->n_gid_maps = 0;
 	cfg->shared_dir = cfg->socket_path = cfg->socket_group = NULL;
 	cfg->xattrmap = cfg->modcaps = cfg->inode_file_handles = NULL;
 }
@@ -407,9 +436,12 @@ void config_print_help(const char *prog)
 	       "thread) [default: 0]\n"
 	       "      --cache <MODE>              auto, always, never or metadata [default: auto]\n"
 	       "      --sandbox <MODE>            namespace, chroot or none [default: namespace]\n"
-	       "                                  (only 'none' is implemented in this version)\n"
 	       "      --seccomp <ACTION>          none, kill, log or trap [default: kill]\n"
-	       "                                  (no filter is installed in this version)\n"
+	       "      --uid-map <:ns:host:count:> UIDs of the namespace (non-root, namespace "
+	       "sandbox; repeatable)\n"
+	       "      --gid-map <:ns:host:count:> GIDs of the namespace (same)\n"
+	       "      --modcaps <+cap:-cap...>    Add or remove capabilities, e.g. "
+	       "+sys_admin:-mknod\n"
 	       "      --log-level <LEVEL>         error, warn, info, debug, trace or off "
 	       "[default: info]\n"
 	       "      --syslog                    Log to syslog instead of stderr\n"

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "fs/passthrough.h" /* enum cache_mode */
+#include "sandbox/sandbox.h" /* struct sb_idmap */
 
 enum sandbox_mode {
 	SANDBOX_NAMESPACE,
@@ -52,6 +53,10 @@ struct config {
 	uint64_t rlimit_nofile; /* 0 leaves it; UINT64_MAX = default */
 	bool rlimit_nofile_set;
 	char *inode_file_handles;
+	struct sb_idmap *uid_maps; /* --uid-map, repeatable, in the order given */
+	size_t n_uid_maps;
+	struct sb_idmap *gid_maps;
+	size_t n_gid_maps;
 };
 
 /*

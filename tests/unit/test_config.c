@@ -116,6 +116,38 @@ static void test_refusals(void **state)
 	config_free(&c);
 }
 
+static void test_id_maps(void **state)
+{
+	struct config c;
+	assert_int_equal(PARSE(&c, "--uid-map=:0:1000:1:", "--uid-map", ":1:100000:65536:",
+			       "--gid-map=:0:1000:1:"), 0);
+	assert_int_equal(c.n_uid_maps, 2);
+	assert_int_equal(c.uid_maps[0].ns_id, 0);
+	assert_int_equal(c.uid_maps[0].host_id, 1000);
+	assert_int_equal(c.uid_maps[0].count, 1);
+	assert_int_equal(c.uid_maps[1].ns_id, 1);
+	assert_int_equal(c.uid_maps[1].host_id, 100000);
+	assert_int_equal(c.uid_maps[1].count, 65536);
+	assert_int_equal(c.n_gid_maps, 1);
+	assert_int_equal(c.gid_maps[0].host_id, 1000);
+	config_free(&c);
+	assert_int_equal(c.n_uid_maps, 0);
+	assert_null(c.uid_maps);
+
+	assert_int_equal(PARSE(&c, "--uid-map=0:1000:1"), -EINVAL);      /* no colons around */
+	assert_int_equal(PARSE(&c, "--uid-map=:0:1000:1"), -EINVAL);     /* no trailing colon */
+	assert_int_equal(PARSE(&c, "--uid-map=:0:1000:0:"), -EINVAL);    /* empty range */
+	assert_int_equal(PARSE(&c, "--gid-map=:0:-1:1:"), -EINVAL);      /* sign */
+	assert_int_equal(PARSE(&c, "--gid-map=:0:1000:1:x"), -EINVAL);   /* trailing junk */
+	assert_int_equal(PARSE(&c, "--gid-map=:a:1000:1:"), -EINVAL);    /* not a number */
+	assert_int_equal(PARSE(&c, "--uid-map=::1000:1:"), -EINVAL);     /* empty field */
+	assert_int_equal(PARSE(&c, "--uid-map=:0:4294967295:1:"), -EINVAL); /* id -1 */
+	assert_int_equal(PARSE(&c, "--uid-map=:4294967294:0:2:"), -EINVAL); /* past the end */
+	assert_int_equal(PARSE(&c, "--uid-map=:0:99999999999:1:"), -EINVAL); /* overflow */
+	assert_int_equal(PARSE(&c, "--uid-map=:0:4294967294:1:"), 0);       /* the last id */
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_socket_alias_and_flags),
 		cmocka_unit_test(test_compat),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_id_maps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
