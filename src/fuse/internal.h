@@ -1,0 +1,143 @@
+/* FUSE server internals shared by server.c and the per-opcode handler files. */
+#ifndef VFSD_FUSE_INTERNAL_H
+#define VFSD_FUSE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <linux/fuse.h>
+
+#include "fs/fs.h"
+#include "fuse/cursor.h"
+#include "fuse/server.h"
+
+#define FUSE_OUR_MAJOR 7
+#define FUSE_OUR_MINOR 38
+#define FUSE_MIN_MINOR 27
+#define FUSE_MAX_WRITE (1u << 20)
+#define FUSE_MAX_PAGES_VAL 256u
+#define FUSE_PAGE 4096u
+/* Largest request accepted: a max_write WRITE plus headers fits well below this. */
+#define FUSE_MAX_REQ (FUSE_MAX_WRITE + FUSE_PAGE)
+/* Longest symlink target accepted (PATH_MAX including its NUL). */
+#define FUSE_TARGET_MAX 4095
+
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+
+enum fuse_phase {
+	FUSE_PHASE_NEW = 0, /* waiting for INIT */
+	FUSE_PHASE_READY,   /* INIT done: requests served */
+};
+
+struct fuse_server {
+	const struct fs_ops *ops;
+	void *fs;
+	struct fuse_server_opts opts;
+	pthread_mutex_t lock; /* serialises INIT, DESTROY and reset; guards the fields below */
+	_Atomic int phase;    /* enum fuse_phase; READY published after the fields below */
+	uint64_t flags;       /* negotiated INIT flags (flags2 in the upper word) */
+	uint32_t minor;       /* guest's protocol minor */
+};
+
+/* One request being served; lives on the serving thread's stack. */
+struct fuse_req {
+	struct fuse_server *srv;
+	struct fuse_in_header in; /* private copy */
+	struct fs_ctx ctx;
+	struct fuse_cursor args; /* private copy of the arguments (WRITE: fuse_write_in only) */
+	size_t arglen;           /* argument bytes in the request (WRITE: with the payload) */
+	const struct iovec *in_iov;
+	unsigned in_cnt;
+	const struct iovec *out;
+	unsigned out_cnt;
+	size_t out_cap;   /* total bytes of out */
+	size_t reply_len; /* bytes written to out */
+};
+
+/* Handlers return 0 once they replied (or when the opcode takes no reply), or a negative
+ * errno for the dispatcher to send back. */
+typedef int (*fuse_handler_fn)(struct fuse_req *req);
+
+#define FS_OPS(req) ((req)->srv->ops)
+#define FS_PRIV(req) ((req)->srv->fs)
+
+/* Bail out with ENOSYS when the backend lacks an op. */
+#define NEED_OP(req, op)                                                                           \
+	do {                                                                                       \
+		if (!FS_OPS(req)->op)                                                              \
+			return -ENOSYS;                                                            \
+	} while (0)
+
+/* Reply helpers: header plus up to two payload parts, never past out (checked). */
+int fuse_reply(struct fuse_req *req, const void *a, size_t alen, const void *b, size_t blen);
+void fuse_reply_err(struct fuse_req *req, int err);
+/* r < 0: return it for the dispatcher; else an empty success reply. */
+int fuse_reply_status(struct fuse_req *req, int r);
+/* Write only the header of a reply whose payload the handler already placed after it. */
+void fuse_reply_hdr(struct fuse_req *req, size_t payload);
+size_t fuse_reply_room(const struct fuse_req *req); /* payload bytes available */
+
+/* Build an iovec array for bytes [off, off+len) of src; *out is stack (if it fits) or heap,
+ * free it with fuse_iov_put. */
+struct fuse_iov_tmp {
+	struct iovec small[16];
+	struct iovec *v;
+	unsigned cnt;
+	size_t covered;
+};
+int fuse_iov_get(struct fuse_iov_tmp *t, const struct iovec *src, unsigned cnt, size_t off,
+		 size_t len);
+void fuse_iov_put(struct fuse_iov_tmp *t);
+
+/* ops_node.c */
+int fuse_do_lookup(struct fuse_req *req);
+int fuse_do_forget(struct fuse_req *req);
+int fuse_do_batch_forget(struct fuse_req *req);
+int fuse_do_getattr(struct fuse_req *req);
+int fuse_do_setattr(struct fuse_req *req);
+int fuse_do_readlink(struct fuse_req *req);
+int fuse_do_symlink(struct fuse_req *req);
+int fuse_do_mknod(struct fuse_req *req);
+int fuse_do_mkdir(struct fuse_req *req);
+int fuse_do_unlink(struct fuse_req *req);
+int fuse_do_rmdir(struct fuse_req *req);
+int fuse_do_rename(struct fuse_req *req);
+int fuse_do_rename2(struct fuse_req *req);
+int fuse_do_link(struct fuse_req *req);
+int fuse_do_statfs(struct fuse_req *req);
+int fuse_do_access(struct fuse_req *req);
+
+/* ops_io.c */
+int fuse_do_open(struct fuse_req *req);
+int fuse_do_create(struct fuse_req *req);
+int fuse_do_read(struct fuse_req *req);
+int fuse_do_write(struct fuse_req *req);
+int fuse_do_release(struct fuse_req *req);
+int fuse_do_fsync(struct fuse_req *req);
+int fuse_do_flush(struct fuse_req *req);
+int fuse_do_opendir(struct fuse_req *req);
+int fuse_do_readdir(struct fuse_req *req);
+int fuse_do_readdirplus(struct fuse_req *req);
+int fuse_do_releasedir(struct fuse_req *req);
+int fuse_do_fsyncdir(struct fuse_req *req);
+int fuse_do_fallocate(struct fuse_req *req);
+int fuse_do_lseek(struct fuse_req *req);
+int fuse_do_copy_file_range(struct fuse_req *req);
+
+/* ops_xattr.c */
+int fuse_do_getxattr(struct fuse_req *req);
+int fuse_do_setxattr(struct fuse_req *req);
+int fuse_do_listxattr(struct fuse_req *req);
+int fuse_do_removexattr(struct fuse_req *req);
+int fuse_do_syncfs(struct fuse_req *req);
+
+/* server.c */
+int fuse_do_init(struct fuse_req *req);
+int fuse_do_destroy(struct fuse_req *req);
+int fuse_do_interrupt(struct fuse_req *req);
+
+#endif

@@ -1,0 +1,313 @@
+/* Handlers for name and inode opcodes: lookup, attributes, directory entries. */
+#include "fuse/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+static int reply_entry(struct fuse_req *req, int r, const struct fuse_entry_out *e)
+{
+	if (r < 0)
+		return r;
+	return fuse_reply(req, e, sizeof(*e), NULL, 0);
+}
+
+int fuse_do_lookup(struct fuse_req *req)
+{
+	struct fuse_entry_out e;
+	const char *name;
+	int r;
+
+	NEED_OP(req, lookup);
+	r = fuse_cur_name(&req->args, &name);
+	if (r < 0)
+		return r;
+	memset(&e, 0, sizeof(e));
+	r = FS_OPS(req)->lookup(FS_PRIV(req), &req->ctx, req->in.nodeid, name, &e);
+	return reply_entry(req, r, &e);
+}
+
+int fuse_do_forget(struct fuse_req *req)
+{
+	struct fuse_forget_in in;
+
+	if (fuse_cur_read(&req->args, &in, sizeof(in)) == 0 && FS_OPS(req)->forget)
+		FS_OPS(req)->forget(FS_PRIV(req), req->in.nodeid, in.nlookup);
+	return 0;
+}
+
+int fuse_do_batch_forget(struct fuse_req *req)
+{
+	struct fuse_batch_forget_in in;
+	struct fuse_forget_one one;
+	uint32_t i;
+
+	if (fuse_cur_read(&req->args, &in, sizeof(in)) < 0)
+		return 0;
+	if (in.count > fuse_cur_remaining(&req->args) / sizeof(one))
+		log_warn("BATCH_FORGET unique=%llu: count %u but room for %zu entries",
+			 (unsigned long long)req->in.unique, in.count,
+			 fuse_cur_remaining(&req->args) / sizeof(one));
+	for (i = 0; i < in.count; i++) {
+		if (fuse_cur_read(&req->args, &one, sizeof(one)) < 0)
+			break;
+		if (FS_OPS(req)->forget)
+			FS_OPS(req)->forget(FS_PRIV(req), one.nodeid, one.nlookup);
+	}
+	return 0;
+}
+
+int fuse_do_getattr(struct fuse_req *req)
+{
+	struct fuse_getattr_in in;
+	struct fuse_attr_out out;
+	int r;
+
+	NEED_OP(req, getattr);
+	r = fuse_cur_read(&req->args, &in, sizeof(in));
+	if (r < 0)
+		return r;
+	memset(&out, 0, sizeof(out));
+	r = FS_OPS(req)->getattr(FS_PRIV(req), &req->ctx, req->in.nodeid,
+				 (in.getattr_flags & FUSE_GETATTR_FH) ? &in.fh : NULL, &out);
+	if (r < 0)
+		return r;
+	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+}
+
+/* A FUSE time (seconds, nanoseconds) as a timespec; NOW and absent map to UTIME_*. */
+static int setattr_time(uint32_t valid, uint32_t set_bit, uint32_t now_bit, uint64_t sec,
+			uint32_t nsec, struct timespec *ts)
+{
+	ts->tv_sec = 0;
+	ts->tv_nsec = UTIME_OMIT;
+	if (valid & now_bit) {
+		ts->tv_nsec = UTIME_NOW;
+	} else if (valid & set_bit) {
+		if (nsec >= 1000000000u)
+			return -EINVAL;
+		ts->tv_sec = (time_t)sec;
+		ts->tv_nsec = nsec;
+	}
+	return 0;
+}
+
+int fuse_do_setattr(struct fuse_req *req)
+{
+	const uint32_t known = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME |
+			       FATTR_MTIME | FATTR_FH | FATTR_ATIME_NOW | FATTR_MTIME_NOW |
+			       FATTR_LOCKOWNER | FATTR_CTIME | FATTR_KILL_SUIDGID;
+	struct fuse_setattr_in in;
+	struct fs_setattr a;
+	struct fuse_attr_out out;
+	int r;
+
+	NEED_OP(req, setattr);
+	r = fuse_cur_read(&req->args, &in, sizeof(in));
+	if (r < 0)
+		return r;
+	memset(&a, 0, sizeof(a));
+	a.valid = in.valid & known;
+	a.fh = in.fh;
+	a.mode = in.mode;
+	a.uid = in.uid;
+	a.gid = in.gid;
+	a.size = in.size;
+	r = setattr_time(in.valid, FATTR_ATIME, FATTR_ATIME_NOW, in.atime, in.atimensec, &a.atime);
+	if (r == 0)
+		r = setattr_time(in.valid, FATTR_MTIME, FATTR_MTIME_NOW, in.mtime, in.mtimensec,
+				 &a.mtime);
+	if (r < 0)
+		return r;
+	memset(&out, 0, sizeof(out));
+	r = FS_OPS(req)->setattr(FS_PRIV(req), &req->ctx, req->in.nodeid, &a, &out);
+	if (r < 0)
+		return r;
+	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+}
+
+int fuse_do_readlink(struct fuse_req *req)
+{
+	char buf[FUSE_TARGET_MAX + 1];
+	size_t size = fuse_reply_room(req);
+	int r;
+
+	NEED_OP(req, readlink);
+	if (size > sizeof(buf))
+		size = sizeof(buf);
+	r = FS_OPS(req)->readlink(FS_PRIV(req), &req->ctx, req->in.nodeid, buf, size);
+	if (r < 0)
+		return r;
+	if ((size_t)r > size)
+		return -EIO;
+	return fuse_reply(req, buf, (size_t)r, NULL, 0);
+}
+
+int fuse_do_symlink(struct fuse_req *req)
+{
+	struct fuse_entry_out e;
+	const char *name, *target;
+	int r;
+
+	NEED_OP(req, symlink);
+	r = fuse_cur_name(&req->args, &name);
+	if (r == 0)
+		r = fuse_cur_str(&req->args, FUSE_TARGET_MAX, &target);
+	if (r < 0)
+		return r;
+	memset(&e, 0, sizeof(e));
+	r = FS_OPS(req)->symlink(FS_PRIV(req), &req->ctx, req->in.nodeid, name, target, &e);
+	return reply_entry(req, r, &e);
+}
+
+int fuse_do_mknod(struct fuse_req *req)
+{
+	struct fuse_mknod_in in;
+	struct fuse_entry_out e;
+	const char *name;
+	int r;
+
+	NEED_OP(req, mknod);
+	r = fuse_cur_read(&req->args, &in, sizeof(in));
+	if (r == 0)
+		r = fuse_cur_name(&req->args, &name);
+	if (r < 0)
+		return r;
+	req->ctx.umask = in.umask;
+	memset(&e, 0, sizeof(e));
+	r = FS_OPS(req)->mknod(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode, in.rdev,
+			       in.umask, &e);
+	return reply_entry(req, r, &e);
+}
+
+int fuse_do_mkdir(struct fuse_req *req)
+{
+	struct fuse_mkdir_in in;
+	struct fuse_entry_out e;
+	const char *name;
+	int r;
+
+	NEED_OP(req, mkdir);
+	r = fuse_cur_read(&req->args, &in, sizeof(in));
+	if (r == 0)
+		r = fuse_cur_name(&req->args, &name);
+	if (r < 0)
+		return r;
+	req->ctx.umask = in.umask;
+	memset(&e, 0, sizeof(e));
+	r = FS_OPS(req)->mkdir(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode, in.umask,
+			       &e);
+	return reply_entry(req, r, &e);
+}
+
+int fuse_do_unlink(struct fuse_req *req)
+{
+	const char *name;
+	int r;
+
+	NEED_OP(req, unlink);
+	r = fuse_cur_name(&req->args, &name);
+	if (r < 0)
+		return r;
+	r = FS_OPS(req)->unlink(FS_PRIV(req), &req->ctx, req->in.nodeid, name);
+	return fuse_reply_status(req, r);
+}
+
+int fuse_do_rmdir(struct fuse_req *req)
+{
+	const char *name;
+	int r;
+
+	NEED_OP(req, rmdir);
+	r = fuse_cur_name(&req->args, &name);
+	if (r < 0)
+		return r;
+	r = FS_OPS(req)->rmdir(FS_PRIV(req), &req->ctx, req->in.nodeid, name);
+	return fuse_reply_status(req, r);
+}
+
+static int do_rename_common(struct fuse_req *req, uint64_t newdir, uint32_t flags)
+{
+	const uint32_t known = RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT;
+	const char *name, *newname;
+	int r;
+
+	NEED_OP(req, rename);
+	if (flags & ~known)
+		return -EINVAL;
+	r = fuse_cur_name(&req->args, &name);
+	if (r == 0)
+		r = fuse_cur_name(&req->args, &newname);
+	if (r < 0)
+		return r;
+	r = FS_OPS(req)->rename(FS_PRIV(req), &req->ctx, req->in.nodeid, name, newdir, newname,
+				flags);
+	return fuse_reply_status(req, r);
+}
+
+int fuse_do_rename(struct fuse_req *req)
+{
+	struct fuse_rename_in in;
+	int r = fuse_cur_read(&req->args, &in, sizeof(in));
+
+	if (r < 0)
+		return r;
+	return do_rename_common(req, in.newdir, 0);
+}
+
+int fuse_do_rename2(struct fuse_req *req)
+{
+	struct fuse_rename2_in in;
+	int r = fuse_cur_read(&req->args, &in, sizeof(in));
+
+	if (r < 0)
+		return r;
+	return do_rename_common(req, in.newdir, in.flags);
+}
+
+int fuse_do_link(struct fuse_req *req)
+{
+	struct fuse_link_in in;
+	struct fuse_entry_out e;
+	const char *name;
+	int r;
+
+	NEED_OP(req, link);
+	r = fuse_cur_read(&req->args, &in, sizeof(in));
+	if (r == 0)
+		r = fuse_cur_name(&req->args, &name);
+	if (r < 0)
+		return r;
+	memset(&e, 0, sizeof(e));
+	r = FS_OPS(req)->link(FS_PRIV(req), &req->ctx, in.oldnodeid, req->in.nodeid, name, &e);
+	return reply_entry(req, r, &e);
+}
+
+int fuse_do_statfs(struct fuse_req *req)
+{
+	struct fuse_statfs_out out;
+	int r;
+
+	NEED_OP(req, statfs);
+	memset(&out, 0, sizeof(out));
+	r = FS_OPS(req)->statfs(FS_PRIV(req), &req->ctx, req->in.nodeid, &out);
+	if (r < 0)
+		return r;
+	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+}
+
+int fuse_do_access(struct fuse_req *req)
+{
+	struct fuse_access_in in;
+	int r;
+
+	NEED_OP(req, access);
+	r = fuse_cur_read(&req->args, &in, sizeof(in));
+	if (r < 0)
+		return r;
+	r = FS_OPS(req)->access(FS_PRIV(req), &req->ctx, req->in.nodeid, in.mask);
+	return fuse_reply_status(req, r);
+}

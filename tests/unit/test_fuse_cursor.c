@@ -1,0 +1,212 @@
+/* The bounds-checked cursor, iovec helpers and READDIR record encoding. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fs/fs.h"
+#include "fuse/cursor.h"
+
+static void test_cur_read_take(void **state)
+{
+	const uint8_t buf[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+	struct fuse_cursor c;
+	uint32_t v;
+	const uint8_t *p;
+
+	fuse_cur_init(&c, buf, sizeof(buf));
+	assert_int_equal(fuse_cur_read(&c, &v, 4), 0);
+	assert_memory_equal(&v, buf, 4);
+	assert_int_equal(fuse_cur_remaining(&c), 6);
+	p = fuse_cur_take(&c, 6);
+	assert_non_null(p);
+	assert_int_equal(p[0], 5);
+	assert_int_equal(fuse_cur_remaining(&c), 0);
+	assert_null(fuse_cur_take(&c, 1));
+	assert_int_equal(fuse_cur_read(&c, &v, 1), -EINVAL);
+	assert_non_null(fuse_cur_take(&c, 0));
+
+	/* A failed take consumes nothing. */
+	fuse_cur_init(&c, buf, 3);
+	assert_int_equal(fuse_cur_read(&c, &v, 4), -EINVAL);
+	assert_int_equal(fuse_cur_remaining(&c), 3);
+	/* Sizes that would overflow pos + n. */
+	assert_null(fuse_cur_take(&c, SIZE_MAX));
+	assert_int_equal(fuse_cur_remaining(&c), 3);
+}
+
+static void test_cur_str(void **state)
+{
+	char buf[600];
+	struct fuse_cursor c;
+	const char *s;
+
+	memcpy(buf, "abc\0de\0f", 8);
+	fuse_cur_init(&c, buf, 8);
+	assert_int_equal(fuse_cur_name(&c, &s), 0);
+	assert_string_equal(s, "abc");
+	assert_int_equal(fuse_cur_name(&c, &s), 0);
+	assert_string_equal(s, "de");
+	/* "f" is not terminated inside the request. */
+	assert_int_equal(fuse_cur_name(&c, &s), -EINVAL);
+	assert_int_equal(fuse_cur_remaining(&c), 1);
+
+	/* Empty cursor, empty string. */
+	fuse_cur_init(&c, buf, 0);
+	assert_int_equal(fuse_cur_name(&c, &s), -EINVAL);
+	fuse_cur_init(&c, "", 1);
+	assert_int_equal(fuse_cur_name(&c, &s), 0);
+	assert_string_equal(s, "");
+
+	/* 255 bytes is a name, 256 is too long. */
+	memset(buf, 'x', sizeof(buf));
+	buf[255] = '\0';
+	fuse_cur_init(&c, buf, sizeof(buf));
+	assert_int_equal(fuse_cur_name(&c, &s), 0);
+	assert_int_equal(strlen(s), 255);
+	memset(buf, 'x', sizeof(buf));
+	buf[256] = '\0';
+	fuse_cur_init(&c, buf, sizeof(buf));
+	assert_int_equal(fuse_cur_name(&c, &s), -ENAMETOOLONG);
+	assert_int_equal(fuse_cur_remaining(&c), sizeof(buf));
+	/* Unterminated and long: EINVAL wins (there is no string at all). */
+	memset(buf, 'x', sizeof(buf));
+	fuse_cur_init(&c, buf, sizeof(buf));
+	assert_int_equal(fuse_cur_name(&c, &s), -EINVAL);
+	/* A custom bound. */
+	fuse_cur_init(&c, "12345", 6);
+	assert_int_equal(fuse_cur_str(&c, 4, &s), -ENAMETOOLONG);
+	assert_int_equal(fuse_cur_str(&c, 5, &s), 0);
+}
+
+static void test_iov_copy(void **state)
+{
+	uint8_t a[3], b[0 + 1], c[5], src[9], dst[9];
+	struct iovec iov[4] = {
+		{ a, sizeof(a) }, { b, 0 }, { c, sizeof(c) }, { b, sizeof(b) },
+	};
+
+	for (int i = 0; i < 9; i++)
+		src[i] = (uint8_t)(i + 1);
+	assert_int_equal(fuse_iov_total(iov, 4), 9);
+	assert_int_equal(fuse_iov_copy_to(iov, 4, 0, src, 9), 9);
+	assert_int_equal(a[2], 3);
+	assert_int_equal(c[0], 4);
+	assert_int_equal(b[0], 9);
+	memset(dst, 0, sizeof(dst));
+	assert_int_equal(fuse_iov_copy_from(iov, 4, 2, dst, 100), 7);
+	assert_memory_equal(dst, src + 2, 7);
+	/* Past the end: nothing. */
+	assert_int_equal(fuse_iov_copy_from(iov, 4, 9, dst, 1), 0);
+	assert_int_equal(fuse_iov_copy_from(iov, 4, 1000, dst, 1), 0);
+	assert_int_equal(fuse_iov_copy_to(iov, 4, 8, src, 5), 1);
+
+	struct iovec big[2] = { { a, SIZE_MAX }, { c, 5 } };
+	assert_int_equal(fuse_iov_total(big, 2), SIZE_MAX);
+}
+
+static void test_iov_slice(void **state)
+{
+	uint8_t a[3], c[5], d[4];
+	struct iovec iov[3] = { { a, 3 }, { c, 5 }, { d, 4 } };
+	struct iovec out[3];
+	size_t covered;
+	unsigned n;
+
+	n = fuse_iov_slice(iov, 3, 2, 7, out, 3, &covered);
+	assert_int_equal(n, 3);
+	assert_int_equal(covered, 7);
+	assert_ptr_equal(out[0].iov_base, a + 2);
+	assert_int_equal(out[0].iov_len, 1);
+	assert_int_equal(out[1].iov_len, 5);
+	assert_int_equal(out[2].iov_len, 1);
+	/* Clipped to what the iovecs hold. */
+	n = fuse_iov_slice(iov, 3, 10, 100, out, 3, &covered);
+	assert_int_equal(n, 1);
+	assert_int_equal(covered, 2);
+	/* Clipped to the room in dst. */
+	n = fuse_iov_slice(iov, 3, 0, 12, out, 2, &covered);
+	assert_int_equal(n, 2);
+	assert_int_equal(covered, 8);
+	n = fuse_iov_slice(iov, 3, 12, 1, out, 3, &covered);
+	assert_int_equal(n, 0);
+	assert_int_equal(covered, 0);
+}
+
+static void test_dirbuf(void **state)
+{
+	char buf[64];
+	struct fs_dirbuf db = { .buf = buf, .size = sizeof(buf), .len = 0 };
+	struct fuse_dirent d;
+
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(fs_dirbuf_add(&db, "abc", 3, 5, 4, 1), 0);
+	assert_int_equal(db.len, 32); /* 24 + 3 rounded up to 8 */
+	memcpy(&d, buf, sizeof(d));
+	assert_int_equal(d.ino, 5);
+	assert_int_equal(d.off, 1);
+	assert_int_equal(d.namelen, 3);
+	assert_int_equal(d.type, 4);
+	assert_memory_equal(buf + 24, "abc\0\0\0\0\0", 8); /* padding zeroed */
+	assert_int_equal(fs_dirbuf_add(&db, "0123456789", 10, 6, 8, 2), -ENOSPC);
+	assert_int_equal(db.len, 32);
+	assert_int_equal(fs_dirbuf_add(&db, "01234567", 8, 6, 8, 2), 0);
+	assert_int_equal(db.len, 64);
+	assert_int_equal(fs_dirbuf_add(&db, "x", 1, 6, 8, 3), -ENOSPC);
+	assert_int_equal(fs_dirbuf_add(&db, "", 0, 6, 8, 3), -EINVAL);
+
+	char big[512];
+	struct fuse_entry_out e;
+	struct fuse_direntplus dp;
+	memset(&e, 0, sizeof(e));
+	e.nodeid = 77;
+	e.attr.ino = 1234;
+	db = (struct fs_dirbuf){ .buf = big, .size = sizeof(big), .len = 0 };
+	assert_int_equal(fs_dirbuf_add_plus(&db, "name", 4, 8, 9, &e), 0);
+	assert_int_equal(db.len, FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + 4));
+	memcpy(&dp, big, sizeof(dp));
+	assert_int_equal(dp.entry_out.nodeid, 77);
+	assert_int_equal(dp.dirent.ino, 1234);
+	assert_int_equal(dp.dirent.off, 9);
+	assert_int_equal(dp.dirent.namelen, 4);
+	assert_memory_equal(big + FUSE_NAME_OFFSET_DIRENTPLUS, "name", 4);
+	db.size = db.len + 100;
+	assert_int_equal(fs_dirbuf_add_plus(&db, "name", 4, 8, 9, &e), -ENOSPC);
+	/* A corrupt len never lets a record through. */
+	db.len = db.size + 1;
+	assert_int_equal(fs_dirbuf_add(&db, "a", 1, 1, 1, 1), -ENOSPC);
+}
+
+static void test_name_valid(void **state)
+{
+	char longname[300];
+
+	assert_true(fs_name_valid("a"));
+	assert_true(fs_name_valid("..."));
+	assert_true(fs_name_valid(".hidden"));
+	assert_false(fs_name_valid(""));
+	assert_false(fs_name_valid("."));
+	assert_false(fs_name_valid(".."));
+	assert_false(fs_name_valid("a/b"));
+	assert_false(fs_name_valid("/"));
+	assert_false(fs_name_valid(NULL));
+	memset(longname, 'y', sizeof(longname));
+	longname[255] = '\0';
+	assert_true(fs_name_valid(longname));
+	longname[255] = 'y';
+	longname[256] = '\0';
+	assert_false(fs_name_valid(longname));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cur_read_take), cmocka_unit_test(test_cur_str),
+		cmocka_unit_test(test_iov_copy),      cmocka_unit_test(test_iov_slice),
+		cmocka_unit_test(test_dirbuf),        cmocka_unit_test(test_name_valid),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
