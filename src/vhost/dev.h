@@ -1,0 +1,77 @@
+/* Internal to src/vhost: the state of one vhost-user connection and its queues. */
+#ifndef VFSD_VHOST_DEV_H
+#define VFSD_VHOST_DEV_H
+
+#include "vhost/handler.h"
+#include "vhost/msg.h"
+#include "vhost/vhost.h"
+#include "virtio/gmem.h"
+#include "virtio/virtqueue.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* hiprio + request queues. QEMU's vhost-user-fs uses 1 + num-request-queues (default 1). */
+#define VU_MAX_QUEUES 16
+
+struct vu_dev;
+
+struct vu_queue {
+	struct vu_dev *dev;
+	unsigned index;
+	/* Set by the vhost thread while the queue thread is stopped: */
+	unsigned num; /* 0 until SET_VRING_NUM */
+	uint64_t desc_uva, avail_uva, used_uva;
+	bool addr_set;
+	uint16_t base; /* next avail index; read back by GET_VRING_BASE */
+	int kick_fd, err_fd;
+	bool enabled;
+	bool started; /* the queue thread runs */
+	pthread_t thread;
+	int stop_fd; /* eventfd that tells the queue thread to return */
+	struct iovec *iov; /* the queue thread's element buffer */
+	/* Ring pointers change under dev->mem_lock (write side); the rest of vq belongs to the
+	 * queue thread, except push and notify state, which lock guards. */
+	struct vq vq;
+	pthread_mutex_t lock; /* used ring writes, notify decision, call_fd */
+	int call_fd;
+};
+
+struct vu_dev {
+	int sock;
+	const struct vu_handler *h;
+	struct vu_opts opts;
+	uint64_t features; /* acked virtio features */
+	uint64_t protocol_features; /* acked protocol features */
+	int backend_fd; /* backend request channel, unused until DAX */
+	/* Queue threads hold the read side while they touch guest memory; the vhost thread holds
+	 * the write side while it changes the region table or ring mappings. */
+	pthread_rwlock_t mem_lock;
+	struct gmem mem;
+	struct vu_queue q[VU_MAX_QUEUES];
+};
+
+/* vring.c */
+void vu_queue_init(struct vu_dev *d, unsigned i);
+void vu_queue_stop(struct vu_queue *q);
+void vu_queue_try_start(struct vu_queue *q);
+void vu_queue_reset(struct vu_queue *q);
+/* With mem_lock held for writing: re-translate the rings of running queues. */
+void vu_queues_remap(struct vu_dev *d);
+int vu_set_vring_num(struct vu_dev *d, struct vu_msg *m);
+int vu_set_vring_addr(struct vu_dev *d, struct vu_msg *m);
+int vu_set_vring_base(struct vu_dev *d, struct vu_msg *m);
+int vu_get_vring_base(struct vu_dev *d, struct vu_msg *m);
+int vu_set_vring_fd(struct vu_dev *d, struct vu_msg *m);
+int vu_set_vring_enable(struct vu_dev *d, struct vu_msg *m);
+
+/* mem.c */
+int vu_set_mem_table(struct vu_dev *d, struct vu_msg *m);
+int vu_add_mem_reg(struct vu_dev *d, struct vu_msg *m);
+int vu_rem_mem_reg(struct vu_dev *d, struct vu_msg *m);
+
+/* device.c */
+int vu_reply_u64(struct vu_dev *d, struct vu_msg *m, uint64_t v);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * vhost-user wire protocol (QEMU docs/interop/vhost-user.rst). There is no UAPI header for the
+ * message codes, so this is the one place they are spelled out. Payload layouts reuse the
+ * kernel's vhost structs where the wire format is the same.
+ */
+#ifndef VFSD_VHOST_PROTOCOL_H
+#define VFSD_VHOST_PROTOCOL_H
+
+#include <linux/vhost_types.h>
+#include <stdint.h>
+
+enum vu_request {
+	VHOST_USER_GET_FEATURES = 1,
+	VHOST_USER_SET_FEATURES = 2,
+	VHOST_USER_SET_OWNER = 3,
+	VHOST_USER_RESET_OWNER = 4,
+	VHOST_USER_SET_MEM_TABLE = 5,
+	VHOST_USER_SET_LOG_BASE = 6,
+	VHOST_USER_SET_LOG_FD = 7,
+	VHOST_USER_SET_VRING_NUM = 8,
+	VHOST_USER_SET_VRING_ADDR = 9,
+	VHOST_USER_SET_VRING_BASE = 10,
+	VHOST_USER_GET_VRING_BASE = 11,
+	VHOST_USER_SET_VRING_KICK = 12,
+	VHOST_USER_SET_VRING_CALL = 13,
+	VHOST_USER_SET_VRING_ERR = 14,
+	VHOST_USER_GET_PROTOCOL_FEATURES = 15,
+	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
+	VHOST_USER_GET_QUEUE_NUM = 17,
+	VHOST_USER_SET_VRING_ENABLE = 18,
+	VHOST_USER_SEND_RARP = 19,
+	VHOST_USER_NET_SET_MTU = 20,
+	VHOST_USER_SET_BACKEND_REQ_FD = 21, /* formerly SET_SLAVE_REQ_FD */
+	VHOST_USER_IOTLB_MSG = 22,
+	VHOST_USER_SET_VRING_ENDIAN = 23,
+	VHOST_USER_GET_CONFIG = 24,
+	VHOST_USER_SET_CONFIG = 25,
+	VHOST_USER_CREATE_CRYPTO_SESSION = 26,
+	VHOST_USER_CLOSE_CRYPTO_SESSION = 27,
+	VHOST_USER_POSTCOPY_ADVISE = 28,
+	VHOST_USER_POSTCOPY_LISTEN = 29,
+	VHOST_USER_POSTCOPY_END = 30,
+	VHOST_USER_GET_INFLIGHT_FD = 31,
+	VHOST_USER_SET_INFLIGHT_FD = 32,
+	VHOST_USER_GPU_SET_SOCKET = 33,
+	VHOST_USER_RESET_DEVICE = 34,
+	VHOST_USER_VRING_KICK = 35,
+	VHOST_USER_GET_MAX_MEM_SLOTS = 36,
+	VHOST_USER_ADD_MEM_REG = 37,
+	VHOST_USER_REM_MEM_REG = 38,
+	VHOST_USER_SET_STATUS = 39,
+	VHOST_USER_GET_STATUS = 40,
+	VHOST_USER_REQUEST_MAX,
+};
+
+/* Header flags. */
+#define VHOST_USER_VERSION_MASK 0x3u
+#define VHOST_USER_VERSION 0x1u
+#define VHOST_USER_FLAG_REPLY (1u << 2)
+#define VHOST_USER_FLAG_NEED_REPLY (1u << 3)
+
+/* The virtio feature bit that says protocol features exist. */
+#define VHOST_USER_F_PROTOCOL_FEATURES 30
+
+enum vu_protocol_feature {
+	VHOST_USER_PROTOCOL_F_MQ = 0,
+	VHOST_USER_PROTOCOL_F_LOG_SHMFD = 1,
+	VHOST_USER_PROTOCOL_F_RARP = 2,
+	VHOST_USER_PROTOCOL_F_REPLY_ACK = 3,
+	VHOST_USER_PROTOCOL_F_MTU = 4,
+	VHOST_USER_PROTOCOL_F_BACKEND_REQ = 5, /* formerly SLAVE_REQ */
+	VHOST_USER_PROTOCOL_F_CROSS_ENDIAN = 6,
+	VHOST_USER_PROTOCOL_F_CRYPTO_SESSION = 7,
+	VHOST_USER_PROTOCOL_F_PAGEFAULT = 8,
+	VHOST_USER_PROTOCOL_F_CONFIG = 9,
+	VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD = 10, /* formerly SLAVE_SEND_FD */
+	VHOST_USER_PROTOCOL_F_HOST_NOTIFIER = 11,
+	VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD = 12,
+	VHOST_USER_PROTOCOL_F_RESET_DEVICE = 13,
+	VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS = 14,
+	VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS = 15,
+	VHOST_USER_PROTOCOL_F_STATUS = 16,
+};
+
+/* SET_VRING_KICK/CALL/ERR payload: queue index and "no fd" flag in one u64. */
+#define VHOST_USER_VRING_IDX_MASK 0xffull
+#define VHOST_USER_VRING_NOFD_MASK (1ull << 8)
+
+/* Memory regions sent in one SET_MEM_TABLE (one fd each). */
+#define VHOST_USER_MAX_FDS 8
+#define VHOST_USER_MAX_MEM_SLOTS 509
+
+struct vu_msg_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size; /* payload bytes after the header */
+} __attribute__((packed));
+
+struct vu_mem_region {
+	uint64_t guest_addr;
+	uint64_t size;
+	uint64_t user_addr;
+	uint64_t mmap_offset;
+};
+
+struct vu_mem_table {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vu_mem_region regions[VHOST_USER_MAX_FDS];
+};
+
+/* ADD_MEM_REG / REM_MEM_REG */
+struct vu_mem_reg {
+	uint64_t padding;
+	struct vu_mem_region region;
+};
+
+/* Largest payload we accept; anything bigger is a framing error. */
+#define VU_MAX_PAYLOAD 4096
+
+union vu_payload {
+	uint64_t u64;
+	struct vhost_vring_state state;
+	struct vhost_vring_addr addr;
+	struct vu_mem_table mem;
+	struct vu_mem_reg reg;
+	uint8_t raw[VU_MAX_PAYLOAD];
+};
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * Vring set-up messages and the queue threads. A queue thread runs while its ring is started
+ * (size, addresses and kick fd known, and enabled when protocol features were negotiated); it is
+ * stopped and joined before anything it reads without locks changes.
+ */
+#include "vhost/dev.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/virtio_ring.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+void vu_queue_init(struct vu_dev *d, unsigned i)
+{
+	struct vu_queue *q = &d->q[i];
+
+	q->dev = d;
+	q->index = i;
+	q->kick_fd = -1;
+	q->call_fd = -1;
+	q->err_fd = -1;
+	q->stop_fd = -1;
+	pthread_mutex_init(&q->lock, NULL);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Push one used element and interrupt the guest if it asked for it. */
+static void complete(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
+{
+	pthread_mutex_lock(&q->lock);
+	vq_push(&q->vq, e, len);
+	if (vq_should_notify(&q->vq) && q->call_fd >= 0 && eventfd_write(q->call_fd, 1) < 0)
+		log_warn("queue %u: signalling the call eventfd failed: %s", q->index,
+			 strerror(errno));
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Serve one chain; false when the ring is empty, unmapped or broken. */
+static bool serve_one(struct vu_queue *q)
+{
+	const struct vu_handler *h = q->dev->h;
+	struct vq_elem e = { .iov = q->iov, .iov_max = vq_iov_max(q->num) };
+	size_t len = 0;
+	int r;
+
+	pthread_rwlock_rdlock(&q->dev->mem_lock);
+	r = vq_pop(&q->vq, &e);
+	if (r == 1) {
+		len = h->handle(h->opaque, e.iov, e.rd_cnt, e.iov + e.rd_cnt, e.wr_cnt);
+		complete(q, &e, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+	}
+	pthread_rwlock_unlock(&q->dev->mem_lock);
+	return r == 1;
+}
+
+static void drain(struct vu_queue *q)
+{
+	bool more;
+
+	do {
+		pthread_rwlock_rdlock(&q->dev->mem_lock);
+		vq_disable_notify(&q->vq);
+		pthread_rwlock_unlock(&q->dev->mem_lock);
+		while (serve_one(q))
+			;
+		/* Re-arm, then look once more: a chain made available between our last pop and
+		 * the re-arm would otherwise wait for a kick that never comes. */
+		pthread_rwlock_rdlock(&q->dev->mem_lock);
+		more = vq_enable_notify(&q->vq);
+		pthread_rwlock_unlock(&q->dev->mem_lock);
+	} while (more);
+}
+
+static void *queue_thread(void *arg)
+{
+	struct vu_queue *q = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { q->kick_fd, POLLIN, 0 }, { q->stop_fd, POLLIN, 0 } };
+		eventfd_t v;
+
+		/* Chains may already wait (kicked before we started): look before sleeping. */
+		drain(q);
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("queue %u: poll failed: %s", q->index, strerror(errno));
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (p[0].revents & (POLLERR | POLLNVAL)) {
+			log_error("queue %u: the kick fd failed; the queue stops", q->index);
+			break;
+		}
+		if (eventfd_read(q->kick_fd, &v) < 0 && errno != EAGAIN)
+			log_warn("queue %u: reading the kick eventfd failed: %s", q->index,
+				 strerror(errno));
+	}
+	return NULL;
+}
+
+void vu_queue_stop(struct vu_queue *q)
+{
+	eventfd_t v;
+
+	if (!q->started)
+		return;
+	eventfd_write(q->stop_fd, 1);
+	pthread_join(q->thread, NULL);
+	eventfd_read(q->stop_fd, &v);
+	q->started = false;
+	q->base = q->vq.last_avail_idx;
+	free(q->iov);
+	q->iov = NULL;
+	log_debug("queue %u: stopped at avail index %u", q->index, q->base);
+}
+
+static bool ready(const struct vu_queue *q)
+{
+	bool need_enable = q->dev->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
+
+	return !q->started && q->num > 0 && q->addr_set && q->kick_fd >= 0 &&
+	       (q->enabled || !need_enable);
+}
+
+/* Called by the vhost thread, with or without the memory lock held for writing. */
+void vu_queue_try_start(struct vu_queue *q)
+{
+	struct vu_dev *d = q->dev;
+	int r;
+
+	if (!ready(q))
+		return;
+	vq_init(&q->vq, q->index, q->num, d->features & (1ull << VIRTIO_RING_F_EVENT_IDX),
+		d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC));
+	/* An unmappable ring waits for the memory table that makes it mappable. */
+	if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) < 0)
+		return;
+	vq_start(&q->vq, q->base);
+	if (q->stop_fd < 0)
+		q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	q->iov = calloc(vq_iov_max(q->num), sizeof(*q->iov));
+	if (q->stop_fd < 0 || !q->iov) {
+		log_error("queue %u: cannot start: out of memory or fds", q->index);
+		goto fail;
+	}
+	r = pthread_create(&q->thread, NULL, queue_thread, q);
+	if (r != 0) {
+		log_error("queue %u: cannot start its thread: %s", q->index, strerror(r));
+		goto fail;
+	}
+	q->started = true;
+	log_debug("queue %u: started (size %u, avail index %u)", q->index, q->num, q->base);
+	return;
+fail:
+	free(q->iov);
+	q->iov = NULL;
+	vq_unmap(&q->vq);
+}
+
+void vu_queue_reset(struct vu_queue *q)
+{
+	vu_queue_stop(q);
+	close_fd(&q->kick_fd);
+	close_fd(&q->err_fd);
+	close_fd(&q->stop_fd);
+	pthread_mutex_lock(&q->lock);
+	close_fd(&q->call_fd);
+	pthread_mutex_unlock(&q->lock);
+	q->num = 0;
+	q->addr_set = false;
+	q->base = 0;
+	q->enabled = false;
+	vq_unmap(&q->vq);
+	q->vq.broken = false;
+}
+
+void vu_queues_remap(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
+		struct vu_queue *q = &d->q[i];
+
+		if (!q->started) {
+			vu_queue_try_start(q);
+			continue;
+		}
+		if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) == 0)
+			/* Kicks that arrived while unmapped were consumed: look again. */
+			eventfd_write(q->kick_fd, 1);
+	}
+}
+
+static struct vu_queue *queue_of(struct vu_dev *d, uint64_t index, const struct vu_msg *m)
+{
+	if (index >= VU_MAX_QUEUES) {
+		log_error("vhost-user: %s for queue %" PRIu64 " (we have %u), refused",
+			  vu_request_name(m->hdr.request), index, VU_MAX_QUEUES);
+		return NULL;
+	}
+	return &d->q[index];
+}
+
+int vu_set_vring_num(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vu_queue *q = queue_of(d, m->payload.state.index, m);
+	unsigned num = m->payload.state.num;
+
+	if (!q)
+		return -EINVAL;
+	if (num == 0 || num > VQ_MAX_SIZE || (num & (num - 1)) != 0) {
+		log_error("vhost-user: queue %u: size %u refused (a power of two up to %u)",
+			  q->index, num, VQ_MAX_SIZE);
+		return -EINVAL;
+	}
+	if (q->started) {
+		log_error("vhost-user: queue %u: SET_VRING_NUM while started, refused", q->index);
+		return -EBUSY;
+	}
+	q->num = num;
+	return 0;
+}
+
+int vu_set_vring_addr(struct vu_dev *d, struct vu_msg *m)
+{
+	const struct vhost_vring_addr *a = &m->payload.addr;
+	struct vu_queue *q = queue_of(d, a->index, m);
+
+	if (!q)
+		return -EINVAL;
+	vu_queue_stop(q);
+	q->desc_uva = a->desc_user_addr;
+	q->avail_uva = a->avail_user_addr;
+	q->used_uva = a->used_user_addr;
+	q->addr_set = true;
+	vu_queue_try_start(q);
+	return 0;
+}
+
+int vu_set_vring_base(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vu_queue *q = queue_of(d, m->payload.state.index, m);
+
+	if (!q)
+		return -EINVAL;
+	if (m->payload.state.num > UINT16_MAX || q->started) {
+		log_error("vhost-user: queue %u: SET_VRING_BASE %u refused (%s)", q->index,
+			  m->payload.state.num, q->started ? "queue started" : "out of range");
+		return -EINVAL;
+	}
+	q->base = (uint16_t)m->payload.state.num;
+	return 0;
+}
+
+int vu_get_vring_base(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vu_queue *q = queue_of(d, m->payload.state.index, m);
+	struct vhost_vring_state s;
+
+	if (!q)
+		return -EINVAL;
+	vu_queue_stop(q);
+	/* Stopped until the frontend sends a new kick fd, as the protocol says. */
+	close_fd(&q->kick_fd);
+	s.index = q->index;
+	s.num = q->base;
+	return vu_msg_reply(d->sock, &m->hdr, &s, sizeof(s));
+}
+
+int vu_set_vring_fd(struct vu_dev *d, struct vu_msg *m)
+{
+	uint64_t v = m->payload.u64;
+	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
+	struct vu_queue *q = queue_of(d, v & VHOST_USER_VRING_IDX_MASK, m);
+	int fd;
+
+	if (!q)
+		return -EINVAL;
+	if ((v & ~(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) ||
+	    m->nfds != (nofd ? 0u : 1u)) {
+		log_error("vhost-user: %s 0x%" PRIx64 " with %u fds, refused",
+			  vu_request_name(m->hdr.request), v, m->nfds);
+		return -EINVAL;
+	}
+	fd = nofd ? -1 : vu_msg_take_fd(m, 0);
+	switch (m->hdr.request) {
+	case VHOST_USER_SET_VRING_KICK:
+		if (nofd)
+			log_warn("queue %u: polling mode (no kick fd) is not supported", q->index);
+		vu_queue_stop(q);
+		close_fd(&q->kick_fd);
+		q->kick_fd = fd;
+		vu_queue_try_start(q);
+		break;
+	case VHOST_USER_SET_VRING_CALL:
+		/* The frontend swaps call fds on a running queue (interrupt masking). */
+		pthread_mutex_lock(&q->lock);
+		close_fd(&q->call_fd);
+		q->call_fd = fd;
+		pthread_mutex_unlock(&q->lock);
+		break;
+	default:
+		close_fd(&q->err_fd);
+		q->err_fd = fd;
+		break;
+	}
+	return 0;
+}
+
+int vu_set_vring_enable(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vu_queue *q = queue_of(d, m->payload.state.index, m);
+	unsigned on = m->payload.state.num;
+
+	if (!q)
+		return -EINVAL;
+	if (on > 1) {
+		log_error("vhost-user: queue %u: SET_VRING_ENABLE %u refused", q->index, on);
+		return -EINVAL;
+	}
+	q->enabled = on;
+	if (on)
+		vu_queue_try_start(q);
+	else
+		vu_queue_stop(q);
+	return 0;
+}
