@@ -7,6 +7,7 @@
  * option should not silently widen what is shared.
  */
 #include "config.h"
+#include "fs/xattrmap.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -49,6 +50,8 @@ enum {
 	OPT_RLIMIT_NOFILE,
 	OPT_INODE_FILE_HANDLES,
 	OPT_UID_MAP,
+	OPT_TRANSLATE_UID,
+	OPT_TRANSLATE_GID,
 	OPT_GID_MAP,
 };
 
@@ -83,6 +86,8 @@ static const struct option long_opts[] = {
 	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT_NOFILE },
 	{ "inode-file-handles", required_argument, NULL, OPT_INODE_FILE_HANDLES },
 	{ "uid-map", required_argument, NULL, OPT_UID_MAP },
+	{ "translate-uid", required_argument, NULL, OPT_TRANSLATE_UID },
+	{ "translate-gid", required_argument, NULL, OPT_TRANSLATE_GID },
 	{ "gid-map", required_argument, NULL, OPT_GID_MAP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -331,6 +336,10 @@ static int parse_long(struct config *cfg, struct seen *seen, int c, const char *
 		return add_idmap(&cfg->uid_maps, &cfg->n_uid_maps, "--uid-map", arg);
 	case OPT_GID_MAP:
 		return add_idmap(&cfg->gid_maps, &cfg->n_gid_maps, "--gid-map", arg);
+	case OPT_TRANSLATE_UID:
+		return idmap_add(&cfg->translate_uid, arg); /* logs its own line */
+	case OPT_TRANSLATE_GID:
+		return idmap_add(&cfg->translate_gid, arg);
 	}
 	return 1; /* not a value option */
 }
@@ -372,6 +381,23 @@ static void config_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->readdirplus = true;
 	cfg->announce_submounts = true;
+	idmap_init(&cfg->translate_uid, "--translate-uid");
+	idmap_init(&cfg->translate_gid, "--translate-gid");
+}
+
+/* Checks that need the whole command line: a bad map fails here, before anything starts. */
+static int config_check(struct config *cfg)
+{
+	if (cfg->posix_acl &&
+	    (!idmap_is_empty(&cfg->translate_uid) || !idmap_is_empty(&cfg->translate_gid))) {
+		fprintf(stderr, "virtiofsd: --translate-uid/--translate-gid cannot be used with "
+				"--posix-acl: ACL xattrs hold untranslated ids\n");
+		return -EINVAL;
+	}
+	if (!cfg->xattrmap)
+		return 0;
+	cfg->xattr = true; /* as the reference: a map implies xattrs, whichever form gave it */
+	return xattrmap_parse(cfg->xattrmap, &cfg->xattr_rules); /* logs its own line */
 }
 
 int config_parse(struct config *cfg, int argc, char **argv)
@@ -401,6 +427,8 @@ int config_parse(struct config *cfg, int argc, char **argv)
 	}
 	if (r == 0 && cfg->cache == CACHE_NEVER)
 		cfg->readdirplus = false; /* as the reference: nothing to cache the entries in */
+	if (r == 0)
+		r = config_check(cfg);
 	if (r < 0)
 		config_free(cfg);
 	return r;
@@ -418,6 +446,10 @@ void config_free(struct config *cfg)
 	free(cfg->gid_maps);
 	cfg->uid_maps = cfg->gid_maps = NULL;
 	cfg->n_uid_maps = cfg->n_gid_maps = 0;
+	idmap_free(&cfg->translate_uid);
+	idmap_free(&cfg->translate_gid);
+	xattrmap_free(cfg->xattr_rules);
+	cfg->xattr_rules = NULL;
 	cfg->shared_dir = cfg->socket_path = cfg->socket_group = NULL;
 	cfg->xattrmap = cfg->modcaps = cfg->inode_file_handles = NULL;
 }
@@ -440,6 +472,10 @@ void config_print_help(const char *prog)
 	       "      --uid-map <:ns:host:count:> UIDs of the namespace (non-root, namespace "
 	       "sandbox; repeatable)\n"
 	       "      --gid-map <:ns:host:count:> GIDs of the namespace (same)\n"
+	       "      --translate-uid <TYPE:A:B:COUNT>  UID translation in the daemon, repeatable:\n"
+	       "                                  guest, host, squash-guest, squash-host or map\n"
+	       "                                  (A:B:COUNT), forbid-guest (GUEST:COUNT)\n"
+	       "      --translate-gid <TYPE:A:B:COUNT>  GID translation, the same forms\n"
 	       "      --modcaps <+cap:-cap...>    Add or remove capabilities, e.g. "
 	       "+sys_admin:-mknod\n"
 	       "      --log-level <LEVEL>         error, warn, info, debug, trace or off "

@@ -8,6 +8,9 @@
 #include "log.h"
 #include "fs/passthrough.h" /* enum cache_mode */
 #include "sandbox/sandbox.h" /* struct sb_idmap */
+#include "fs/idmap.h"
+
+struct xattrmap;
 
 enum sandbox_mode {
 	SANDBOX_NAMESPACE,
@@ -40,6 +43,7 @@ struct config {
 	bool xattr;
 	bool posix_acl;
 	char *xattrmap;
+	struct xattrmap *xattr_rules; /* xattrmap parsed (validated at parse time), or NULL */
 	bool readdirplus;
 	bool writeback;
 	bool allow_direct_io;
@@ -57,6 +61,8 @@ struct config {
 	size_t n_uid_maps;
 	struct sb_idmap *gid_maps;
 	size_t n_gid_maps;
+	struct idmap translate_uid; /* --translate-uid, repeatable */
+	struct idmap translate_gid; /* --translate-gid, repeatable */
 };
 
 /*

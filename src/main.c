@@ -56,6 +56,8 @@ static int refuse_unimplemented(const struct config *cfg)
 		what = "--killpriv-v2 is not implemented yet";
 	else if (cfg->allow_mmap)
 		what = "--allow-mmap is not implemented yet";
+	else if (!idmap_is_empty(&cfg->translate_uid) || !idmap_is_empty(&cfg->translate_gid))
+		what = "--translate-uid/--translate-gid are not implemented yet";
 	if (!what)
 		return 0;
 	fprintf(stderr, "virtiofsd: %s\n", what);

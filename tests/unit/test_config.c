@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "fs/xattrmap.h"
 
 #define ARGV(...) ((char *[]){ "virtiofsd", __VA_ARGS__, NULL })
 #define ARGC(...) ((int)(sizeof((char *[]){ "virtiofsd", __VA_ARGS__ }) / sizeof(char *)))
@@ -148,6 +149,75 @@ static void test_id_maps(void **state)
 	config_free(&c);
 }
 
+/* --translate-uid/--translate-gid: repeatable, validated while parsing. */
+static void test_translate(void **state)
+{
+	struct config c;
+	uint32_t h;
+
+	assert_int_equal(PARSE(&c, "--translate-uid=map:0:100000:65536", "--translate-uid",
+			       "forbid-guest:65536:1", "--translate-gid=squash-guest:0:100:10",
+			       "--translate-gid=host:100:0:1"), 0);
+	assert_int_equal(idmap_guest_to_host(&c.translate_uid, 5, &h), 0);
+	assert_int_equal(h, 100005);
+	assert_int_equal(idmap_guest_to_host(&c.translate_uid, 65536, &h), -EPERM);
+	assert_int_equal(idmap_host_to_guest(&c.translate_uid, 100000), 0);
+	assert_int_equal(idmap_guest_to_host(&c.translate_gid, 9, &h), 0);
+	assert_int_equal(h, 100);
+	assert_int_equal(idmap_host_to_guest(&c.translate_gid, 100), 0);
+	config_free(&c);
+	assert_true(idmap_is_empty(&c.translate_uid));
+	assert_true(idmap_is_empty(&c.translate_gid));
+
+	assert_int_equal(PARSE(&c, "--shared-dir=/a"), 0);
+	assert_true(idmap_is_empty(&c.translate_uid));
+	config_free(&c);
+
+	assert_int_equal(PARSE(&c, "--translate-uid=guest:0:1000"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--translate-gid=bogus:0:1:1"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--translate-uid=guest:0:1000:0"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--translate-uid=map:0:1000:10", "--translate-uid=guest:9:0:1"),
+			 -EINVAL); /* overlap */
+	/* uid and gid maps are separate: the same range in each is fine */
+	assert_int_equal(PARSE(&c, "--translate-uid=map:0:1000:10", "--translate-gid=map:0:1000:10"),
+			 0);
+	config_free(&c);
+	/* ACL xattrs carry raw ids: the reference refuses the combination too. */
+	assert_int_equal(PARSE(&c, "--posix-acl", "--translate-uid=map:0:1000:10"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--translate-gid=map:0:1000:10", "-o", "posix_acl"), -EINVAL);
+}
+
+/* --xattrmap / -o xattrmap=: parsed while parsing the command line, so a bad map stops here. */
+static void test_xattrmap(void **state)
+{
+	struct config c;
+
+	assert_int_equal(PARSE(&c, "--xattrmap=:map::user.virtiofs.:"), 0);
+	assert_non_null(c.xattr_rules);
+	assert_true(c.xattr);
+	assert_string_equal(xattrmap_capability_name(c.xattr_rules),
+			    "user.virtiofs.security.capability");
+	config_free(&c);
+	assert_null(c.xattr_rules);
+
+	assert_int_equal(PARSE(&c, "-o", "xattrmap=/bad/all/security./security./ /ok/all///"), 0);
+	assert_non_null(c.xattr_rules);
+	assert_true(c.xattr);
+	config_free(&c);
+
+	assert_int_equal(PARSE(&c, "--xattr"), 0);
+	assert_null(c.xattr_rules);
+	config_free(&c);
+
+	assert_int_equal(PARSE(&c, "--xattrmap=:prefix:all::user.virtiofs.:"), -EINVAL); /* no catch-all */
+	assert_int_equal(PARSE(&c, "--xattrmap="), -EINVAL);
+	assert_int_equal(PARSE(&c, "--xattrmap=:nope:all:::"), -EINVAL);
+	/* The same map twice is fine; two different maps conflict. */
+	assert_int_equal(PARSE(&c, "--xattrmap=:ok:all:::", "-o", "xattrmap=:ok:all:::"), 0);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--xattrmap=:ok:all:::", "-o", "xattrmap=:bad:all:::"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +227,8 @@ int main(void)
 		cmocka_unit_test(test_compat),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_id_maps),
+		cmocka_unit_test(test_translate),
+		cmocka_unit_test(test_xattrmap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
