@@ -132,7 +132,8 @@ static int build_entries(const struct idmap *m, const char *spec, const struct i
 	uint32_t start = (uint64_t)a + count > ID_SPACE ? a : b;
 	if ((uint64_t)a + count > ID_SPACE ||
 	    (t->kind == IDMAP_RANGE && (uint64_t)b + count > ID_SPACE)) {
-		log_error("%s=%s: the range [%" PRIu32 ", %" PRIu64 ") ends past the largest id %" PRIu32,
+		log_error("%s=%s: the range [%" PRIu32 ", %" PRIu64 ") ends past the largest id "
+			  "%" PRIu32,
 			  what(m), spec, start, (uint64_t)start + count, UINT32_MAX);
 		return -EINVAL;
 	}
@@ -148,7 +149,8 @@ static int build_entries(const struct idmap *m, const char *spec, const struct i
 		snprintf(e[0].spec, sizeof(e[0].spec), "%s:%" PRIu32 ":%" PRIu32 ":%" PRIu32,
 			 t->name, a, b, count);
 	else
-		snprintf(e[0].spec, sizeof(e[0].spec), "%s:%" PRIu32 ":%" PRIu32, t->name, a, count);
+		snprintf(e[0].spec, sizeof(e[0].spec), "%s:%" PRIu32 ":%" PRIu32, t->name, a,
+			 count);
 	memcpy(e[1].spec, e[0].spec, sizeof(e[0].spec));
 	return 0;
 }

@@ -163,7 +163,8 @@ static int expand_map(struct xattrmap *m, const struct xm_parser *ps, struct xm_
 	int r;
 
 	if (*skip_blank(ps->p)) {
-		log_error("xattrmap rule %u: 'map' must be the last rule, and there may be only one",
+		log_error("xattrmap rule %u: 'map' must be the last rule, and there may be only "
+			  "one",
 			  ps->rule_no);
 		return -EINVAL;
 	}
@@ -343,8 +344,9 @@ int xattrmap_to_host(const struct xattrmap *m, const char *guest_name, char *buf
 		return -ERANGE;
 	if (m) {
 		const struct xm_rule *r = find_rule(m, XM_CLIENT, guest_name, len);
+		/* !r cannot happen: the parser insists on a catch-all */
 		if (!r || r->type == XM_BAD)
-			return -EPERM; /* no rule cannot happen: the parser insists on a catch-all */
+			return -EPERM;
 		if (r->type == XM_UNSUPPORTED)
 			return -ENOTSUP;
 		if (r->type == XM_PREFIX) {

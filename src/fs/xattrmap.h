@@ -1,6 +1,7 @@
 /*
  * xattr name mapping (--xattrmap), the grammar of the Rust virtiofsd's doc/xattr-mapping.md:
- * rules `<sep>type<sep>scope<sep>key<sep>prepend<sep>` or a final `<sep>map<sep>key<sep>prepend<sep>`.
+ * rules `<sep>type<sep>scope<sep>key<sep>prepend<sep>`, the last of which may be the shorthand
+ * `<sep>map<sep>key<sep>prepend<sep>`.
  * Pure string work: no I/O, no locking needed (a parsed map is read-only and may be shared).
  */
 #ifndef VFSD_FS_XATTRMAP_H

@@ -179,8 +179,8 @@ static void test_translate(void **state)
 	assert_int_equal(PARSE(&c, "--translate-uid=map:0:1000:10", "--translate-uid=guest:9:0:1"),
 			 -EINVAL); /* overlap */
 	/* uid and gid maps are separate: the same range in each is fine */
-	assert_int_equal(PARSE(&c, "--translate-uid=map:0:1000:10", "--translate-gid=map:0:1000:10"),
-			 0);
+	assert_int_equal(PARSE(&c, "--translate-uid=map:0:1000:10",
+			       "--translate-gid=map:0:1000:10"), 0);
 	config_free(&c);
 	/* ACL xattrs carry raw ids: the reference refuses the combination too. */
 	assert_int_equal(PARSE(&c, "--posix-acl", "--translate-uid=map:0:1000:10"), -EINVAL);
@@ -209,7 +209,8 @@ static void test_xattrmap(void **state)
 	assert_null(c.xattr_rules);
 	config_free(&c);
 
-	assert_int_equal(PARSE(&c, "--xattrmap=:prefix:all::user.virtiofs.:"), -EINVAL); /* no catch-all */
+	/* no catch-all for host names */
+	assert_int_equal(PARSE(&c, "--xattrmap=:prefix:all::user.virtiofs.:"), -EINVAL);
 	assert_int_equal(PARSE(&c, "--xattrmap="), -EINVAL);
 	assert_int_equal(PARSE(&c, "--xattrmap=:nope:all:::"), -EINVAL);
 	/* The same map twice is fine; two different maps conflict. */

@@ -203,7 +203,8 @@ static void test_overlaps(void **state)
 	struct idmap m;
 	idmap_init(&m, "--translate-uid");
 	must_add(&m, "guest:10:100:10"); /* guest [10, 20) */
-	must_refuse(&m, "guest:19:0:1", "overlap those of the earlier --translate-uid=guest:10:100:10");
+	must_refuse(&m, "guest:19:0:1",
+		    "overlap those of the earlier --translate-uid=guest:10:100:10");
 	must_refuse(&m, "squash-guest:0:0:11", "guest ids [0, 11)");
 	must_refuse(&m, "forbid-guest:5:100", "guest:10:100:10");
 	must_refuse(&m, "map:15:5000:1", "guest ids");

@@ -99,13 +99,14 @@ static const char *guest_list(const struct xattrmap *m, const char *bars)
 /* Example 1 of the documentation, long and short form. */
 static void check_prefix_all(const struct xattrmap *m)
 {
-	assert_string_equal(host(m, "trusted.overlay.opaque"), "user.virtiofs.trusted.overlay.opaque");
+	assert_string_equal(host(m, "trusted.overlay.opaque"),
+			    "user.virtiofs.trusted.overlay.opaque");
 	assert_string_equal(host(m, "user.foo"), "user.virtiofs.user.foo");
 	assert_string_equal(host(m, "security.selinux"), "user.virtiofs.security.selinux");
 	/* Already prefixed guest names nest: the guest cannot reach the host's own names. */
 	assert_string_equal(host(m, "user.virtiofs.x"), "user.virtiofs.user.virtiofs.x");
-	assert_string_equal(guest_list(m, "user.virtiofs.a|security.selinux|user.virtiofs.trusted.b|"
-					 "user.host|"),
+	assert_string_equal(guest_list(m, "user.virtiofs.a|security.selinux|"
+					 "user.virtiofs.trusted.b|user.host|"),
 			    "a|trusted.b|");
 	assert_string_equal(xattrmap_capability_name(m), "user.virtiofs.security.capability");
 }
@@ -123,7 +124,8 @@ static void test_doc_example1(void **state)
 /* Example 2 of the documentation, long and short form. */
 static void check_prefix_trusted(const struct xattrmap *m)
 {
-	assert_string_equal(host(m, "trusted.overlay.opaque"), "user.virtiofs.trusted.overlay.opaque");
+	assert_string_equal(host(m, "trusted.overlay.opaque"),
+			    "user.virtiofs.trusted.overlay.opaque");
 	assert_string_equal(host(m, "user.virtiofs.trusted.x"), "EPERM");
 	assert_string_equal(host(m, "user.virtiofs."), "EPERM");
 	assert_string_equal(host(m, "user.foo"), "user.foo");
@@ -154,7 +156,8 @@ static void test_doc_example3(void **state)
 	assert_string_equal(host(m, "security.selinux"), "EPERM");
 	assert_string_equal(host(m, "security.capability"), "EPERM");
 	assert_string_equal(host(m, "user.a"), "user.a");
-	assert_string_equal(guest_list(m, "security.selinux|user.a|trusted.b|"), "user.a|trusted.b|");
+	assert_string_equal(guest_list(m, "security.selinux|user.a|trusted.b|"),
+			    "user.a|trusted.b|");
 	assert_null(xattrmap_capability_name(m));
 	xattrmap_free(m);
 }
@@ -257,7 +260,8 @@ static void test_parse_errors(void **state)
 {
 	must_fail("", "empty");
 	must_fail(" \n\t ", "empty");
-	must_fail(":prefix:client:trusted.:user.virtiofs.:", "no catch-all rule for names from the guest");
+	must_fail(":prefix:client:trusted.:user.virtiofs.:",
+		  "no catch-all rule for names from the guest");
 	must_fail(":prefix:all::user.virtiofs.:", "no catch-all rule for names from the host");
 	must_fail(":ok:client:::", "from the host");
 	must_fail(":ok:server:::", "from the guest");
@@ -267,7 +271,8 @@ static void test_parse_errors(void **state)
 	must_fail(":ok:all:::x", "rule 2: incomplete rule");
 	must_fail(":map::user.virtiofs.: :ok:all:::", "rule 1: 'map' must be the last rule");
 	must_fail(":map:a.:b.::map:c.:d.:", "rule 1: 'map' must be the last rule");
-	must_fail(":prefix:client:hi", "rule 1: incomplete rule: no closing ':' after the key field");
+	must_fail(":prefix:client:hi",
+		  "rule 1: incomplete rule: no closing ':' after the key field");
 	must_fail(":ok:all::", "after the prepend field");
 	must_fail(":ok:all:", "after the key field");
 	must_fail(":ok", "after the type field");
