@@ -1,6 +1,7 @@
 /*
- * Start-up order only: options, logging, limits, the filesystem, the FUSE server, the socket,
- * then serve one frontend until it disconnects. The one place that may exit().
+ * Start-up order only: options, logging, the open-file limit, the socket (its path is outside
+ * the share), the sandbox, the filesystem and the FUSE server, capabilities and seccomp, then
+ * serve one frontend until it disconnects. The one place that may exit().
  */
 #include <errno.h>
 #include <signal.h>
@@ -8,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/resource.h>
 
 #include "config.h"
 #include "log.h"
 #include "fs/fs.h"
 #include "fs/passthrough.h"
 #include "fuse/server.h"
+#include "sandbox/sandbox.h"
 #include "vhost/vhost.h"
 
 static size_t handle_request(void *opaque, const struct iovec *in, unsigned in_cnt,
@@ -39,19 +40,12 @@ static int refuse_unimplemented(const struct config *cfg)
 {
 	const char *what = NULL;
 
-	if (cfg->sandbox == SANDBOX_NAMESPACE)
-		what = "--sandbox=namespace (the default) is not implemented yet; "
-		       "use --sandbox=none";
-	else if (cfg->sandbox == SANDBOX_CHROOT)
-		what = "--sandbox=chroot is not implemented yet; use --sandbox=none";
-	else if (cfg->xattr || cfg->xattrmap)
+	if (cfg->xattr || cfg->xattrmap)
 		what = "--xattr/--xattrmap are not implemented yet";
 	else if (cfg->posix_acl)
 		what = "--posix-acl is not implemented yet";
 	else if (cfg->security_label)
 		what = "--security-label is not implemented yet";
-	else if (cfg->modcaps)
-		what = "--modcaps is not implemented yet";
 	else if (cfg->killpriv_v2)
 		what = "--killpriv-v2 is not implemented yet";
 	else if (cfg->allow_mmap)
@@ -81,55 +75,76 @@ static int check_required(const struct config *cfg)
 	return 0;
 }
 
-/* Default as the Rust daemon: min(1000000, fs.nr_open); 0 leaves the limit as it is. */
-static void set_rlimit_nofile(const struct config *cfg)
+static void sandbox_opts(const struct config *cfg, struct sb_opts *so, struct sb_caps_opts *co)
 {
-	uint64_t want = cfg->rlimit_nofile;
-	struct rlimit rl;
+	static const enum sb_mode modes[] = {
+		[SANDBOX_NAMESPACE] = SB_MODE_NAMESPACE,
+		[SANDBOX_CHROOT] = SB_MODE_CHROOT,
+		[SANDBOX_NONE] = SB_MODE_NONE,
+	};
 
-	if (cfg->rlimit_nofile_set && want == 0)
-		return;
-	if (!cfg->rlimit_nofile_set) {
-		unsigned long nr_open = 1048576;
-		FILE *f = fopen("/proc/sys/fs/nr_open", "re");
-		if (f) {
-			if (fscanf(f, "%lu", &nr_open) != 1)
-				nr_open = 1048576;
-			fclose(f);
-		}
-		want = nr_open < 1000000 ? nr_open : 1000000;
-	}
-	rl.rlim_cur = rl.rlim_max = want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_warn("cannot set the open file limit to %llu: %s", (unsigned long long)want,
-			 strerror(errno));
+	*so = (struct sb_opts){
+		.mode = modes[cfg->sandbox],
+		.shared_dir = cfg->shared_dir,
+		.uid_maps = cfg->uid_maps,
+		.n_uid_maps = cfg->n_uid_maps,
+		.gid_maps = cfg->gid_maps,
+		.n_gid_maps = cfg->n_gid_maps,
+	};
+	*co = (struct sb_caps_opts){
+		.modcaps = cfg->modcaps,
+		.file_handles = cfg->inode_file_handles && strcmp(cfg->inode_file_handles, "never"),
+	};
 }
 
-static int serve(const struct config *cfg, struct fuse_server *srv)
+static enum sb_seccomp seccomp_action(enum seccomp_mode m)
 {
-	struct vu_listener l;
+	switch (m) {
+	case SECCOMP_MODE_NONE:
+		return SB_SECCOMP_NONE;
+	case SECCOMP_MODE_LOG:
+		return SB_SECCOMP_LOG;
+	case SECCOMP_MODE_TRAP:
+		return SB_SECCOMP_TRAP;
+	case SECCOMP_MODE_KILL:
+	default:
+		return SB_SECCOMP_KILL;
+	}
+}
+
+static int listen_socket(const struct config *cfg, struct vu_listener *l)
+{
+	if (cfg->socket_path)
+		return vu_listen_path(cfg->socket_path, cfg->socket_group, l);
+	return vu_listen_fd(cfg->fd, l);
+}
+
+/* After chroot or pivot_root the socket's path names something inside the share (or nothing):
+ * never unlink it then. A stale socket is replaced by the next daemon. */
+static void close_listener(struct vu_listener *l, bool sandboxed)
+{
+	if (sandboxed) {
+		free(l->socket_path);
+		free(l->pid_path);
+		l->socket_path = l->pid_path = NULL;
+	}
+	vu_listener_close(l);
+}
+
+static int serve(struct vu_listener *l, const struct config *cfg, struct fuse_server *srv)
+{
 	struct vu_handler h = { .handle = handle_request, .reset = reset_server, .opaque = srv };
 	struct vu_opts vo = { .thread_pool_size = cfg->thread_pool_size };
 	int r;
 
-	if (cfg->socket_path)
-		r = vu_listen_path(cfg->socket_path, cfg->socket_group, &l);
-	else
-		r = vu_listen_fd(cfg->fd, &l);
-	if (r < 0)
-		return r;
 	log_info("Waiting for vhost-user socket connection...");
-	int conn = vu_accept(&l);
-	if (conn < 0) {
-		r = conn;
-		goto out_close;
-	}
+	int conn = vu_accept(l);
+	if (conn < 0)
+		return conn;
 	log_info("Client connected, servicing requests");
 	r = vu_serve(conn, &h, &vo);
 	if (r == 0)
 		log_info("Client disconnected, shutting down");
-out_close:
-	vu_listener_close(&l);
 	return r;
 }
 
@@ -137,6 +152,11 @@ int main(int argc, char **argv)
 {
 	struct config cfg;
 	struct fuse_server *srv = NULL;
+	struct sb_opts sbo;
+	struct sb_caps_opts co;
+	struct sb_env env = { .root_dir = NULL, .proc_self_fd = -1, .mountinfo_fd = -1 };
+	struct vu_listener l;
+	bool listening = false;
 	void *fs = NULL;
 	int r;
 
@@ -156,19 +176,26 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
-	if (check_required(&cfg) < 0 || refuse_unimplemented(&cfg) < 0) {
+	sandbox_opts(&cfg, &sbo, &co);
+	if (check_required(&cfg) < 0 || refuse_unimplemented(&cfg) < 0 || sb_check(&sbo) < 0 ||
+	    sb_caps_check(&co) < 0) {
 		config_free(&cfg);
 		return 1;
 	}
 	log_init(cfg.log_level, cfg.syslog);
 	signal(SIGPIPE, SIG_IGN);
-	if (cfg.seccomp != SECCOMP_MODE_NONE)
-		log_warn("no seccomp filter in this version: running without one");
-	set_rlimit_nofile(&cfg);
+	sb_set_rlimit_nofile(cfg.rlimit_nofile_set, cfg.rlimit_nofile); /* a failure only warns */
+	r = listen_socket(&cfg, &l);
+	if (r < 0)
+		goto out;
+	listening = true;
+	r = sb_enter(&sbo, &env); /* in namespace mode, returns in a child; the parent waits */
+	if (r < 0)
+		goto out;
 
 	struct fs_passthrough_opts fo = {
-		.root_dir = cfg.shared_dir,
-		.proc_self_fd = -1,
+		.root_dir = env.root_dir,
+		.proc_self_fd = env.proc_self_fd,
 		.cache = cfg.cache,
 		.allow_direct_io = cfg.allow_direct_io,
 		.announce_submounts = cfg.announce_submounts,
@@ -193,12 +220,20 @@ int main(int argc, char **argv)
 		log_error("cannot create the FUSE server: %s", strerror(-r));
 		goto out;
 	}
-	r = serve(&cfg, srv);
+	/* Everything is open; no thread runs yet. */
+	r = sb_drop_caps(&co);
+	if (r == 0)
+		r = sb_seccomp_install(seccomp_action(cfg.seccomp), cfg.syslog);
+	if (r == 0)
+		r = serve(&l, &cfg, srv);
 out:
 	if (srv)
 		fuse_server_free(srv);
 	if (fs)
 		fs_passthrough_free(fs);
+	if (listening)
+		close_listener(&l, sbo.mode != SB_MODE_NONE);
+	sb_env_free(&env);
 	config_free(&cfg);
 	return r < 0 ? 1 : 0;
 }

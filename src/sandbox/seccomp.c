@@ -43,7 +43,7 @@ static const char *const allowed[] = {
 	/* the passthrough filesystem */
 	"openat", "openat2", "open", "newfstatat", "fstat", "statx", "fstatfs", "statfs",
 	"getdents64", "mkdirat", "mknodat", "unlinkat", "renameat", "renameat2", "linkat",
-	"symlinkat", "readlinkat", "fchmod", "fchmodat", "fchmodat2", "fchown", "fchownat",
+	"symlinkat", "readlinkat", "unlink", "fchmod", "fchmodat", "fchmodat2", "fchown", "fchownat",
 	"utimensat", "fallocate", "ftruncate", "fsync", "fdatasync", "syncfs", "flock",
 	"name_to_handle_at", "open_by_handle_at", "fchdir", "getcwd", "faccessat", "faccessat2",
 	"getxattr", "lgetxattr", "fgetxattr", "setxattr", "lsetxattr", "fsetxattr", "listxattr",
