@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 
@@ -72,6 +73,15 @@ static inline int fe_teardown_checked(void **state)
 	fe_destroy(fe);
 	*state = NULL;
 	return r;
+}
+
+/* FAKE_FILTER=glob runs only the matching tests. */
+static inline void fe_test_filter(void)
+{
+	const char *f = getenv("FAKE_FILTER");
+
+	if (f && *f)
+		cmocka_set_test_filter(f);
 }
 
 #define FE_T(fn) cmocka_unit_test_setup_teardown(fn, fe_setup_init, fe_teardown_checked)

@@ -170,5 +170,6 @@ int main(void)
 		FE_T(test_hiprio_forget),
 	};
 
+	fe_test_filter();
 	return cmocka_run_group_tests_name("fake-basic", tests, NULL, NULL);
 }

@@ -371,5 +371,6 @@ int main(void)
 		FE_T(test_fallocate), FE_T(test_lseek),
 	};
 
+	fe_test_filter();
 	return cmocka_run_group_tests_name("fake-io", tests, NULL, NULL);
 }

@@ -310,5 +310,6 @@ int main(void)
 		FE_T(test_bad_nodeids),		  FE_T(test_reply_space_too_small),
 	};
 
+	fe_test_filter();
 	return cmocka_run_group_tests_name("fake-malformed", tests, NULL, NULL);
 }

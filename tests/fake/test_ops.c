@@ -366,5 +366,6 @@ int main(void)
 		FE_T(test_interrupt),
 	};
 
+	fe_test_filter();
 	return cmocka_run_group_tests_name("fake-ops", tests, NULL, NULL);
 }

@@ -422,5 +422,6 @@ int main(void)
 		FE_T(test_kick_unstarted_queue_ops),
 	};
 
+	fe_test_filter();
 	return cmocka_run_group_tests_name("fake-transport", tests, NULL, NULL);
 }
