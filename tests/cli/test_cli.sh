@@ -34,8 +34,8 @@ check "missing socket" 1 'missing --socket-path or --fd' "$bin" --shared-dir="$t
 check "missing option value" 1 "option '--shared-dir' needs a value" "$bin" --shared-dir
 check "conflicting -o source" 1 "conflicting values" \
 	"$bin" --shared-dir="$tmp" -o source=/ --socket-path="$tmp/s" --sandbox=none
-check "namespace sandbox says it is not there yet" 1 'sandbox=namespace.*not implemented' \
-	"$bin" --shared-dir="$tmp" --socket-path="$tmp/s"
+check "id maps as root are refused" 1 'uid-map/--gid-map are only for a non-root user' \
+	"$bin" --shared-dir="$tmp" --socket-path="$tmp/s" --uid-map=:0:1000:1:
 check "nonexistent shared dir" 1 "$tmp/nope" \
 	"$bin" --shared-dir="$tmp/nope" --socket-path="$tmp/s" --sandbox=none
 
