@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 
@@ -489,6 +492,108 @@ static void test_cache_modes(void **state)
 	check_cache(CACHE_METADATA, 86400, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR);
 }
 
+#define STRESS_THREADS 4
+#define STRESS_LOOPS 400
+
+static void *stress_worker(void *arg)
+{
+	struct fs_fixture *fx = arg;
+	char buf[16], dbuf[512];
+	struct fs_dirbuf db = { .buf = dbuf, .size = sizeof(dbuf) };
+	struct fuse_open_out o, od;
+	struct fuse_entry_out e;
+	struct fuse_attr_out a;
+	long bad = 0;
+
+	for (int i = 0; i < STRESS_LOOPS; i++) {
+		if (fx->ops->lookup(fx->fs, &root_ctx, FUSE_ROOT_ID, "f", &e) < 0) {
+			bad++;
+			continue;
+		}
+		bad += fx->ops->getattr(fx->fs, &root_ctx, e.nodeid, NULL, &a) != 0;
+		if (fx->ops->open(fx->fs, &root_ctx, e.nodeid, O_RDONLY, &o) == 0) {
+			bad += do_read(fx, e.nodeid, o.fh, 0, buf, sizeof(buf)) != 4;
+			bad += fx->ops->release(fx->fs, &root_ctx, e.nodeid, o.fh, 0, 0, 0) != 0;
+		} else {
+			bad++;
+		}
+		if (fx->ops->opendir(fx->fs, &root_ctx, FUSE_ROOT_ID, 0, &od) == 0) {
+			/* Entries looked up by READDIRPLUS are forgotten right away, racing the
+			 * other threads' lookups of the same inode. */
+			db.len = 0;
+			fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, od.fh, 0, true, &db);
+			for (size_t p = 0; p < db.len;) {
+				const struct fuse_direntplus *d = (const void *)(dbuf + p);
+
+				if (d->entry_out.nodeid)
+					fx->ops->forget(fx->fs, d->entry_out.nodeid, 1);
+				p += FUSE_DIRENTPLUS_SIZE(d);
+			}
+			fx->ops->releasedir(fx->fs, &root_ctx, FUSE_ROOT_ID, od.fh, 0);
+		}
+		fx->ops->forget(fx->fs, e.nodeid, 1);
+	}
+	return (void *)bad;
+}
+
+static void test_concurrent_lookup_forget(void **state)
+{
+	struct fs_fixture *fx = *state;
+	pthread_t t[STRESS_THREADS];
+	int base;
+
+	assert_int_equal(fx_write_file(fx, "f", "data"), 0);
+	assert_int_equal(fx_write_file(fx, "g", "data"), 0);
+	base = count_fds();
+	for (int i = 0; i < STRESS_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, stress_worker, fx), 0);
+	for (int i = 0; i < STRESS_THREADS; i++) {
+		void *bad;
+
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_int_equal((long)bad, 0);
+	}
+	assert_int_equal(count_fds(), base);
+}
+
+/* Needs root: a private mount namespace with bind mounts inside the share. Runs last, since
+ * the process stays in that namespace. */
+static void test_submounts(void **state)
+{
+	struct fs_fixture *fx;
+	struct fuse_entry_out d, m, plain;
+	char src[128];
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		print_message("SKIPPED test_submounts: needs root and a private mount namespace\n");
+		skip();
+	}
+	fx = fx_new(CACHE_AUTO, false);
+	assert_non_null(fx);
+	snprintf(src, sizeof(src), "%s/src", fx->outer);
+	assert_int_equal(mkdir(src, 0755), 0);
+	assert_int_equal(mkdir(fx_path(fx, "m"), 0755), 0);
+	assert_int_equal(mkdir(fx_path(fx, "d"), 0755), 0);
+	assert_int_equal(mkdir(fx_path(fx, "d2"), 0755), 0);
+	assert_int_equal(mount(src, fx_path(fx, "m"), NULL, MS_BIND, NULL), 0);
+	snprintf(src, sizeof(src), "%s/d", fx->share);
+	assert_int_equal(mount(src, fx_path(fx, "d2"), NULL, MS_BIND, NULL), 0);
+	assert_int_equal(fx->ops->lookup(fx->fs, &root_ctx, FUSE_ROOT_ID, "m", &m), 0);
+	assert_true(m.attr.flags & FUSE_ATTR_SUBMOUNT);
+	assert_int_equal(fx->ops->lookup(fx->fs, &root_ctx, FUSE_ROOT_ID, "d", &plain), 0);
+	assert_false(plain.attr.flags & FUSE_ATTR_SUBMOUNT);
+	/* The same directory through a bind mount is another inode (another mount id). */
+	assert_int_equal(fx->ops->lookup(fx->fs, &root_ctx, FUSE_ROOT_ID, "d2", &d), 0);
+	assert_true(d.attr.flags & FUSE_ATTR_SUBMOUNT);
+	assert_int_equal(d.attr.ino, plain.attr.ino);
+	assert_int_not_equal(d.nodeid, plain.nodeid);
+	fx->ops->destroy(fx->fs);
+	assert_int_equal(umount2(fx_path(fx, "m"), MNT_DETACH), 0);
+	assert_int_equal(umount2(fx_path(fx, "d2"), MNT_DETACH), 0);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +611,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_misc_ops, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_releases_all, fx_setup, fx_teardown),
 		cmocka_unit_test(test_cache_modes),
+		cmocka_unit_test_setup_teardown(test_concurrent_lookup_forget, fx_setup,
+						fx_teardown),
+		cmocka_unit_test(test_submounts),
 	};
 	return cmocka_run_group_tests_name("fs_passthrough", tests, NULL, NULL);
 }
