@@ -246,6 +246,11 @@ static int setattr_apply(struct pt_fs *fs, struct pt_inode *in, struct pt_handle
 		if (r < 0)
 			return r;
 	}
+	if ((a->valid & FATTR_KILL_SUIDGID) && !(a->valid & FATTR_MODE)) {
+		r = h ? pt_kill_suidgid(fs, h->fd, false) : pt_kill_suidgid(fs, in->fd, true);
+		if (r < 0)
+			return r;
+	}
 	if (a->valid & (FATTR_ATIME | FATTR_MTIME))
 		return setattr_times(fs, in, h, a);
 	return 0;

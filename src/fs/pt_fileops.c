@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -177,6 +178,31 @@ static int write_all(int fd, struct iovec *v, int cnt, off_t off)
 	return (int)done;
 }
 
+/*
+ * HANDLE_KILLPRIV_V2: the guest leaves clearing set-id bits on write and truncate to us, and
+ * the host kernel does not clear them for a writer with CAP_FSETID, which we are as root.
+ */
+int pt_kill_suidgid(struct pt_fs *fs, int fd, bool opath)
+{
+	mode_t clear;
+	char name[16];
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	clear = S_ISUID | ((st.st_mode & S_IXGRP) ? S_ISGID : 0);
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & clear))
+		return 0;
+	if (opath) {
+		snprintf(name, sizeof(name), "%d", fd);
+		r = fchmodat(fs->proc_fd, name, st.st_mode & ~clear & 07777, 0);
+	} else {
+		r = fchmod(fd, st.st_mode & ~clear & 07777);
+	}
+	return r < 0 ? -errno : 0;
+}
+
 int pt_write(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
 	     uint32_t size, uint32_t write_flags, uint32_t flags, const struct iovec *iov,
 	     int iovcnt)
@@ -203,7 +229,11 @@ int pt_write(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint6
 		}
 	}
 	cnt = clip_iov(iov, iovcnt, size, v);
-	r = write_all(h->fd, v, cnt, (off_t)offset);
+	r = 0;
+	if (write_flags & FUSE_WRITE_KILL_SUIDGID)
+		r = pt_kill_suidgid(fs, h->fd, false);
+	if (r == 0)
+		r = write_all(h->fd, v, cnt, (off_t)offset);
 	if (v != stack)
 		free(v);
 out_put:

@@ -144,6 +144,7 @@ int pt_create(void *fs, const struct fs_ctx *c, uint64_t parent, const char *nam
 /* pt_fileops.c */
 int pt_open_flags(struct pt_fs *fs, uint32_t guest_flags, int *host_flags);
 void pt_fill_open(struct pt_fs *fs, bool dir, uint64_t fh, struct fuse_open_out *out);
+int pt_kill_suidgid(struct pt_fs *fs, int fd, bool opath);
 int pt_open(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
 	    struct fuse_open_out *out);
 int pt_read(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,

@@ -356,6 +356,39 @@ static void test_creds_and_umask(void **state)
 	assert_int_equal(fx->ops->mkdir(fx->fs, &bad, FUSE_ROOT_ID, "y", 0777, 0, &e), -EINVAL);
 }
 
+/* HANDLE_KILLPRIV_V2: a write or truncate flagged by the guest drops the set-id bits. */
+static void test_kill_suidgid(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fs_setattr sa = { .valid = FATTR_SIZE | FATTR_KILL_SUIDGID, .size = 0 };
+	char data[] = "zz";
+	struct iovec iov = { data, 2 };
+	struct fuse_attr_out a;
+	struct fuse_open_out o;
+	struct stat st;
+	uint64_t f;
+
+	assert_int_equal(fx_write_file(fx, "f", "x"), 0);
+	assert_int_equal(chmod(fx_path(fx, "f"), 06755), 0);
+	f = fx_lookup(fx, FUSE_ROOT_ID, "f");
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, f, O_RDWR, &o), 0);
+	assert_int_equal(fx->ops->write(fx->fs, &root_ctx, f, o.fh, 0, 2, 0, 0, &iov, 1), 2);
+	assert_int_equal(stat(fx_path(fx, "f"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 06755); /* not asked: kept */
+	assert_int_equal(fx->ops->write(fx->fs, &root_ctx, f, o.fh, 0, 2,
+					FUSE_WRITE_KILL_SUIDGID, 0, &iov, 1),
+			 2);
+	assert_int_equal(stat(fx_path(fx, "f"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, f, o.fh, 0, 0, 0), 0);
+	/* Truncate without a handle; setgid without group exec is file locking: kept. */
+	assert_int_equal(chmod(fx_path(fx, "f"), 06745), 0);
+	assert_int_equal(fx->ops->setattr(fx->fs, &root_ctx, f, &sa, &a), 0);
+	assert_int_equal(a.attr.mode & 07777, 02745);
+	assert_int_equal(a.attr.size, 0);
+	fx->ops->forget(fx->fs, f, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +401,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_and_garbage_ids, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_limit, fx_setup, fx_teardown),
 		cmocka_unit_test(test_readonly),
+		cmocka_unit_test_setup_teardown(test_kill_suidgid, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_creds_and_umask, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("fs_security", tests, NULL, NULL);
