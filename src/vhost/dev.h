@@ -36,7 +36,10 @@ struct vu_queue {
 	struct vq vq;
 	pthread_mutex_t lock; /* used ring writes, notify decision, call_fd */
 	int call_fd;
+	unsigned inflight; /* chains handed to the pool, not yet pushed (dev->inflight_lock) */
 };
+
+struct vu_pool;
 
 struct vu_dev {
 	int sock;
@@ -49,6 +52,10 @@ struct vu_dev {
 	 * the write side while it changes the region table or ring mappings. */
 	pthread_rwlock_t mem_lock;
 	struct gmem mem;
+	struct vu_pool *pool; /* NULL: requests run in the queue threads */
+	pthread_mutex_t inflight_lock;
+	pthread_cond_t inflight_cond; /* an in-flight count dropped */
+	unsigned inflight; /* chains in flight in the pool, all queues */
 	struct vu_queue q[VU_MAX_QUEUES];
 };
 
@@ -65,6 +72,20 @@ int vu_set_vring_base(struct vu_dev *d, struct vu_msg *m);
 int vu_get_vring_base(struct vu_dev *d, struct vu_msg *m);
 int vu_set_vring_fd(struct vu_dev *d, struct vu_msg *m);
 int vu_set_vring_enable(struct vu_dev *d, struct vu_msg *m);
+
+/* Handle one popped chain and push it (queue thread or worker). */
+void vu_run_elem(struct vu_queue *q, const struct vq_elem *e);
+
+/* pool.c */
+struct vu_pool *vu_pool_new(unsigned size);
+void vu_pool_free(struct vu_pool *p);
+int vu_pool_submit(struct vu_pool *p, struct vu_queue *q, const struct vq_elem *e);
+void vu_inflight_add(struct vu_queue *q, int delta);
+/* Wait until fewer than below chains of q are in flight. */
+void vu_wait_queue_idle(struct vu_queue *q, unsigned below);
+/* Wait until no chain is in flight: with the memory lock held for writing, nobody touches
+ * guest memory afterwards. */
+void vu_wait_idle(struct vu_dev *d);
 
 /* mem.c */
 int vu_set_mem_table(struct vu_dev *d, struct vu_msg *m);

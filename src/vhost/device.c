@@ -216,8 +216,15 @@ static struct vu_dev *dev_new(int sock, const struct vu_handler *h, const struct
 	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&d->mem_lock, &a);
 	pthread_rwlockattr_destroy(&a);
+	pthread_mutex_init(&d->inflight_lock, NULL);
+	pthread_cond_init(&d->inflight_cond, NULL);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		vu_queue_init(d, i);
+	if (d->opts.thread_pool_size > 0) {
+		d->pool = vu_pool_new(d->opts.thread_pool_size);
+		if (!d->pool)
+			log_warn("vhost-user: no worker pool: requests run in the queue threads");
+	}
 	return d;
 }
 
@@ -227,6 +234,9 @@ static void dev_free(struct vu_dev *d)
 		vu_queue_reset(&d->q[i]);
 		pthread_mutex_destroy(&d->q[i].lock);
 	}
+	vu_pool_free(d->pool);
+	pthread_cond_destroy(&d->inflight_cond);
+	pthread_mutex_destroy(&d->inflight_lock);
 	gmem_clear(&d->mem);
 	if (d->backend_fd >= 0)
 		close(d->backend_fd);
@@ -246,10 +256,6 @@ int vu_serve(int conn_fd, const struct vu_handler *h, const struct vu_opts *opts
 		log_error("vhost-user: out of memory for the connection state");
 		goto out;
 	}
-	if (d->opts.thread_pool_size > 0)
-		log_debug("vhost-user: requests run in the queue threads (thread pool of %u "
-			  "not used)",
-			  d->opts.thread_pool_size);
 	for (;;) {
 		r = vu_msg_recv(conn_fd, m);
 		if (r == 0) {

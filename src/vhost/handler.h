@@ -11,7 +11,8 @@
 struct vu_handler {
 	/* in: readable iovecs (request); out: writable iovecs (reply space).
 	 * Returns bytes written into out (the used length). Called from queue threads,
-	 * concurrently for different queues. */
+	 * concurrently for different queues, and with a worker pool (vu_opts.thread_pool_size)
+	 * concurrently for chains of the same queue too. */
 	size_t (*handle)(void *opaque, const struct iovec *in, unsigned in_cnt,
 			 const struct iovec *out, unsigned out_cnt);
 	/* Device reset / frontend disconnected: drop all per-connection state. May be NULL. */

@@ -42,6 +42,7 @@ int vu_set_mem_table(struct vu_dev *d, struct vu_msg *m)
 		return -EINVAL;
 	}
 	pthread_rwlock_wrlock(&d->mem_lock);
+	vu_wait_idle(d);
 	gmem_clear(&d->mem);
 	for (uint32_t i = 0; i < n && r == 0; i++)
 		r = add_region(d, m->fds[i], &t->regions[i]);
@@ -58,6 +59,7 @@ int vu_add_mem_reg(struct vu_dev *d, struct vu_msg *m)
 	int r;
 
 	pthread_rwlock_wrlock(&d->mem_lock);
+	vu_wait_idle(d);
 	r = add_region(d, m->fds[0], &m->payload.reg.region);
 	if (r == 0)
 		vu_queues_remap(d);
@@ -76,6 +78,7 @@ int vu_rem_mem_reg(struct vu_dev *d, struct vu_msg *m)
 		return -EINVAL;
 	}
 	pthread_rwlock_wrlock(&d->mem_lock);
+	vu_wait_idle(d);
 	r = gmem_remove(&d->mem, reg->guest_addr, reg->size);
 	if (r == 0)
 		vu_queues_remap(d);

@@ -47,21 +47,30 @@ static void complete(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 	pthread_mutex_unlock(&q->lock);
 }
 
+void vu_run_elem(struct vu_queue *q, const struct vq_elem *e)
+{
+	const struct vu_handler *h = q->dev->h;
+	size_t len = h->handle(h->opaque, e->iov, e->rd_cnt, e->iov + e->rd_cnt, e->wr_cnt);
+
+	complete(q, e, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+}
+
 /* Serve one chain; false when the ring is empty, unmapped or broken. */
 static bool serve_one(struct vu_queue *q)
 {
-	const struct vu_handler *h = q->dev->h;
+	struct vu_dev *d = q->dev;
 	struct vq_elem e = { .iov = q->iov, .iov_max = vq_iov_max(q->num) };
-	size_t len = 0;
 	int r;
 
-	pthread_rwlock_rdlock(&q->dev->mem_lock);
+	/* A guest can make a chain available again while it is still in flight: bound what it
+	 * can make us hold. */
+	if (d->pool)
+		vu_wait_queue_idle(q, q->num);
+	pthread_rwlock_rdlock(&d->mem_lock);
 	r = vq_pop(&q->vq, &e);
-	if (r == 1) {
-		len = h->handle(h->opaque, e.iov, e.rd_cnt, e.iov + e.rd_cnt, e.wr_cnt);
-		complete(q, &e, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
-	}
-	pthread_rwlock_unlock(&q->dev->mem_lock);
+	if (r == 1 && (!d->pool || vu_pool_submit(d->pool, q, &e) < 0))
+		vu_run_elem(q, &e);
+	pthread_rwlock_unlock(&d->mem_lock);
 	return r == 1;
 }
 
@@ -121,6 +130,8 @@ void vu_queue_stop(struct vu_queue *q)
 	eventfd_write(q->stop_fd, 1);
 	pthread_join(q->thread, NULL);
 	eventfd_read(q->stop_fd, &v);
+	/* The used ring is final only once the pool has pushed this queue's chains. */
+	vu_wait_queue_idle(q, 1);
 	q->started = false;
 	q->base = q->vq.last_avail_idx;
 	free(q->iov);
@@ -147,8 +158,13 @@ void vu_queue_try_start(struct vu_queue *q)
 	vq_init(&q->vq, q->index, q->num, d->features & (1ull << VIRTIO_RING_F_EVENT_IDX),
 		d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC));
 	/* An unmappable ring waits for the memory table that makes it mappable. */
-	if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) < 0)
+	if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) < 0) {
+		log_warn("queue %u: ring addresses desc 0x%" PRIx64 " avail 0x%" PRIx64
+			 " used 0x%" PRIx64 " (size %u) are not inside guest memory or misaligned; "
+			 "waiting for a memory table that covers them",
+			 q->index, q->desc_uva, q->avail_uva, q->used_uva, q->num);
 		return;
+	}
 	vq_start(&q->vq, q->base);
 	if (q->stop_fd < 0)
 		q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -200,6 +216,9 @@ void vu_queues_remap(struct vu_dev *d)
 		if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) == 0)
 			/* Kicks that arrived while unmapped were consumed: look again. */
 			eventfd_write(q->kick_fd, 1);
+		else
+			/* Usual while the frontend removes regions before adding new ones. */
+			log_debug("queue %u: ring unmapped until guest memory covers it", q->index);
 	}
 }
 

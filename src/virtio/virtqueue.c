@@ -9,7 +9,6 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,12 +53,8 @@ int vq_map(struct vq *vq, const struct gmem *m, uint64_t desc_uva, uint64_t avai
 	void *u = map_ring(m, used_uva, 4 + 8 * n + 2, 4);
 
 	vq_unmap(vq);
-	if (!d || !a || !u) {
-		log_error("queue %u: ring addresses desc 0x%" PRIx64 " avail 0x%" PRIx64
-			  " used 0x%" PRIx64 " (size %u) are not inside guest memory or misaligned",
-			  vq->index, desc_uva, avail_uva, used_uva, vq->num);
+	if (!d || !a || !u)
 		return -EFAULT;
-	}
 	vq->desc = d;
 	vq->avail = a;
 	vq->used = u;

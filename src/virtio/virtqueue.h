@@ -50,7 +50,7 @@ unsigned vq_iov_max(unsigned num);
 /* Reset to an unmapped ring of size num (1..VQ_MAX_SIZE, power of two). */
 int vq_init(struct vq *vq, unsigned index, unsigned num, bool event_idx, bool indirect);
 /* Translate the three ring addresses (frontend virtual) through m; -EFAULT if a ring is not
- * inside one region or misaligned (logged). On failure the ring is left unmapped. */
+ * inside one region or misaligned. On failure the ring is left unmapped. */
 int vq_map(struct vq *vq, const struct gmem *m, uint64_t desc_uva, uint64_t avail_uva,
 	   uint64_t used_uva);
 void vq_unmap(struct vq *vq);

@@ -41,6 +41,7 @@ struct fx {
 	int ret;
 	bool joined;
 	int resets;
+	unsigned pool;
 	struct vu_handler h;
 	int ram_fd;
 	uint8_t *ram;
@@ -49,8 +50,12 @@ struct fx {
 static size_t echo_upper(void *opaque, const struct iovec *in, unsigned in_cnt,
 			 const struct iovec *out, unsigned out_cnt)
 {
+	const struct fx *f = opaque;
 	size_t n = 0;
 
+	/* With a pool, uneven delays make completions come back out of order. */
+	if (f->pool && in_cnt > 0)
+		usleep((unsigned)(((uintptr_t)in[0].iov_base >> 8) % 5) * 200);
 	for (unsigned i = 0; i < in_cnt && out_cnt > 0; i++)
 		for (size_t k = 0; k < in[i].iov_len && n < out[0].iov_len; k++, n++)
 			((char *)out[0].iov_base)[n] = (char)toupper(((char *)in[i].iov_base)[k]);
@@ -67,7 +72,7 @@ static void count_reset(void *opaque)
 static void *serve_thread(void *arg)
 {
 	struct fx *f = arg;
-	struct vu_opts o = { 0 };
+	struct vu_opts o = { .thread_pool_size = f->pool };
 
 	f->ret = vu_serve(f->sock + 1000, &f->h, &o);
 	return NULL;
@@ -84,7 +89,7 @@ static int count_fds(void)
 	return n;
 }
 
-static int setup(void **state)
+static int setup_with(void **state, unsigned pool)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct timeval tv = { .tv_sec = 5 };
@@ -98,9 +103,20 @@ static int setup(void **state)
 	f->sock = sv[0];
 	f->h = (struct vu_handler){ echo_upper, count_reset, f };
 	f->ram_fd = -1;
+	f->pool = pool;
 	assert_int_equal(pthread_create(&f->th, NULL, serve_thread, f), 0);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, 0);
+}
+
+static int setup_pool(void **state)
+{
+	return setup_with(state, 3);
 }
 
 static int teardown(void **state)
@@ -379,6 +395,8 @@ static void map_ram(struct fx *f)
 #define AVAIL 0x2000
 #define USED 0x3000
 #define BUF 0x10000
+#define IN_BUF(n) (BUF + ((n) % 64) * 0x100)
+#define OUT_BUF(n) (BUF + 0x8000 + ((n) % 64) * 0x100)
 
 static void setup_queue(struct fx *f, int kick, int call)
 {
@@ -410,10 +428,10 @@ static void post(struct fx *f, uint16_t n, const char *text)
 	struct vring_avail *av = (struct vring_avail *)(f->ram + AVAIL);
 	uint16_t head = (uint16_t)((n * 2) % QSIZE);
 
-	strcpy((char *)f->ram + BUF + n * 0x100, text);
-	d[head] = (struct vring_desc){ BUF + n * 0x100, (uint32_t)strlen(text), VRING_DESC_F_NEXT,
+	strcpy((char *)f->ram + IN_BUF(n), text);
+	d[head] = (struct vring_desc){ IN_BUF(n), (uint32_t)strlen(text), VRING_DESC_F_NEXT,
 				       (uint16_t)(head + 1) };
-	d[head + 1] = (struct vring_desc){ BUF + 0x8000 + n * 0x100, 0x100, VRING_DESC_F_WRITE, 0 };
+	d[head + 1] = (struct vring_desc){ OUT_BUF(n), 0x100, VRING_DESC_F_WRITE, 0 };
 	av->ring[n % QSIZE] = head;
 	av->ring[QSIZE] = n; /* used_event: interrupt us once this chain is used */
 	__atomic_store_n(&av->idx, (uint16_t)(n + 1), __ATOMIC_RELEASE);
@@ -430,7 +448,7 @@ static void wait_used(struct fx *f, int kick, int call, uint16_t n, const char *
 	eventfd_read(call, &v);
 	assert_int_equal(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE), n + 1);
 	assert_int_equal(u->ring[n % QSIZE].len, strlen(want));
-	assert_memory_equal(f->ram + BUF + 0x8000 + n * 0x100, want, strlen(want));
+	assert_memory_equal(f->ram + OUT_BUF(n), want, strlen(want));
 }
 
 static void test_serve_queue(void **state)
@@ -478,6 +496,49 @@ static void test_broken_ring(void **state)
 	assert_int_equal(recv_reply(f, VHOST_USER_GET_VRING_BASE, &s, 8), 8);
 	assert_int_equal(s.num, 0);
 	expect_alive(f);
+	close(kick);
+	close(call);
+}
+
+/* Many chains in flight at once, memory table replaced mid-stream. */
+static void test_many_chains(void **state)
+{
+	struct fx *f = *state;
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC);
+	struct vring_used *u;
+	struct vu_mem_table t = { .nregions = 1 };
+	struct vhost_vring_state s = { .index = 1 };
+	uint16_t n = 0;
+
+	setup_queue(f, kick, call);
+	u = (struct vring_used *)(f->ram + USED);
+	t.regions[0] = (struct vu_mem_region){ 0, RAM_SIZE, RAM_UVA, 0 };
+	for (int round = 0; round < 50; round++) {
+		char text[32];
+		struct pollfd p = { call, POLLIN, 0 };
+		eventfd_t v;
+
+		/* Up to QSIZE / 2 chains of two descriptors each. */
+		for (int k = 0; k < QSIZE / 2; k++, n++) {
+			snprintf(text, sizeof(text), "chain-%u", n);
+			post(f, n, text);
+		}
+		eventfd_write(kick, 1);
+		if (round % 10 == 0)
+			assert_int_equal(acked(f, VHOST_USER_SET_MEM_TABLE, &t, 8 + 32, &f->ram_fd, 1),
+					 0);
+		while (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) != n) {
+			assert_int_equal(poll(&p, 1, 5000), 1);
+			eventfd_read(call, &v);
+		}
+		for (uint16_t i = (uint16_t)(n - QSIZE / 2); i != n; i++) {
+			snprintf(text, sizeof(text), "CHAIN-%u", i);
+			assert_memory_equal(f->ram + OUT_BUF(i), text, strlen(text));
+		}
+	}
+	send_msg(f, VHOST_USER_GET_VRING_BASE, 0, &s, 8, NULL, 0);
+	assert_int_equal(recv_reply(f, VHOST_USER_GET_VRING_BASE, &s, 8), 8);
+	assert_int_equal(s.num, n);
 	close(kick);
 	close(call);
 }
@@ -530,6 +591,7 @@ static void test_listener(void **state)
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define TP(fn) cmocka_unit_test_setup_teardown(fn, setup_pool, teardown)
 
 int main(void)
 {
@@ -538,6 +600,8 @@ int main(void)
 		T(test_bad_index),	T(test_unknown_request),   T(test_get_vring_base_bad_index),
 		T(test_bad_header),	T(test_huge_size),	   T(test_disconnect),
 		T(test_serve_queue),	T(test_broken_ring),	   cmocka_unit_test(test_listener),
+		TP(test_serve_queue),	TP(test_broken_ring),	   TP(test_many_chains),
+		T(test_many_chains),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
