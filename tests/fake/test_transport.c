@@ -15,6 +15,9 @@
 
 #define REFUSE_WAIT_MS 2000
 
+static const char *cur_case = "";
+#define CASE(s) (cur_case = (s))
+
 /* The connection is usable: a GET_FEATURES round trip works. */
 static void vhost_alive(struct fe *fe)
 {
@@ -45,12 +48,12 @@ static void expect_refused(struct fe *fe, uint32_t req)
 		return;
 	}
 	if (r == -ETIMEDOUT)
-		fail_msg("no reply and no close after malformed request %u", req);
+		fail_msg("no reply and no close after malformed request %u (%s)", req, cur_case);
 	assert_true(r >= 0);
 	assert_int_equal(h.request, req);
 	assert_int_equal(h.size, 8);
 	if (v == 0)
-		fail_msg("malformed request %u was acknowledged as a success", req);
+		fail_msg("malformed request %u was acknowledged as a success (%s)", req, cur_case);
 	vhost_alive(fe);
 }
 
@@ -202,6 +205,7 @@ static void test_bad_mem_table(void **state)
 	struct fe_vu_mem_table t = { .nregions = 9 };
 	int fds[2] = { fe->mem_fd, fe->mem_fd };
 
+	CASE("9 regions");
 	send_bad(fe, FE_VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]) * 8, fds, 1);
 	if (!fe_alive(fe))
 		return;
@@ -210,17 +214,20 @@ static void test_bad_mem_table(void **state)
 	t.regions[0] = fe->regions[0];
 	t.regions[1] = fe->regions[0];
 	t.regions[1].guest_phys_addr += FE_MEM_SIZE;
+	CASE("2 regions, 1 fd");
 	send_bad(fe, FE_VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]) * 2, fds, 1);
 	if (!fe_alive(fe))
 		return;
 	/* A region larger than the file, and one whose size wraps the address space. */
 	t.nregions = 1;
 	t.regions[0].memory_size = FE_MEM_SIZE * 4;
+	CASE("region larger than the file");
 	send_bad(fe, FE_VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]), fds, 1);
 	if (!fe_alive(fe))
 		return;
 	t.regions[0].memory_size = 4096;
 	t.regions[0].guest_phys_addr = ~0ull - 100;
+	CASE("region wrapping the guest address space");
 	send_bad(fe, FE_VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]), fds, 1);
 }
 
@@ -230,10 +237,12 @@ static void test_bad_add_mem_reg(void **state)
 	struct fe_vu_single_region m = { .region = fe->regions[0] };
 
 	/* No fd, then a zero-sized region. */
+	CASE("ADD_MEM_REG without fd");
 	send_bad(fe, FE_VU_ADD_MEM_REG, &m, sizeof(m), NULL, 0);
 	if (!fe_alive(fe))
 		return;
 	m.region.memory_size = 0;
+	CASE("ADD_MEM_REG of size 0");
 	send_bad(fe, FE_VU_ADD_MEM_REG, &m, sizeof(m), &fe->mem_fd, 1);
 }
 
