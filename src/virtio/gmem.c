@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 void gmem_init(struct gmem *m)
 {
@@ -72,11 +73,25 @@ int gmem_add_host(struct gmem *m, void *host, uint64_t gpa, uint64_t size, uint6
 	return insert_region(m, &r);
 }
 
+/* mmap offsets must be aligned to the backing's page size: huge pages for hugetlbfs, whose
+ * st_blksize says how large they are. */
+static uint64_t map_alignment(int fd)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && st.st_blksize > 0 && (uint64_t)st.st_blksize > page &&
+	    (uint64_t)st.st_blksize <= (1ull << 30) &&
+	    ((uint64_t)st.st_blksize & ((uint64_t)st.st_blksize - 1)) == 0)
+		return (uint64_t)st.st_blksize;
+	return page;
+}
+
 int gmem_add(struct gmem *m, int fd, uint64_t gpa, uint64_t size, uint64_t uva,
 	     uint64_t mmap_offset)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t map_off = mmap_offset & ~(page - 1);
+	uint64_t align = map_alignment(fd);
+	uint64_t map_off = mmap_offset & ~(align - 1);
 	uint64_t delta = mmap_offset - map_off;
 	struct gmem_region r = { .gpa = gpa, .size = size, .uva = uva };
 	void *p;

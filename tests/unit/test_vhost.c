@@ -543,6 +543,62 @@ static void test_many_chains(void **state)
 	close(call);
 }
 
+/* Random, well-framed but otherwise arbitrary messages: the daemon must neither crash nor leak
+ * fds, whatever it decides to refuse. Deterministic seed. */
+static void test_random_messages(void **state)
+{
+	struct fx *f = *state;
+	unsigned seed = 12345;
+	uint8_t p[320];
+	int before, mfd = memfd_create("rand-ram", MFD_CLOEXEC);
+	static const uint32_t sizes[] = { 0, 4, 8, 12, 40, 72, 264, 300 };
+
+	assert_int_equal(ftruncate(mfd, 0x10000), 0);
+	before = count_fds();
+	for (int i = 0; i < 3000; i++) {
+		uint32_t req = (uint32_t)rand_r(&seed) % 44, size = sizes[rand_r(&seed) % 8];
+		int fds[3], nfds = rand_r(&seed) % 4;
+		char c[512];
+
+		for (uint32_t k = 0; k < size; k++)
+			p[k] = (uint8_t)rand_r(&seed);
+		/* Mostly small queue indexes and region counts, so handlers get past the first
+		 * check. */
+		if (size >= 8 && rand_r(&seed) % 4)
+			p[0] = (uint8_t)(rand_r(&seed) % 3), p[1] = p[2] = p[3] = 0;
+		for (int k = 0; k < nfds; k++)
+			fds[k] = k == 0 && rand_r(&seed) % 2 ? dup(mfd) : eventfd(0, EFD_CLOEXEC);
+		send_msg(f, req, rand_r(&seed) % 2 ? VHOST_USER_FLAG_NEED_REPLY : 0, p, size, fds,
+			 (unsigned)nfds);
+		for (int k = 0; k < nfds; k++)
+			close(fds[k]);
+		/* Replies are not checked here, only drained; a dropped connection restarts. */
+		usleep(100);
+		while (recv(f->sock, c, sizeof(c), MSG_DONTWAIT) > 0)
+			;
+		if (recv(f->sock, c, 1, MSG_DONTWAIT | MSG_PEEK) == 0) {
+			pthread_join(f->th, NULL);
+			assert_true(f->ret < 0);
+			close(f->sock);
+			teardown(state);
+			setup(state);
+			f = *state;
+		}
+	}
+	shutdown(f->sock, SHUT_WR);
+	{
+		char c;
+
+		while (recv(f->sock, &c, 1, 0) > 0)
+			;
+	}
+	pthread_join(f->th, NULL);
+	f->joined = true;
+	close(mfd);
+	/* Gone since the start: the daemon's end of the socket and our memfd. */
+	assert_int_equal(count_fds(), before - 2);
+}
+
 /* --- listener --- */
 
 static void test_listener(void **state)
@@ -601,7 +657,7 @@ int main(void)
 		T(test_bad_header),	T(test_huge_size),	   T(test_disconnect),
 		T(test_serve_queue),	T(test_broken_ring),	   cmocka_unit_test(test_listener),
 		TP(test_serve_queue),	TP(test_broken_ring),	   TP(test_many_chains),
-		T(test_many_chains),
+		T(test_many_chains),	T(test_random_messages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
