@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -79,9 +80,16 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	int n = snprintf(msg, sizeof(msg),
 			 "virtiofsd: seccomp: refused syscall %d (not in the allow-list)\n",
 			 si->si_syscall);
-	/* The return value is of no use in a signal handler; the syscall itself gets ENOSYS. */
+	ucontext_t *uc = uctx;
+
+	/* The kernel rolled the return register back to the syscall number: make it ENOSYS. */
+#if defined(__x86_64__)
+	uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+#elif defined(__aarch64__)
+	uc->uc_mcontext.regs[0] = (unsigned long long)-ENOSYS;
+#endif
 	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
-		return;
+		return; /* nothing more a signal handler can do */
 }
 
 static int add_names(scmp_filter_ctx ctx, const char *const *names, size_t n)
