@@ -61,9 +61,19 @@ static void child_sanitizer_env(void)
 	setenv("UBSAN_OPTIONS", buf, 1);
 }
 
+static void add_args(const char **argv, int *n, const char *args, char *buf, size_t cap)
+{
+	char *save = NULL;
+
+	if (!args || snprintf(buf, cap, "%s", args) >= (int)cap)
+		return;
+	for (char *t = strtok_r(buf, " ", &save); t && *n < 30; t = strtok_r(NULL, " ", &save))
+		argv[(*n)++] = t;
+}
+
 static void child_exec(struct fe *fe, const char *path, int log_fd)
 {
-	char a_sock[160], a_dir[160], extra[512];
+	char a_sock[160], a_dir[160], extra[512], extra1[512];
 	const char *argv[32];
 	int n = 0;
 	bool debug = getenv("FAKE_DEBUG") != NULL;
@@ -91,15 +101,11 @@ static void child_exec(struct fe *fe, const char *path, int log_fd)
 		if (debug)
 			argv[n++] = "--log-level=debug";
 	}
-	/* Extra options, space-separated (e.g. --seccomp=none for a sanitizer build, whose
-	 * exit-time leak check uses system calls the filter rightly forbids). */
-	if (more && snprintf(extra, sizeof(extra), "%s", more) < (int)sizeof(extra)) {
-		char *save = NULL;
-
-		for (char *t = strtok_r(extra, " ", &save); t && n < 30;
-		     t = strtok_r(NULL, " ", &save))
-			argv[n++] = t;
-	}
+	/* Extra options, space-separated: the test's own, then FAKE_DAEMON_ARGS (e.g.
+	 * --seccomp=none for a sanitizer build, whose exit-time leak check uses system calls the
+	 * filter rightly forbids). */
+	add_args(argv, &n, fe->opts.daemon_args, extra1, sizeof(extra1));
+	add_args(argv, &n, more, extra, sizeof(extra));
 	argv[n] = NULL;
 	execv(path, (char *const *)argv);
 	fprintf(stderr, "fake frontend: exec %s: %s\n", path, strerror(errno));

@@ -120,6 +120,22 @@ int fe_vq_init(struct fe *fe, unsigned q, unsigned num)
 	return 0;
 }
 
+void fe_vq_reset(struct fe *fe, unsigned q)
+{
+	struct fe_vq *vq = &fe->vq[q];
+
+	memset(vq->desc, 0, 16ull * vq->num);
+	memset(vq->avail, 0, 6 + 2ull * vq->num);
+	memset(vq->used, 0, 6 + 8ull * vq->num);
+	vq->avail_idx = vq->last_used = vq->seen_used = 0;
+	vq->inflight = 0;
+	for (unsigned i = 0; i < vq->num; i++) {
+		vq->free_stack[i] = vq->num - 1 - i;
+		vq->in_use[i] = false;
+	}
+	vq->nfree = vq->num;
+}
+
 void fe_vq_fini(struct fe_vq *vq)
 {
 	int *fds[] = { &vq->kick_fd, &vq->call_fd, &vq->err_fd };
@@ -310,8 +326,14 @@ int fe_vq_wait(struct fe *fe, unsigned q, int timeout_ms, uint32_t *id, uint32_t
 			consume(vq, id, len);
 			return 0;
 		}
+		/* As a driver does before sleeping: publish used_event, then look again. Entries
+		 * pushed while used_event was stale needed no notification; any pushed after this
+		 * point must bring one (the device stores used->idx, then reads used_event). */
 		*used_event(vq) = vq->last_used;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		vq->seen_used = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+		if (vq->seen_used != vq->last_used)
+			continue;
 		if (left < 0 || poll(&p, 1, (int)left) == 0) {
 			if (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->last_used) {
 				fprintf(stderr, "fake frontend: queue %u: used idx moved to %u without "

@@ -206,7 +206,8 @@ int fe_vq_start(struct fe *fe, unsigned q)
 	r = fe_vu_set(fe, FE_VU_SET_VRING_NUM, &st, sizeof(st), NULL, 0);
 	if (r < 0)
 		return r;
-	st.num = 0;
+	/* A fresh ring starts at 0; a resumed one (after GET_VRING_BASE) where it stopped. */
+	st.num = vq->avail_idx;
 	r = fe_vu_set(fe, FE_VU_SET_VRING_BASE, &st, sizeof(st), NULL, 0);
 	if (r < 0)
 		return r;
@@ -220,6 +221,36 @@ int fe_vq_start(struct fe *fe, unsigned q)
 	if (r < 0)
 		return r;
 	return fe_vu_set_u64(fe, FE_VU_SET_VRING_ERR, q, &vq->err_fd, 1);
+}
+
+int fe_vq_enable(struct fe *fe, unsigned q, bool on)
+{
+	struct fe_vu_vring_state st = { .index = q, .num = on };
+	int r = fe_vu_set(fe, FE_VU_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0);
+
+	if (r == 0)
+		fe->vq[q].enabled = on;
+	return r;
+}
+
+int fe_vu_get_vring_base(struct fe *fe, unsigned q, uint32_t *base)
+{
+	struct fe_vu_vring_state st = { .index = q };
+	struct fe_vu_hdr h;
+	int r = fe_vu_send(fe, FE_VU_GET_VRING_BASE, 0, &st, sizeof(st), NULL, 0);
+
+	if (r < 0)
+		return r;
+	r = fe_vu_recv(fe, &h, &st, sizeof(st), FE_TIMEOUT_MS);
+	if (r < 0)
+		return r;
+	if (h.request != FE_VU_GET_VRING_BASE || r != sizeof(st) || st.index != q) {
+		fprintf(stderr, "fake frontend: bad GET_VRING_BASE reply (req %u size %d idx %u)\n",
+			h.request, r, st.index);
+		return -EPROTO;
+	}
+	*base = st.num;
+	return 0;
 }
 
 static int send_memory(struct fe *fe)
@@ -320,12 +351,9 @@ int fe_negotiate(struct fe *fe)
 			return r;
 	}
 	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
-		struct fe_vu_vring_state st = { .index = q, .num = 1 };
-
-		r = fe_vu_set(fe, FE_VU_SET_VRING_ENABLE, &st, sizeof(st), NULL, 0);
+		r = fe_vq_enable(fe, q, true);
 		if (r < 0)
 			return r;
-		fe->vq[q].enabled = true;
 	}
 	return 0;
 }

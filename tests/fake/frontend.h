@@ -31,6 +31,7 @@ struct fe_opts {
 	bool set_mem_table; /* use SET_MEM_TABLE even when CONFIGURE_MEM_SLOTS is offered */
 	bool no_negotiate; /* only start the daemon and connect */
 	bool always_kick; /* kick even when EVENT_IDX says the device does not need it */
+	const char *daemon_args; /* extra options for our daemon, space-separated */
 };
 
 struct fe_vq {
@@ -122,8 +123,11 @@ int fe_vu_set(struct fe *fe, uint32_t req, const void *payload, uint32_t size, c
 int fe_vu_set_u64(struct fe *fe, uint32_t req, uint64_t v, const int *fds, unsigned nfds);
 /* The whole QEMU-like sequence: features, owner, memory, queues, enable. */
 int fe_negotiate(struct fe *fe);
-/* Set up and start one queue (NUM, BASE, ADDR, KICK, CALL, ERR, ENABLE). */
+/* Set up one queue (NUM, BASE, ADDR, KICK, CALL, ERR); SET_VRING_ENABLE is separate. */
 int fe_vq_start(struct fe *fe, unsigned q);
+int fe_vq_enable(struct fe *fe, unsigned q, bool on);
+/* GET_VRING_BASE: stops the queue in the daemon and returns its next avail index. */
+int fe_vu_get_vring_base(struct fe *fe, unsigned q, uint32_t *base);
 
 /* --- guest memory and virtqueues (fe_ring.c) --- */
 
@@ -138,6 +142,8 @@ uint64_t fe_alloc(struct fe *fe, uint64_t len, bool cross);
 void fe_alloc_reset(struct fe *fe);
 int fe_vq_init(struct fe *fe, unsigned q, unsigned num);
 void fe_vq_fini(struct fe_vq *vq);
+/* Forget the ring's contents and indexes (a new driver), keeping its place and eventfds. */
+void fe_vq_reset(struct fe *fe, unsigned q);
 
 struct fe_seg {
 	uint64_t gpa;
