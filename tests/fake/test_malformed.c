@@ -86,6 +86,24 @@ static void test_short_args(void **state)
 	still_serving(fe);
 	error_or_empty(fe_fuse_req(fe, FUSE_SETATTR, FUSE_ROOT_ID, a, 1, 256, NULL, &r), &r);
 	still_serving(fe);
+	/* WRITE larger than the max_write the daemon announced. */
+	if (fe->max_write && fe->max_write < (16u << 20)) {
+		uint32_t len = fe->max_write + 4096;
+		char *data = calloc(1, len);
+		struct fuse_entry_out e;
+		uint64_t fh;
+		uint32_t n = 0;
+
+		assert_non_null(data);
+		assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "w", O_RDWR | O_CREAT, S_IFREG | 0644,
+					   &e, &fh),
+				 0);
+		int rc = fe_write(fe, e.nodeid, fh, 0, data, len, NULL, &n);
+
+		assert_true(rc < 0 && rc != FE_ETRANSPORT);
+		free(data);
+		assert_int_equal(fe_release(fe, e.nodeid, fh, false), 0);
+	}
 	/* WRITE claiming more payload than it carries. */
 	a[0] = IOV(&w, sizeof(w));
 	error_or_empty(fe_fuse_req(fe, FUSE_WRITE, FUSE_ROOT_ID, a, 1, 256, NULL, &r), &r);
@@ -292,6 +310,23 @@ static void test_reply_space_too_small(void **state)
 	assert_int_equal(fe_fuse_req(fe, FUSE_GETATTR, FUSE_ROOT_ID, a, 1, OUT_HDR, NULL, &r), 0);
 	assert_true(r.used_len <= OUT_HDR);
 	fe_reply_free(&r);
+	/* A READ asking for far more than the writable space. */
+	struct fuse_entry_out e;
+	struct fuse_read_in rd = { .size = 1 << 20 };
+	struct iovec ra[] = { IOV(&rd, sizeof(rd)) };
+	uint64_t fh;
+	uint32_t n;
+	static char big[64 << 10];
+
+	assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "r", O_RDWR | O_CREAT, S_IFREG | 0644, &e,
+				   &fh),
+			 0);
+	assert_int_equal(fe_write(fe, e.nodeid, fh, 0, big, sizeof(big), NULL, &n), 0);
+	rd.fh = fh;
+	assert_int_equal(fe_fuse_req(fe, FUSE_READ, e.nodeid, ra, 1, OUT_HDR + 4096, NULL, &r), 0);
+	assert_true(r.used_len <= OUT_HDR + 4096);
+	fe_reply_free(&r);
+	assert_int_equal(fe_release(fe, e.nodeid, fh, false), 0);
 	/* No writable space at all. */
 	assert_int_equal(fe_fuse_req(fe, FUSE_GETATTR, FUSE_ROOT_ID, a, 1, 0, NULL, &r), 0);
 	assert_int_equal(r.used_len, 0);
