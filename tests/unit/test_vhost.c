@@ -134,8 +134,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *p, uint32_t size,
-		     const int *fds, unsigned nfds)
+static ssize_t send_msg_raw(struct fx *f, uint32_t req, uint32_t flags, const void *p,
+			    uint32_t size, const int *fds, unsigned nfds)
 {
 	struct vu_msg_hdr h = { req, VHOST_USER_VERSION | flags, size };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, size } };
@@ -153,7 +153,14 @@ static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *p, 
 		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
-	assert_int_equal(sendmsg(f->sock, &mh, MSG_NOSIGNAL), (ssize_t)(sizeof(h) + size));
+	return sendmsg(f->sock, &mh, MSG_NOSIGNAL);
+}
+
+static void send_msg(struct fx *f, uint32_t req, uint32_t flags, const void *p, uint32_t size,
+		     const int *fds, unsigned nfds)
+{
+	assert_int_equal(send_msg_raw(f, req, flags, p, size, fds, nfds),
+			 (ssize_t)(sizeof(struct vu_msg_hdr) + size));
 }
 
 /* Read one reply; returns its payload size. */
@@ -559,6 +566,7 @@ static void test_random_messages(void **state)
 		uint32_t req = (uint32_t)rand_r(&seed) % 44, size = sizes[rand_r(&seed) % 8];
 		int fds[3], nfds = rand_r(&seed) % 4;
 		char c[512];
+		ssize_t sent;
 
 		for (uint32_t k = 0; k < size; k++)
 			p[k] = (uint8_t)rand_r(&seed);
@@ -568,15 +576,15 @@ static void test_random_messages(void **state)
 			p[0] = (uint8_t)(rand_r(&seed) % 3), p[1] = p[2] = p[3] = 0;
 		for (int k = 0; k < nfds; k++)
 			fds[k] = k == 0 && rand_r(&seed) % 2 ? dup(mfd) : eventfd(0, EFD_CLOEXEC);
-		send_msg(f, req, rand_r(&seed) % 2 ? VHOST_USER_FLAG_NEED_REPLY : 0, p, size, fds,
-			 (unsigned)nfds);
+		sent = send_msg_raw(f, req, rand_r(&seed) % 2 ? VHOST_USER_FLAG_NEED_REPLY : 0, p,
+				    size, fds, (unsigned)nfds);
 		for (int k = 0; k < nfds; k++)
 			close(fds[k]);
 		/* Replies are not checked here, only drained; a dropped connection restarts. */
 		usleep(100);
 		while (recv(f->sock, c, sizeof(c), MSG_DONTWAIT) > 0)
 			;
-		if (recv(f->sock, c, 1, MSG_DONTWAIT | MSG_PEEK) == 0) {
+		if (sent < 0 || recv(f->sock, c, 1, MSG_DONTWAIT | MSG_PEEK) == 0) {
 			pthread_join(f->th, NULL);
 			assert_true(f->ret < 0);
 			close(f->sock);
