@@ -4,19 +4,22 @@
 # prepares a guest kernel + busybox initramfs, starts the daemon on the directory, boots QEMU;
 # the guest lists the share and writes hello-from-guest.txt, which is then printed from the host.
 #
-# Usage: bash scripts/demo.sh [--shell] [--legacy] [HOST_DIR]
+# Usage: bash scripts/demo.sh [--shell] [--legacy | --daemon PATH] [HOST_DIR]
 #   HOST_DIR   directory to share (default: ./demo-share, created if missing)
 #   --shell    an interactive busybox shell in the guest instead (the share is on /mnt;
 #              'exit' powers the guest off; Ctrl-A x quits QEMU)
 #   --legacy   serve the share with the legacy daemon /usr/lib/qemu/virtiofsd instead of ours
+#   --daemon PATH  our daemon from another build folder (default: build/virtiofsd, built if missing)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-share=./demo-share shell=0 legacy=0
+share=./demo-share shell=0 legacy=0 daemon=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--shell) shell=1 ;;
 	--legacy) legacy=1 ;;
+	--daemon) daemon=${2:?--daemon needs a path}; shift ;;
+	--daemon=*) daemon=${1#*=} ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	*) share=$1 ;;
@@ -42,7 +45,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # 2. The daemon.
-daemon=$repo/build/virtiofsd
+if [ -n "$daemon" ]; then
+	[ -x "$daemon" ] || die "--daemon '$daemon' is not an executable"
+	daemon=$(cd "$(dirname "$daemon")" && pwd)/$(basename "$daemon")
+fi
+[ -n "$daemon" ] || daemon=$repo/build/virtiofsd
 if [ $legacy -eq 0 ] && [ ! -x "$daemon" ]; then
 	say "building the daemon (meson setup build && ninja -C build)"
 	[ -f "$repo/build/build.ninja" ] || meson setup "$repo/build" "$repo" >/dev/null ||
