@@ -30,6 +30,7 @@ struct vu_queue {
 	bool started; /* the queue thread runs */
 	pthread_t thread;
 	int stop_fd; /* eventfd that tells the queue thread to return */
+	bool stopping; /* atomic: a busy queue thread checks it between chains */
 	struct iovec *iov; /* the queue thread's element buffer */
 	/* Ring pointers change under dev->mem_lock (write side); the rest of vq belongs to the
 	 * queue thread, except push and notify state, which lock guards. */

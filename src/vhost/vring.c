@@ -82,14 +82,15 @@ static void drain(struct vu_queue *q)
 		pthread_rwlock_rdlock(&q->dev->mem_lock);
 		vq_disable_notify(&q->vq);
 		pthread_rwlock_unlock(&q->dev->mem_lock);
-		while (serve_one(q))
+		/* A guest that keeps the ring full must not keep us from stopping. */
+		while (!__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE) && serve_one(q))
 			;
 		/* Re-arm, then look once more: a chain made available between our last pop and
 		 * the re-arm would otherwise wait for a kick that never comes. */
 		pthread_rwlock_rdlock(&q->dev->mem_lock);
 		more = vq_enable_notify(&q->vq);
 		pthread_rwlock_unlock(&q->dev->mem_lock);
-	} while (more);
+	} while (more && !__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE));
 }
 
 static void *queue_thread(void *arg)
@@ -127,12 +128,14 @@ void vu_queue_stop(struct vu_queue *q)
 
 	if (!q->started)
 		return;
+	__atomic_store_n(&q->stopping, true, __ATOMIC_RELEASE);
 	eventfd_write(q->stop_fd, 1);
 	pthread_join(q->thread, NULL);
 	eventfd_read(q->stop_fd, &v);
 	/* The used ring is final only once the pool has pushed this queue's chains. */
 	vu_wait_queue_idle(q, 1);
 	q->started = false;
+	__atomic_store_n(&q->stopping, false, __ATOMIC_RELEASE);
 	q->base = q->vq.last_avail_idx;
 	free(q->iov);
 	q->iov = NULL;

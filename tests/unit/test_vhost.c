@@ -42,10 +42,13 @@ struct fx {
 	bool joined;
 	int resets;
 	unsigned pool;
+	bool flood; /* the "guest" re-posts every chain as soon as it is handled */
 	struct vu_handler h;
 	int ram_fd;
 	uint8_t *ram;
 };
+
+static void flood_repost(const struct fx *f);
 
 static size_t echo_upper(void *opaque, const struct iovec *in, unsigned in_cnt,
 			 const struct iovec *out, unsigned out_cnt)
@@ -59,6 +62,8 @@ static size_t echo_upper(void *opaque, const struct iovec *in, unsigned in_cnt,
 	for (unsigned i = 0; i < in_cnt && out_cnt > 0; i++)
 		for (size_t k = 0; k < in[i].iov_len && n < out[0].iov_len; k++, n++)
 			((char *)out[0].iov_base)[n] = (char)toupper(((char *)in[i].iov_base)[k]);
+	if (f->flood)
+		flood_repost(f);
 	return n;
 }
 
@@ -550,6 +555,39 @@ static void test_many_chains(void **state)
 	close(call);
 }
 
+static void flood_repost(const struct fx *f)
+{
+	struct vring_avail *av = (struct vring_avail *)(f->ram + AVAIL);
+	uint16_t idx = __atomic_load_n(&av->idx, __ATOMIC_ACQUIRE);
+
+	av->ring[idx % QSIZE] = 0;
+	__atomic_store_n(&av->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+}
+
+/* A guest that keeps the ring busy forever cannot keep the queue from stopping. */
+static void test_stop_under_flood(void **state)
+{
+	struct fx *f = *state;
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC);
+	struct vring_used *u;
+	struct vhost_vring_state s = { .index = 1 };
+
+	setup_queue(f, kick, call);
+	u = (struct vring_used *)(f->ram + USED);
+	f->flood = true;
+	post(f, 0, "flood");
+	eventfd_write(kick, 1);
+	while (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) < 1000)
+		usleep(1000);
+	send_msg(f, VHOST_USER_GET_VRING_BASE, 0, &s, 8, NULL, 0);
+	assert_int_equal(recv_reply(f, VHOST_USER_GET_VRING_BASE, &s, 8), 8);
+	assert_true(s.num >= 1000);
+	assert_int_equal((uint16_t)s.num, __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE));
+	f->flood = false;
+	close(kick);
+	close(call);
+}
+
 /* Random, well-framed but otherwise arbitrary messages: the daemon must neither crash nor leak
  * fds, whatever it decides to refuse. Deterministic seed. */
 static void test_random_messages(void **state)
@@ -665,7 +703,7 @@ int main(void)
 		T(test_bad_header),	T(test_huge_size),	   T(test_disconnect),
 		T(test_serve_queue),	T(test_broken_ring),	   cmocka_unit_test(test_listener),
 		TP(test_serve_queue),	TP(test_broken_ring),	   TP(test_many_chains),
-		T(test_many_chains),	T(test_random_messages),
+		T(test_many_chains),	T(test_random_messages),	T(test_stop_under_flood),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
