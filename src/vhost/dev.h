@@ -29,8 +29,8 @@ struct vu_queue {
 	bool enabled;
 	bool started; /* the queue thread runs */
 	pthread_t thread;
-	int stop_fd; /* eventfd that tells the queue thread to return */
-	bool stopping; /* atomic: a busy queue thread checks it between chains */
+	int stop_fd;	   /* eventfd that tells the queue thread to return */
+	bool stopping;	   /* atomic: a busy queue thread checks it between chains */
 	struct iovec *iov; /* the queue thread's element buffer */
 	/* Ring pointers change under dev->mem_lock (write side); the rest of vq belongs to the
 	 * queue thread, except push and notify state, which lock guards. */
@@ -46,9 +46,9 @@ struct vu_dev {
 	int sock;
 	const struct vu_handler *h;
 	struct vu_opts opts;
-	uint64_t features; /* acked virtio features */
+	uint64_t features;	    /* acked virtio features */
 	uint64_t protocol_features; /* acked protocol features */
-	int backend_fd; /* backend request channel, unused until DAX */
+	int backend_fd;		    /* backend request channel, unused until DAX */
 	/* Queue threads hold the read side while they touch guest memory; the vhost thread holds
 	 * the write side while it changes the region table or ring mappings. */
 	pthread_rwlock_t mem_lock;
@@ -56,7 +56,7 @@ struct vu_dev {
 	struct vu_pool *pool; /* NULL: requests run in the queue threads */
 	pthread_mutex_t inflight_lock;
 	pthread_cond_t inflight_cond; /* an in-flight count dropped */
-	unsigned inflight; /* chains in flight in the pool, all queues */
+	unsigned inflight;	      /* chains in flight in the pool, all queues */
 	struct vu_queue q[VU_MAX_QUEUES];
 };
 

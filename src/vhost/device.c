@@ -97,8 +97,7 @@ static int reset_device(struct vu_dev *d, struct vu_msg *m)
 	}
 	if (d->h->reset)
 		d->h->reset(d->h->opaque);
-	log_info("vhost-user: device reset by the frontend (%s)",
-		 vu_request_name(m->hdr.request));
+	log_info("vhost-user: device reset by the frontend (%s)", vu_request_name(m->hdr.request));
 	return 0;
 }
 
@@ -116,33 +115,32 @@ static int set_backend_req_fd(struct vu_dev *d, struct vu_msg *m)
 struct vu_req {
 	int (*fn)(struct vu_dev *d, struct vu_msg *m);
 	uint32_t size; /* exact payload size, or SZ_ANY (ignored or checked by fn) */
-	int nfds; /* exact fd count, or FDS_ANY (checked by fn) */
-	bool reply; /* fn sends a reply body */
+	int nfds;      /* exact fd count, or FDS_ANY (checked by fn) */
+	bool reply;    /* fn sends a reply body */
 };
 
 static const struct vu_req reqs[VHOST_USER_REQUEST_MAX] = {
-	[VHOST_USER_GET_FEATURES] = { get_features, SZ_ANY, 0, true },
-	[VHOST_USER_SET_FEATURES] = { set_features, 8, 0, false },
-	[VHOST_USER_SET_OWNER] = { set_owner, SZ_ANY, 0, false },
-	[VHOST_USER_RESET_OWNER] = { reset_device, SZ_ANY, 0, false },
-	[VHOST_USER_SET_MEM_TABLE] = { vu_set_mem_table, SZ_ANY, FDS_ANY, false },
-	[VHOST_USER_SET_VRING_NUM] = { vu_set_vring_num, 8, 0, false },
-	[VHOST_USER_SET_VRING_ADDR] = { vu_set_vring_addr, sizeof(struct vhost_vring_addr), 0,
-					false },
-	[VHOST_USER_SET_VRING_BASE] = { vu_set_vring_base, 8, 0, false },
-	[VHOST_USER_GET_VRING_BASE] = { vu_get_vring_base, 8, 0, true },
-	[VHOST_USER_SET_VRING_KICK] = { vu_set_vring_fd, 8, FDS_ANY, false },
-	[VHOST_USER_SET_VRING_CALL] = { vu_set_vring_fd, 8, FDS_ANY, false },
-	[VHOST_USER_SET_VRING_ERR] = { vu_set_vring_fd, 8, FDS_ANY, false },
-	[VHOST_USER_GET_PROTOCOL_FEATURES] = { get_protocol_features, SZ_ANY, 0, true },
-	[VHOST_USER_SET_PROTOCOL_FEATURES] = { set_protocol_features, 8, 0, false },
-	[VHOST_USER_GET_QUEUE_NUM] = { get_queue_num, SZ_ANY, 0, true },
-	[VHOST_USER_SET_VRING_ENABLE] = { vu_set_vring_enable, 8, 0, false },
-	[VHOST_USER_SET_BACKEND_REQ_FD] = { set_backend_req_fd, SZ_ANY, 1, false },
-	[VHOST_USER_RESET_DEVICE] = { reset_device, SZ_ANY, 0, false },
-	[VHOST_USER_GET_MAX_MEM_SLOTS] = { get_max_mem_slots, SZ_ANY, 0, true },
-	[VHOST_USER_ADD_MEM_REG] = { vu_add_mem_reg, sizeof(struct vu_mem_reg), 1, false },
-	[VHOST_USER_REM_MEM_REG] = { vu_rem_mem_reg, sizeof(struct vu_mem_reg), FDS_ANY, false },
+    [VHOST_USER_GET_FEATURES] = {get_features, SZ_ANY, 0, true},
+    [VHOST_USER_SET_FEATURES] = {set_features, 8, 0, false},
+    [VHOST_USER_SET_OWNER] = {set_owner, SZ_ANY, 0, false},
+    [VHOST_USER_RESET_OWNER] = {reset_device, SZ_ANY, 0, false},
+    [VHOST_USER_SET_MEM_TABLE] = {vu_set_mem_table, SZ_ANY, FDS_ANY, false},
+    [VHOST_USER_SET_VRING_NUM] = {vu_set_vring_num, 8, 0, false},
+    [VHOST_USER_SET_VRING_ADDR] = {vu_set_vring_addr, sizeof(struct vhost_vring_addr), 0, false},
+    [VHOST_USER_SET_VRING_BASE] = {vu_set_vring_base, 8, 0, false},
+    [VHOST_USER_GET_VRING_BASE] = {vu_get_vring_base, 8, 0, true},
+    [VHOST_USER_SET_VRING_KICK] = {vu_set_vring_fd, 8, FDS_ANY, false},
+    [VHOST_USER_SET_VRING_CALL] = {vu_set_vring_fd, 8, FDS_ANY, false},
+    [VHOST_USER_SET_VRING_ERR] = {vu_set_vring_fd, 8, FDS_ANY, false},
+    [VHOST_USER_GET_PROTOCOL_FEATURES] = {get_protocol_features, SZ_ANY, 0, true},
+    [VHOST_USER_SET_PROTOCOL_FEATURES] = {set_protocol_features, 8, 0, false},
+    [VHOST_USER_GET_QUEUE_NUM] = {get_queue_num, SZ_ANY, 0, true},
+    [VHOST_USER_SET_VRING_ENABLE] = {vu_set_vring_enable, 8, 0, false},
+    [VHOST_USER_SET_BACKEND_REQ_FD] = {set_backend_req_fd, SZ_ANY, 1, false},
+    [VHOST_USER_RESET_DEVICE] = {reset_device, SZ_ANY, 0, false},
+    [VHOST_USER_GET_MAX_MEM_SLOTS] = {get_max_mem_slots, SZ_ANY, 0, true},
+    [VHOST_USER_ADD_MEM_REG] = {vu_add_mem_reg, sizeof(struct vu_mem_reg), 1, false},
+    [VHOST_USER_REM_MEM_REG] = {vu_rem_mem_reg, sizeof(struct vu_mem_reg), FDS_ANY, false},
 };
 
 /* Shape checks common to all requests; returns 0 or -errno after logging. */
@@ -175,8 +173,8 @@ static int check_shape(const struct vu_req *rq, const struct vu_msg *m)
 /* Returns <0 only when the connection must be dropped. */
 static int dispatch(struct vu_dev *d, struct vu_msg *m)
 {
-	const struct vu_req *rq = m->hdr.request < VHOST_USER_REQUEST_MAX ? &reqs[m->hdr.request]
-									    : NULL;
+	const struct vu_req *rq =
+	    m->hdr.request < VHOST_USER_REQUEST_MAX ? &reqs[m->hdr.request] : NULL;
 	bool reply = rq && rq->fn && rq->reply;
 	int r;
 

@@ -71,7 +71,7 @@ static int resolve_group(const char *group, gid_t *gid)
 
 static int bind_socket(struct vu_listener *l, const char *group)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	mode_t old;
 	gid_t gid = 0;
 	int fd, r;

@@ -28,8 +28,7 @@ int vu_set_mem_table(struct vu_dev *d, struct vu_msg *m)
 	uint32_t n;
 	int r = 0;
 
-	if (m->hdr.size < offsetof(struct vu_mem_table, regions) ||
-	    m->hdr.size > sizeof(*t)) {
+	if (m->hdr.size < offsetof(struct vu_mem_table, regions) || m->hdr.size > sizeof(*t)) {
 		log_error("vhost-user: SET_MEM_TABLE with a %u-byte payload, refused", m->hdr.size);
 		return -EINVAL;
 	}

@@ -9,36 +9,36 @@
 #include <sys/socket.h>
 
 static const char *const req_names[VHOST_USER_REQUEST_MAX] = {
-	[VHOST_USER_GET_FEATURES] = "GET_FEATURES",
-	[VHOST_USER_SET_FEATURES] = "SET_FEATURES",
-	[VHOST_USER_SET_OWNER] = "SET_OWNER",
-	[VHOST_USER_RESET_OWNER] = "RESET_OWNER",
-	[VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
-	[VHOST_USER_SET_LOG_BASE] = "SET_LOG_BASE",
-	[VHOST_USER_SET_LOG_FD] = "SET_LOG_FD",
-	[VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
-	[VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
-	[VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
-	[VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
-	[VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
-	[VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
-	[VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
-	[VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
-	[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
-	[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
-	[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
-	[VHOST_USER_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
-	[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
-	[VHOST_USER_SET_CONFIG] = "SET_CONFIG",
-	[VHOST_USER_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
-	[VHOST_USER_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
-	[VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
-	[VHOST_USER_VRING_KICK] = "VRING_KICK",
-	[VHOST_USER_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
-	[VHOST_USER_ADD_MEM_REG] = "ADD_MEM_REG",
-	[VHOST_USER_REM_MEM_REG] = "REM_MEM_REG",
-	[VHOST_USER_SET_STATUS] = "SET_STATUS",
-	[VHOST_USER_GET_STATUS] = "GET_STATUS",
+    [VHOST_USER_GET_FEATURES] = "GET_FEATURES",
+    [VHOST_USER_SET_FEATURES] = "SET_FEATURES",
+    [VHOST_USER_SET_OWNER] = "SET_OWNER",
+    [VHOST_USER_RESET_OWNER] = "RESET_OWNER",
+    [VHOST_USER_SET_MEM_TABLE] = "SET_MEM_TABLE",
+    [VHOST_USER_SET_LOG_BASE] = "SET_LOG_BASE",
+    [VHOST_USER_SET_LOG_FD] = "SET_LOG_FD",
+    [VHOST_USER_SET_VRING_NUM] = "SET_VRING_NUM",
+    [VHOST_USER_SET_VRING_ADDR] = "SET_VRING_ADDR",
+    [VHOST_USER_SET_VRING_BASE] = "SET_VRING_BASE",
+    [VHOST_USER_GET_VRING_BASE] = "GET_VRING_BASE",
+    [VHOST_USER_SET_VRING_KICK] = "SET_VRING_KICK",
+    [VHOST_USER_SET_VRING_CALL] = "SET_VRING_CALL",
+    [VHOST_USER_SET_VRING_ERR] = "SET_VRING_ERR",
+    [VHOST_USER_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+    [VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+    [VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
+    [VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+    [VHOST_USER_SET_BACKEND_REQ_FD] = "SET_BACKEND_REQ_FD",
+    [VHOST_USER_GET_CONFIG] = "GET_CONFIG",
+    [VHOST_USER_SET_CONFIG] = "SET_CONFIG",
+    [VHOST_USER_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
+    [VHOST_USER_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
+    [VHOST_USER_RESET_DEVICE] = "RESET_DEVICE",
+    [VHOST_USER_VRING_KICK] = "VRING_KICK",
+    [VHOST_USER_GET_MAX_MEM_SLOTS] = "GET_MAX_MEM_SLOTS",
+    [VHOST_USER_ADD_MEM_REG] = "ADD_MEM_REG",
+    [VHOST_USER_REM_MEM_REG] = "REM_MEM_REG",
+    [VHOST_USER_SET_STATUS] = "SET_STATUS",
+    [VHOST_USER_GET_STATUS] = "GET_STATUS",
 };
 
 const char *vu_request_name(uint32_t req)
@@ -98,8 +98,8 @@ static int read_full(int sock, struct vu_msg *m, void *buf, size_t len, bool wit
 	size_t got = 0;
 
 	while (got < len) {
-		struct iovec iov = { (char *)buf + got, len - got };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct iovec iov = {(char *)buf + got, len - got};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t n;
 
 		if (with_fds && got == 0) {
@@ -154,12 +154,12 @@ fail:
 int vu_msg_reply(int sock, const struct vu_msg_hdr *req, const void *payload, uint32_t size)
 {
 	struct vu_msg_hdr h = {
-		.request = req->request,
-		.flags = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY,
-		.size = size,
+	    .request = req->request,
+	    .flags = VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY,
+	    .size = size,
 	};
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, size } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 	size_t left = sizeof(h) + size;
 
 	while (left > 0) {
@@ -177,7 +177,8 @@ int vu_msg_reply(int sock, const struct vu_msg_hdr *req, const void *payload, ui
 		left -= (size_t)n;
 		/* Skip what was sent; short writes on a UNIX stream socket are rare. */
 		while (n > 0 && mh.msg_iovlen > 0) {
-			size_t k = (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
+			size_t k =
+			    (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
 
 			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + k;
 			mh.msg_iov->iov_len -= k;

@@ -59,7 +59,7 @@ void vu_run_elem(struct vu_queue *q, const struct vq_elem *e)
 static bool serve_one(struct vu_queue *q)
 {
 	struct vu_dev *d = q->dev;
-	struct vq_elem e = { .iov = q->iov, .iov_max = vq_iov_max(q->num) };
+	struct vq_elem e = {.iov = q->iov, .iov_max = vq_iov_max(q->num)};
 	int r;
 
 	/* A guest can make a chain available again while it is still in flight: bound what it
@@ -98,7 +98,7 @@ static void *queue_thread(void *arg)
 	struct vu_queue *q = arg;
 
 	for (;;) {
-		struct pollfd p[2] = { { q->kick_fd, POLLIN, 0 }, { q->stop_fd, POLLIN, 0 } };
+		struct pollfd p[2] = {{q->kick_fd, POLLIN, 0}, {q->stop_fd, POLLIN, 0}};
 		eventfd_t v;
 
 		/* Chains may already wait (kicked before we started): look before sleeping. */

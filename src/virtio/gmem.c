@@ -67,7 +67,12 @@ static int insert_region(struct gmem *m, const struct gmem_region *r)
 int gmem_add_host(struct gmem *m, void *host, uint64_t gpa, uint64_t size, uint64_t uva)
 {
 	struct gmem_region r = {
-		.gpa = gpa, .size = size, .uva = uva, .host = host, .map_base = NULL, .map_len = 0,
+	    .gpa = gpa,
+	    .size = size,
+	    .uva = uva,
+	    .host = host,
+	    .map_base = NULL,
+	    .map_len = 0,
 	};
 
 	return insert_region(m, &r);
@@ -93,7 +98,7 @@ int gmem_add(struct gmem *m, int fd, uint64_t gpa, uint64_t size, uint64_t uva,
 	uint64_t align = map_alignment(fd);
 	uint64_t map_off = mmap_offset & ~(align - 1);
 	uint64_t delta = mmap_offset - map_off;
-	struct gmem_region r = { .gpa = gpa, .size = size, .uva = uva };
+	struct gmem_region r = {.gpa = gpa, .size = size, .uva = uva};
 	void *p;
 	int ret;
 
@@ -171,8 +176,8 @@ void *gmem_uva_to_host(const struct gmem *m, uint64_t uva, uint64_t len)
 	return NULL;
 }
 
-int gmem_map_iov(const struct gmem *m, uint64_t gpa, uint64_t len, struct iovec *iov,
-		 unsigned *cnt, unsigned max)
+int gmem_map_iov(const struct gmem *m, uint64_t gpa, uint64_t len, struct iovec *iov, unsigned *cnt,
+		 unsigned max)
 {
 	unsigned n = *cnt;
 

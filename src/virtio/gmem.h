@@ -18,8 +18,8 @@
 struct gmem_region {
 	uint64_t gpa; /* guest-physical start */
 	uint64_t size;
-	uint64_t uva; /* start in the frontend's address space */
-	uint8_t *host; /* start in ours */
+	uint64_t uva;	/* start in the frontend's address space */
+	uint8_t *host;	/* start in ours */
 	void *map_base; /* what munmap needs */
 	size_t map_len;
 };
@@ -49,7 +49,7 @@ void *gmem_uva_to_host(const struct gmem *m, uint64_t uva, uint64_t len);
  * -EFAULT if any byte is outside every region, -ENOBUFS if more than max iovecs would be needed.
  * *cnt is advanced only on success. len 0 appends nothing.
  */
-int gmem_map_iov(const struct gmem *m, uint64_t gpa, uint64_t len, struct iovec *iov,
-		 unsigned *cnt, unsigned max);
+int gmem_map_iov(const struct gmem *m, uint64_t gpa, uint64_t len, struct iovec *iov, unsigned *cnt,
+		 unsigned max);
 
 #endif

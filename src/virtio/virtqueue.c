@@ -95,7 +95,7 @@ struct walk {
 	bool in_indirect;
 	bool seen_write;
 	uint64_t rd_len, wr_len;
-	unsigned cnt; /* iovecs filled */
+	unsigned cnt;	 /* iovecs filled */
 	uint8_t *bounce; /* private copy of an indirect table split across regions */
 	const char *why;
 };
@@ -222,7 +222,7 @@ static int fetch_head(struct vq *vq, uint16_t *head)
 
 int vq_pop(struct vq *vq, struct vq_elem *e)
 {
-	struct walk w = { .table_len = vq->num };
+	struct walk w = {.table_len = vq->num};
 	uint16_t head;
 	int r;
 

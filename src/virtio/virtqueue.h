@@ -19,18 +19,18 @@
 #define VQ_MAX_SIZE 32768
 
 struct vq {
-	unsigned index; /* for log lines */
-	unsigned num; /* ring size, a power of two */
-	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
-	bool indirect; /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
-	bool broken; /* the guest broke the ring: never touch it again until reset */
+	unsigned index;		/* for log lines */
+	unsigned num;		/* ring size, a power of two */
+	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool broken;		/* the guest broke the ring: never touch it again until reset */
 	const struct gmem *mem; /* NULL while unmapped */
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
 	uint16_t last_avail_idx; /* next avail entry to pop */
-	uint16_t used_idx; /* our copy of used->idx */
-	uint16_t used_flags; /* our copy of used->flags */
+	uint16_t used_idx;	 /* our copy of used->idx */
+	uint16_t used_flags;	 /* our copy of used->flags */
 	uint16_t signalled_used; /* used_idx when we last decided about notifying */
 	bool signalled_used_valid;
 };

@@ -131,10 +131,10 @@ static void test_map_iov(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memfd_offset),
-		cmocka_unit_test(test_bad_regions),
-		cmocka_unit_test(test_limit),
-		cmocka_unit_test(test_map_iov),
+	    cmocka_unit_test(test_memfd_offset),
+	    cmocka_unit_test(test_bad_regions),
+	    cmocka_unit_test(test_limit),
+	    cmocka_unit_test(test_map_iov),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

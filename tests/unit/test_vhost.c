@@ -77,7 +77,7 @@ static void count_reset(void *opaque)
 static void *serve_thread(void *arg)
 {
 	struct fx *f = arg;
-	struct vu_opts o = { .thread_pool_size = f->pool };
+	struct vu_opts o = {.thread_pool_size = f->pool};
 
 	f->ret = vu_serve(f->sock + 1000, &f->h, &o);
 	return NULL;
@@ -97,7 +97,7 @@ static int count_fds(void)
 static int setup_with(void **state, unsigned pool)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = {.tv_sec = 5};
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -106,7 +106,7 @@ static int setup_with(void **state, unsigned pool)
 	assert_int_equal(dup3(sv[1], sv[0] + 1000, O_CLOEXEC), sv[0] + 1000);
 	close(sv[1]);
 	f->sock = sv[0];
-	f->h = (struct vu_handler){ echo_upper, count_reset, f };
+	f->h = (struct vu_handler){echo_upper, count_reset, f};
 	f->ram_fd = -1;
 	f->pool = pool;
 	assert_int_equal(pthread_create(&f->th, NULL, serve_thread, f), 0);
@@ -142,10 +142,10 @@ static int teardown(void **state)
 static ssize_t send_msg_raw(struct fx *f, uint32_t req, uint32_t flags, const void *p,
 			    uint32_t size, const int *fds, unsigned nfds)
 {
-	struct vu_msg_hdr h = { req, VHOST_USER_VERSION | flags, size };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, size } };
-	char cbuf[CMSG_SPACE(16 * sizeof(int))] = { 0 };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct vu_msg_hdr h = {req, VHOST_USER_VERSION | flags, size};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)p, size}};
+	char cbuf[CMSG_SPACE(16 * sizeof(int))] = {0};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 
 	if (nfds) {
 		struct cmsghdr *c;
@@ -251,7 +251,7 @@ static void test_negotiation(void **state)
 static void test_wrong_size(void **state)
 {
 	struct fx *f = *state;
-	uint8_t junk[64] = { 0 };
+	uint8_t junk[64] = {0};
 	int before = count_fds();
 
 	assert_int_not_equal(acked(f, VHOST_USER_SET_FEATURES, junk, 4, NULL, 0), 0);
@@ -285,8 +285,7 @@ static void test_fds(void **state)
 	assert_int_not_equal(acked(f, VHOST_USER_SET_VRING_KICK, &v, 8, NULL, 0), 0);
 	v = VHOST_USER_VRING_NOFD_MASK;
 	assert_int_not_equal(acked(f, VHOST_USER_SET_VRING_ERR, &v, 8, fds, 1), 0);
-	assert_int_not_equal(acked(f, VHOST_USER_ADD_MEM_REG, (uint8_t[40]){ 0 }, 40, NULL, 0),
-			     0);
+	assert_int_not_equal(acked(f, VHOST_USER_ADD_MEM_REG, (uint8_t[40]){0}, 40, NULL, 0), 0);
 	assert_int_not_equal(acked(f, VHOST_USER_SET_BACKEND_REQ_FD, NULL, 0, fds, 2), 0);
 	/* Accepted fds are kept; replaced ones closed. */
 	v = 0;
@@ -308,8 +307,8 @@ static void test_fds(void **state)
 static void test_bad_index(void **state)
 {
 	struct fx *f = *state;
-	struct vhost_vring_state s = { .index = 200, .num = 8 };
-	struct vhost_vring_addr a = { .index = 16 };
+	struct vhost_vring_state s = {.index = 200, .num = 8};
+	struct vhost_vring_addr a = {.index = 16};
 	uint64_t v = 0x20;
 	int efd = eventfd(0, EFD_CLOEXEC), before = count_fds();
 
@@ -340,8 +339,7 @@ static void test_unknown_request(void **state)
 	struct fx *f = *state;
 
 	assert_int_not_equal(acked(f, 99, NULL, 0, NULL, 0), 0);
-	assert_int_not_equal(acked(f, VHOST_USER_SET_LOG_BASE, (uint8_t[16]){ 0 }, 16, NULL, 0),
-			     0);
+	assert_int_not_equal(acked(f, VHOST_USER_SET_LOG_BASE, (uint8_t[16]){0}, 16, NULL, 0), 0);
 	assert_int_not_equal(acked(f, 0, NULL, 0, NULL, 0), 0);
 	send_msg(f, 0xffffffffu, 0, "abc", 3, NULL, 0);
 	expect_alive(f);
@@ -350,7 +348,7 @@ static void test_unknown_request(void **state)
 static void test_get_vring_base_bad_index(void **state)
 {
 	struct fx *f = *state;
-	struct vhost_vring_state s = { .index = 16 };
+	struct vhost_vring_state s = {.index = 16};
 
 	/* No reply body exists for a queue we do not have: the connection is dropped. */
 	send_msg(f, VHOST_USER_GET_VRING_BASE, 0, &s, 8, NULL, 0);
@@ -360,7 +358,7 @@ static void test_get_vring_base_bad_index(void **state)
 static void test_bad_header(void **state)
 {
 	struct fx *f = *state;
-	struct vu_msg_hdr h = { VHOST_USER_GET_FEATURES, 2, 0 };
+	struct vu_msg_hdr h = {VHOST_USER_GET_FEATURES, 2, 0};
 
 	assert_int_equal(send(f->sock, &h, sizeof(h), 0), sizeof(h));
 	expect_closed(f, -EPROTO);
@@ -372,7 +370,7 @@ static void test_huge_size(void **state)
 
 	send_msg(f, VHOST_USER_SET_FEATURES, 0, NULL, 0, NULL, 0);
 	{
-		struct vu_msg_hdr h = { VHOST_USER_SET_FEATURES, 1, 0x10000000 };
+		struct vu_msg_hdr h = {VHOST_USER_SET_FEATURES, 1, 0x10000000};
 
 		assert_int_equal(send(f->sock, &h, sizeof(h), 0), sizeof(h));
 	}
@@ -393,13 +391,13 @@ static void test_disconnect(void **state)
 
 static void map_ram(struct fx *f)
 {
-	struct vu_mem_table t = { .nregions = 1 };
+	struct vu_mem_table t = {.nregions = 1};
 
 	f->ram_fd = memfd_create("guest-ram", MFD_CLOEXEC);
 	assert_int_equal(ftruncate(f->ram_fd, RAM_SIZE), 0);
 	f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->ram_fd, 0);
 	assert_ptr_not_equal(f->ram, MAP_FAILED);
-	t.regions[0] = (struct vu_mem_region){ 0, RAM_SIZE, RAM_UVA, 0 };
+	t.regions[0] = (struct vu_mem_region){0, RAM_SIZE, RAM_UVA, 0};
 	assert_int_equal(acked(f, VHOST_USER_SET_MEM_TABLE, &t, 8 + 32, &f->ram_fd, 1), 0);
 }
 
@@ -414,11 +412,11 @@ static void setup_queue(struct fx *f, int kick, int call)
 {
 	uint64_t feat = get_u64(f, VHOST_USER_GET_FEATURES);
 	uint64_t pf = get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES);
-	struct vhost_vring_state s = { .index = 1, .num = QSIZE };
-	struct vhost_vring_addr a = { .index = 1,
-				      .desc_user_addr = RAM_UVA + DESC,
-				      .used_user_addr = RAM_UVA + USED,
-				      .avail_user_addr = RAM_UVA + AVAIL };
+	struct vhost_vring_state s = {.index = 1, .num = QSIZE};
+	struct vhost_vring_addr a = {.index = 1,
+				     .desc_user_addr = RAM_UVA + DESC,
+				     .used_user_addr = RAM_UVA + USED,
+				     .avail_user_addr = RAM_UVA + AVAIL};
 	uint64_t v = 1;
 
 	assert_int_equal(acked(f, VHOST_USER_SET_PROTOCOL_FEATURES, &pf, 8, NULL, 0), 0);
@@ -441,9 +439,9 @@ static void post(struct fx *f, uint16_t n, const char *text)
 	uint16_t head = (uint16_t)((n * 2) % QSIZE);
 
 	strcpy((char *)f->ram + IN_BUF(n), text);
-	d[head] = (struct vring_desc){ IN_BUF(n), (uint32_t)strlen(text), VRING_DESC_F_NEXT,
-				       (uint16_t)(head + 1) };
-	d[head + 1] = (struct vring_desc){ OUT_BUF(n), 0x100, VRING_DESC_F_WRITE, 0 };
+	d[head] = (struct vring_desc){IN_BUF(n), (uint32_t)strlen(text), VRING_DESC_F_NEXT,
+				      (uint16_t)(head + 1)};
+	d[head + 1] = (struct vring_desc){OUT_BUF(n), 0x100, VRING_DESC_F_WRITE, 0};
 	av->ring[n % QSIZE] = head;
 	av->ring[QSIZE] = n; /* used_event: interrupt us once this chain is used */
 	__atomic_store_n(&av->idx, (uint16_t)(n + 1), __ATOMIC_RELEASE);
@@ -452,7 +450,7 @@ static void post(struct fx *f, uint16_t n, const char *text)
 static void wait_used(struct fx *f, int kick, int call, uint16_t n, const char *want)
 {
 	struct vring_used *u = (struct vring_used *)(f->ram + USED);
-	struct pollfd p = { call, POLLIN, 0 };
+	struct pollfd p = {call, POLLIN, 0};
 	eventfd_t v;
 
 	assert_int_equal(eventfd_write(kick, 1), 0);
@@ -467,8 +465,8 @@ static void test_serve_queue(void **state)
 {
 	struct fx *f = *state;
 	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC);
-	struct vu_mem_reg reg = { 0, { 0, RAM_SIZE, RAM_UVA, 0 } };
-	struct vhost_vring_state s = { .index = 1 };
+	struct vu_mem_reg reg = {0, {0, RAM_SIZE, RAM_UVA, 0}};
+	struct vhost_vring_state s = {.index = 1};
 
 	setup_queue(f, kick, call);
 	post(f, 0, "hello");
@@ -495,7 +493,7 @@ static void test_broken_ring(void **state)
 	struct fx *f = *state;
 	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC);
 	struct vring_avail *av;
-	struct vhost_vring_state s = { .index = 1 };
+	struct vhost_vring_state s = {.index = 1};
 
 	setup_queue(f, kick, call);
 	av = (struct vring_avail *)(f->ram + AVAIL);
@@ -518,16 +516,16 @@ static void test_many_chains(void **state)
 	struct fx *f = *state;
 	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC);
 	struct vring_used *u;
-	struct vu_mem_table t = { .nregions = 1 };
-	struct vhost_vring_state s = { .index = 1 };
+	struct vu_mem_table t = {.nregions = 1};
+	struct vhost_vring_state s = {.index = 1};
 	uint16_t n = 0;
 
 	setup_queue(f, kick, call);
 	u = (struct vring_used *)(f->ram + USED);
-	t.regions[0] = (struct vu_mem_region){ 0, RAM_SIZE, RAM_UVA, 0 };
+	t.regions[0] = (struct vu_mem_region){0, RAM_SIZE, RAM_UVA, 0};
 	for (int round = 0; round < 50; round++) {
 		char text[32];
-		struct pollfd p = { call, POLLIN, 0 };
+		struct pollfd p = {call, POLLIN, 0};
 		eventfd_t v;
 
 		/* Up to QSIZE / 2 chains of two descriptors each. */
@@ -537,8 +535,8 @@ static void test_many_chains(void **state)
 		}
 		eventfd_write(kick, 1);
 		if (round % 10 == 0)
-			assert_int_equal(acked(f, VHOST_USER_SET_MEM_TABLE, &t, 8 + 32, &f->ram_fd, 1),
-					 0);
+			assert_int_equal(
+			    acked(f, VHOST_USER_SET_MEM_TABLE, &t, 8 + 32, &f->ram_fd, 1), 0);
 		while (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) != n) {
 			assert_int_equal(poll(&p, 1, 5000), 1);
 			eventfd_read(call, &v);
@@ -570,7 +568,7 @@ static void test_stop_under_flood(void **state)
 	struct fx *f = *state;
 	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), call = eventfd(0, EFD_CLOEXEC);
 	struct vring_used *u;
-	struct vhost_vring_state s = { .index = 1 };
+	struct vhost_vring_state s = {.index = 1};
 
 	setup_queue(f, kick, call);
 	u = (struct vring_used *)(f->ram + USED);
@@ -596,7 +594,7 @@ static void test_random_messages(void **state)
 	unsigned seed = 12345;
 	uint8_t p[320];
 	int before, mfd = memfd_create("rand-ram", MFD_CLOEXEC);
-	static const uint32_t sizes[] = { 0, 4, 8, 12, 40, 72, 264, 300 };
+	static const uint32_t sizes[] = {0, 4, 8, 12, 40, 72, 264, 300};
 
 	assert_int_equal(ftruncate(mfd, 0x10000), 0);
 	before = count_fds();
@@ -651,7 +649,7 @@ static void test_listener(void **state)
 {
 	char dir[] = "/tmp/vhost-test-XXXXXX", path[128], pid[140];
 	struct vu_listener l, l2;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
 	int c, a;
 
@@ -698,12 +696,12 @@ static void test_listener(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_negotiation),	T(test_wrong_size),	   T(test_fds),
-		T(test_bad_index),	T(test_unknown_request),   T(test_get_vring_base_bad_index),
-		T(test_bad_header),	T(test_huge_size),	   T(test_disconnect),
-		T(test_serve_queue),	T(test_broken_ring),	   cmocka_unit_test(test_listener),
-		TP(test_serve_queue),	TP(test_broken_ring),	   TP(test_many_chains),
-		T(test_many_chains),	T(test_random_messages),	T(test_stop_under_flood),
+	    T(test_negotiation),  T(test_wrong_size),	   T(test_fds),
+	    T(test_bad_index),	  T(test_unknown_request), T(test_get_vring_base_bad_index),
+	    T(test_bad_header),	  T(test_huge_size),	   T(test_disconnect),
+	    T(test_serve_queue),  T(test_broken_ring),	   cmocka_unit_test(test_listener),
+	    TP(test_serve_queue), TP(test_broken_ring),	   TP(test_many_chains),
+	    T(test_many_chains),  T(test_random_messages), T(test_stop_under_flood),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

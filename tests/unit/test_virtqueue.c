@@ -44,7 +44,7 @@ static uint8_t *host(struct fx *f, uint64_t gpa)
 static void set_desc_at(struct fx *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
 			uint16_t flags, uint16_t next)
 {
-	struct vring_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
+	struct vring_desc d = {.addr = addr, .len = len, .flags = flags, .next = next};
 
 	memcpy(host(f, table + 16ull * i), &d, sizeof(d));
 }
@@ -75,19 +75,18 @@ static void make_avail(struct fx *f, uint16_t head)
 static int setup_fx(void **state, bool event_idx)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	uint64_t gpas[3] = { GPA_A, GPA_B, GPA_C };
+	uint64_t gpas[3] = {GPA_A, GPA_B, GPA_C};
 
 	gmem_init(&f->mem);
 	for (int i = 0; i < 3; i++) {
 		f->ram[i] = calloc(1, REG_SIZE);
-		assert_int_equal(gmem_add_host(&f->mem, f->ram[i], gpas[i], REG_SIZE,
-					       gpas[i] + UVA_BIAS),
-				 0);
+		assert_int_equal(
+		    gmem_add_host(&f->mem, f->ram[i], gpas[i], REG_SIZE, gpas[i] + UVA_BIAS), 0);
 	}
 	assert_int_equal(vq_init(&f->vq, 1, NUM, event_idx, true), 0);
-	assert_int_equal(vq_map(&f->vq, &f->mem, GPA_DESC + UVA_BIAS, GPA_AVAIL + UVA_BIAS,
-				GPA_USED + UVA_BIAS),
-			 0);
+	assert_int_equal(
+	    vq_map(&f->vq, &f->mem, GPA_DESC + UVA_BIAS, GPA_AVAIL + UVA_BIAS, GPA_USED + UVA_BIAS),
+	    0);
 	vq_start(&f->vq, 0);
 	f->e.iov = f->iov;
 	f->e.iov_max = 64;
@@ -314,8 +313,7 @@ static void test_indirect_good(void **state)
 	struct fx *f = *state;
 
 	set_desc_at(f, GPA_IND, 0, GPA_DATA, 16, VRING_DESC_F_NEXT, 1);
-	set_desc_at(f, GPA_IND, 1, GPA_DATA + 0x100, 32, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
-		    2);
+	set_desc_at(f, GPA_IND, 1, GPA_DATA + 0x100, 32, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
 	set_desc_at(f, GPA_IND, 2, GPA_B - 4, 8, VRING_DESC_F_WRITE, 0);
 	/* One direct readable descriptor, then the indirect table (WRITE on it is ignored). */
 	set_desc(f, 4, GPA_DATA + 0x300, 4, VRING_DESC_F_NEXT, 9);
@@ -498,34 +496,34 @@ static void test_map_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_good_chain),
-		T(test_cross_region),
-		T(test_outside_memory),
-		T(test_outside_memory_far),
-		T(test_loop),
-		T(test_self_loop),
-		T(test_next_out_of_range),
-		T(test_len_overflow_32),
-		T(test_len_overflow_64),
-		T(test_len_at_top_ok),
-		T(test_writable_before_readable),
-		T(test_avail_jump),
-		T(test_avail_full_ring_ok),
-		T(test_avail_wraps),
-		T(test_head_out_of_range),
-		T(test_indirect_good),
-		T(test_indirect_split_table),
-		T(test_indirect_not_multiple),
-		T(test_indirect_zero),
-		T(test_indirect_too_large),
-		T(test_indirect_nested),
-		T(test_indirect_with_next),
-		T(test_indirect_loop),
-		T(test_indirect_not_negotiated),
-		T(test_too_many_iovecs),
-		TE(test_event_idx),
-		T(test_no_event_idx_flags),
-		T(test_map_errors),
+	    T(test_good_chain),
+	    T(test_cross_region),
+	    T(test_outside_memory),
+	    T(test_outside_memory_far),
+	    T(test_loop),
+	    T(test_self_loop),
+	    T(test_next_out_of_range),
+	    T(test_len_overflow_32),
+	    T(test_len_overflow_64),
+	    T(test_len_at_top_ok),
+	    T(test_writable_before_readable),
+	    T(test_avail_jump),
+	    T(test_avail_full_ring_ok),
+	    T(test_avail_wraps),
+	    T(test_head_out_of_range),
+	    T(test_indirect_good),
+	    T(test_indirect_split_table),
+	    T(test_indirect_not_multiple),
+	    T(test_indirect_zero),
+	    T(test_indirect_too_large),
+	    T(test_indirect_nested),
+	    T(test_indirect_with_next),
+	    T(test_indirect_loop),
+	    T(test_indirect_not_negotiated),
+	    T(test_too_many_iovecs),
+	    TE(test_event_idx),
+	    T(test_no_event_idx_flags),
+	    T(test_map_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
