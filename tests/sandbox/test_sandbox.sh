@@ -191,6 +191,21 @@ else
 	nok "explicit maps: starts" "$(head -c 400 "$log")"
 fi
 
+# Sharing / itself: no pivot_root, still new namespaces and the fds the filesystem needs.
+"$probe" --shared-dir=/ --sandbox=namespace >"$tmp/root.log" 2>&1 &
+outer=$!
+pids+=("$outer")
+for _ in $(seq 100); do grep -q '^ready' "$tmp/root.log" && break; sleep 0.05; done
+serving=$(tr -d ' ' <"/proc/$outer/task/$outer/children" 2>/dev/null)
+if grep -q '^ready root=/$' "$tmp/root.log" && [ -n "$serving" ]; then
+	expect_eq "shared dir /: root directory" "$(stat -L -c %d:%i "/proc/$serving/root")" \
+		"$(stat -c %d:%i /)"
+	expect_eq "shared dir /: PID 1 inside" "$(field "$serving" NSpid | awk '{ print $NF }')" 1
+	stop "shared dir /"
+else
+	nok "shared dir /: starts" "$(head -c 400 "$tmp/root.log")"
+fi
+
 # Refusals: one line on stderr, exit status 1, before anything starts.
 refusal() { # name, who, regexp, args...
 	local name=$1 who=$2 re=$3 out st
