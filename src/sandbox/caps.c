@@ -12,7 +12,7 @@
 #include <linux/capability.h>
 
 #include "log.h"
-#include "sandbox/sandbox.h"
+#include "sandbox/internal.h"
 
 #define BIT(c) (UINT64_C(1) << (c))
 
@@ -111,4 +111,12 @@ int sb_drop_caps(const struct sb_caps_opts *o)
 		return -EPERM;
 	}
 	return 0;
+}
+
+void sb_caps_drop_all(void)
+{
+	capng_get_caps_process();
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0)
+		log_warn("sandbox: the waiting parent could not drop its capabilities");
 }

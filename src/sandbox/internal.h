@@ -14,4 +14,7 @@ int sb_enter_namespace(const struct sb_opts *o, const char *real_dir, struct sb_
  * with a line on stderr naming what failed. */
 int sb_idmap_write(pid_t target, const struct sb_opts *o, uid_t outer_uid, gid_t outer_gid);
 
+/* caps.c: empty every set; for the namespace mode's waiting parent, which needs none. */
+void sb_caps_drop_all(void);
+
 #endif

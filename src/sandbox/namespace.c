@@ -69,6 +69,8 @@ static _Noreturn void wait_for_child(pid_t child, const sigset_t *old_mask)
 	int status = 0;
 
 	child_pid = child;
+	if (geteuid() == 0)
+		sb_caps_drop_all(); /* it only waits, and signals a child of its own uid */
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 		sigaction(fwd[i], &sa, NULL);
