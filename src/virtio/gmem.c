@@ -109,6 +109,16 @@ int gmem_add(struct gmem *m, int fd, uint64_t gpa, uint64_t size, uint64_t uva,
 			  gpa, size, mmap_offset);
 		return -EINVAL;
 	}
+	/* A region past the end of its file would turn a guest access there into SIGBUS. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    mmap_offset + size > (uint64_t)st.st_size) {
+		log_error("guest memory region gpa 0x%" PRIx64 " size 0x%" PRIx64
+			  " mmap_offset 0x%" PRIx64 " is larger than its file (0x%" PRIx64
+			  " bytes)",
+			  gpa, size, mmap_offset, (uint64_t)st.st_size);
+		return -EINVAL;
+	}
 	r.map_len = (size_t)(size + delta);
 	p = mmap(NULL, r.map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
 		 (off_t)map_off);
