@@ -4,11 +4,14 @@
 # (checksums, the final tree). With --compare the same run is made against the legacy daemon
 # /usr/lib/qemu/virtiofsd and the two guests' answers must be the same.
 #
-# Usage: tests/vm/run.sh [--compare] [--legacy-only] [--daemon PATH] [--keep] [--timeout S]
+# Usage: tests/vm/run.sh [--compare] [--legacy-only] [--daemon PATH] [--asan-daemon PATH] [--keep]
 #   --compare       also run against the legacy daemon and diff the answers
 #   --legacy-only   run only against the legacy daemon (to validate this tier itself)
 #   --daemon PATH   our daemon (default <repo>/build/virtiofsd); extra arguments for it can be
 #                   given in $VM_DAEMON_ARGS (split on spaces)
+#   --asan-daemon PATH  one more run against a sanitizer build of our daemon (e.g.
+#                   build-asan/virtiofsd), with --seccomp=none: LeakSanitizer's exit-time
+#                   check needs syscalls (ptrace, ...) that the allow-list rightly kills
 #   --keep          keep the share and logs (printed) instead of deleting them
 #   --timeout S     per guest run (default 300; a run takes about 20 s under TCG)
 #
@@ -19,13 +22,15 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-compare=0 legacy_only=0 keep=0 timeout_s=300 daemon=$repo/build/virtiofsd
+compare=0 legacy_only=0 keep=0 timeout_s=300 daemon=$repo/build/virtiofsd asan_daemon=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--compare) compare=1 ;;
 	--legacy-only) legacy_only=1 ;;
 	--daemon) daemon=${2:?}; shift ;;
 	--daemon=*) daemon=${1#*=} ;;
+	--asan-daemon) asan_daemon=${2:?}; shift ;;
+	--asan-daemon=*) asan_daemon=${1#*=} ;;
 	--keep) keep=1 ;;
 	--timeout) timeout_s=${2:?}; shift ;;
 	--timeout=*) timeout_s=${1#*=} ;;
@@ -124,6 +129,11 @@ vm_run() {
 		[ -s "$work/$label/out/daemon.log" ] && tail -n 15 "$work/$label/out/daemon.log" |
 			sed "s/^/run.sh: $label daemon.log| /"
 	fi
+	if grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$work/$label/out/daemon.log"; then
+		notok "$label: sanitizer report in the daemon's log:"
+		grep -E -A12 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$work/$label/out/daemon.log" |
+			head -n 40 | sed "s/^/run.sh: $label daemon.log| /"
+	fi
 	if [ -n "$line" ] && [ "$gp" -gt 0 ]; then
 		verify_tree "$label" "$work/$label/share"
 	fi
@@ -139,6 +149,13 @@ if [ $legacy_only -eq 0 ]; then
 		extra=()
 		for a in ${VM_DAEMON_ARGS:-}; do extra+=("--daemon-arg=$a"); done
 		vm_run ours --daemon "$daemon" "${extra[@]}"
+	fi
+fi
+if [ -n "$asan_daemon" ] && [ $legacy_only -eq 0 ]; then
+	if [ -x "$asan_daemon" ]; then
+		vm_run ours-asan --daemon "$asan_daemon" --daemon-arg=--seccomp=none
+	else
+		notok "sanitizer build of our daemon $asan_daemon exists"
 	fi
 fi
 if [ $compare -eq 1 ] || [ $legacy_only -eq 1 ]; then
@@ -166,7 +183,7 @@ if [ $compare -eq 1 ] && [ $legacy_only -eq 0 ]; then
 	fi
 fi
 
-for l in ours legacy; do
+for l in ours ours-asan legacy; do
 	[ -f "$work/$l/out/elapsed" ] && echo "run.sh: $l run took $(cat "$work/$l/out/elapsed") s"
 done
 finish
