@@ -162,9 +162,11 @@ static int unshare_as_user(const struct sb_opts *o)
 		;
 	if (r < 0)
 		return r;
+	/* From here this process lives in the new user namespace: without usable ids nothing
+	 * can run in it, not even exit-time work (a sanitizer's leak check hangs there). */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_error("sandbox: writing the id maps of the new user namespace failed");
-		return -EPERM;
+		_exit(1);
 	}
 	r = step(setresgid(0, 0, 0), "setresgid(0) inside the user namespace");
 	if (r == 0)
@@ -172,7 +174,9 @@ static int unshare_as_user(const struct sb_opts *o)
 	/* Denied (EPERM) with the default map, where setgroups is off for good anyway. */
 	if (r == 0 && setgroups(0, NULL) < 0 && errno != EPERM)
 		r = step(-1, "dropping the supplementary groups inside the user namespace");
-	return r;
+	if (r < 0)
+		_exit(1);
+	return 0;
 }
 
 static int pivot_into(const char *dir)
