@@ -60,8 +60,6 @@ cp "$daemon_src" "$tmp/bin/virtiofsd"
 chmod 755 "$tmp/bin" "$tmp/bin/"*
 probe=$tmp/bin/sb_probe daemon=$tmp/bin/virtiofsd
 
-as_user() { setpriv --reuid="$user" --regid="$user" --init-groups "$@"; }
-
 n=0
 # start WHO PROG MODE ARGS...: sets $outer, $serving, $share, $log; 0 when ready.
 start() {
@@ -212,7 +210,8 @@ refusal() { # name, who, regexp, args...
 	shift 3
 	local run=()
 	[ "$who" = user ] && run=(setpriv --reuid="$user" --regid="$user" --init-groups)
-	out=$("${run[@]}" "$daemon" --shared-dir="$tmp" --socket-path="$tmp/run/refused.sock" "$@" 2>&1)
+	out=$(timeout -k 5 30 "${run[@]}" "$daemon" --shared-dir="$tmp" \
+		--socket-path="$tmp/run/refused.sock" "$@" 2>&1)
 	st=$?
 	if [ "$st" -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
 	   printf '%s' "$out" | grep -Eq -- "$re"; then
@@ -235,7 +234,8 @@ refusal "an unknown sandbox mode" root "namespace, chroot or none" --sandbox=jai
 refusal "an unknown seccomp action" root "none, kill, log or trap" --seccomp=maybe
 
 # Host ids outside the user's subordinate ranges: newuidmap refuses, the daemon says so.
-out=$(as_user "$daemon" --shared-dir="$tmp" --socket-path="$tmp/run/r.sock" \
+out=$(timeout -k 5 30 setpriv --reuid="$user" --regid="$user" --init-groups \
+	"$daemon" --shared-dir="$tmp" --socket-path="$tmp/run/r.sock" \
 	--uid-map=":0:$uid:1:" --uid-map=":1:7000000:10:" 2>&1)
 st=$?
 if [ "$st" -ne 0 ] && printf '%s' "$out" | grep -q 'newuidmap failed'; then
@@ -252,8 +252,8 @@ seccomp_case() { # who, mode, action, want-status, want-regexp
 	mkdir -p "$tmp/share$n"
 	[ "$who" = user ] && run=(setpriv --reuid="$user" --regid="$user" --init-groups) &&
 		chown "$user" "$tmp/share$n"
-	"${run[@]}" "$probe" --shared-dir="$tmp/share$n" --sandbox="$mode" --seccomp="$action" \
-		--forbidden >"$tmp/log$n" 2>&1
+	timeout -k 5 30 "${run[@]}" "$probe" --shared-dir="$tmp/share$n" --sandbox="$mode" \
+		--seccomp="$action" --forbidden >"$tmp/log$n" 2>&1
 	st=$?
 	if [ "$st" -eq "$want" ] && grep -Eq -- "$re" "$tmp/log$n"; then
 		ok "seccomp=$action, --sandbox=$mode as $who: forbidden syscall (status $st)"
