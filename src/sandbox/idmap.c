@@ -69,6 +69,7 @@ static int write_proc_file(pid_t pid, const char *name, const char *text)
 		return r;
 	}
 	/* An id map must be written in one write(). */
+	errno = 0;
 	if (write(fd, text, len) != (ssize_t)len) {
 		r = errno ? -errno : -EIO;
 		log_error("sandbox: cannot write '%.*s' to %s: %s",
