@@ -43,7 +43,7 @@ void pt_fill_open(struct pt_fs *fs, bool dir, uint64_t fh, struct fuse_open_out 
 	out->fh = fh;
 	switch (fs->opts.cache) {
 	case CACHE_NEVER:
-		out->open_flags = dir ? 0 : FOPEN_DIRECT_IO;
+		out->open_flags = FOPEN_DIRECT_IO;
 		break;
 	case CACHE_METADATA:
 		out->open_flags = dir ? FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE : FOPEN_DIRECT_IO;

@@ -487,9 +487,30 @@ static void check_cache(enum cache_mode m, uint64_t timeout, uint32_t file_flags
 static void test_cache_modes(void **state)
 {
 	check_cache(CACHE_AUTO, 1, 0, 0);
-	check_cache(CACHE_NEVER, 0, FOPEN_DIRECT_IO, 0);
+	check_cache(CACHE_NEVER, 0, FOPEN_DIRECT_IO, FOPEN_DIRECT_IO);
 	check_cache(CACHE_ALWAYS, 86400, FOPEN_KEEP_CACHE, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR);
 	check_cache(CACHE_METADATA, 86400, FOPEN_DIRECT_IO, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR);
+}
+
+/* With the guest's writeback cache, the guest appends itself and reads around partial
+ * writes: O_APPEND is dropped and write-only becomes read-write. */
+static void test_writeback_flags(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fs_conn conn = { .proto_minor = 38, .flags = FUSE_WRITEBACK_CACHE };
+	uint64_t want = FUSE_WRITEBACK_CACHE, f;
+	struct fuse_open_out o;
+	char buf[16];
+
+	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
+	assert_int_equal(fx_write_file(fx, "f", "abcdef"), 0);
+	f = fx_lookup(fx, FUSE_ROOT_ID, "f");
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, f, O_WRONLY | O_APPEND, &o), 0);
+	assert_int_equal(do_write(fx, f, o.fh, 1, "XY"), 2);
+	assert_int_equal(do_read(fx, f, o.fh, 0, buf, sizeof(buf)), 6);
+	assert_string_equal(buf, "aXYdef");
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, f, o.fh, 0, 0, 0), 0);
+	fx->ops->forget(fx->fs, f, 1);
 }
 
 #define STRESS_THREADS 4
@@ -611,6 +632,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_misc_ops, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_releases_all, fx_setup, fx_teardown),
 		cmocka_unit_test(test_cache_modes),
+		cmocka_unit_test_setup_teardown(test_writeback_flags, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_lookup_forget, fx_setup,
 						fx_teardown),
 		cmocka_unit_test(test_submounts),
