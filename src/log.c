@@ -16,7 +16,8 @@ void log_init(enum log_level level, bool use_syslog)
 	cur_level = level;
 	to_syslog = use_syslog;
 	if (use_syslog)
-		openlog("virtiofsd", LOG_PID, LOG_DAEMON);
+		/* Connect now: after chroot or pivot_root, /dev/log is out of reach. */
+		openlog("virtiofsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
 enum log_level log_get_level(void)
