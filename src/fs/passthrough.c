@@ -514,4 +514,6 @@ const struct fs_ops fs_passthrough_ops = {
 	.access = pt_access,
 	.fallocate = pt_fallocate,
 	.lseek = pt_lseek,
+	.copy_file_range = pt_copy_file_range,
+	.syncfs = pt_syncfs,
 };

@@ -328,3 +328,52 @@ int pt_lseek(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64
 	pt_handle_put(fs, h);
 	return r;
 }
+
+int pt_copy_file_range(void *fsp, const struct fs_ctx *c, uint64_t ino_in, uint64_t fh_in,
+		       uint64_t off_in, uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
+		       uint64_t len, uint64_t flags)
+{
+	struct pt_fs *fs = fsp;
+	struct pt_handle *in, *out;
+	off_t oi = (off_t)off_in, oo = (off_t)off_out;
+	ssize_t n;
+	int r;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	if (flags != 0 || off_in > INT64_MAX || off_out > INT64_MAX)
+		return -EINVAL;
+	if (len > (1u << 30))
+		len = 1u << 30; /* the byte count is returned as an int; the guest loops */
+	r = pt_handle_get(fs, fh_in, &in);
+	if (r < 0)
+		return r;
+	r = pt_handle_get(fs, fh_out, &out);
+	if (r < 0)
+		goto out_put;
+	n = copy_file_range(in->fd, &oi, out->fd, &oo, (size_t)len, 0);
+	r = n < 0 ? -errno : (int)n;
+	pt_handle_put(fs, out);
+out_put:
+	pt_handle_put(fs, in);
+	return r;
+}
+
+/* syncfs() wants a real open file: an O_PATH fd is refused. */
+int pt_syncfs(void *fsp, const struct fs_ctx *c, uint64_t ino)
+{
+	struct pt_fs *fs = fsp;
+	struct pt_inode *in;
+	int r, fd;
+
+	r = pt_inode_get(fs, ino, &in);
+	if (r < 0)
+		return r;
+	fd = (S_ISDIR(in->type) || S_ISREG(in->type)) ? open_inode(fs, in, O_RDONLY) : -EINVAL;
+	pt_inode_put(fs, in);
+	if (fd < 0)
+		return fd;
+	r = syncfs(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}

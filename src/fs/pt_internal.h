@@ -165,5 +165,9 @@ int pt_fallocate(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, ui
 		 uint64_t offset, uint64_t length);
 int pt_lseek(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
 	     uint32_t whence, uint64_t *out_offset);
+int pt_copy_file_range(void *fs, const struct fs_ctx *c, uint64_t ino_in, uint64_t fh_in,
+		       uint64_t off_in, uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
+		       uint64_t len, uint64_t flags);
+int pt_syncfs(void *fs, const struct fs_ctx *c, uint64_t ino);
 
 #endif

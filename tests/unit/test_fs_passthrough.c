@@ -441,6 +441,34 @@ static void test_misc_ops(void **state)
 	assert_int_equal(fx->ops->lseek(fx->fs, &root_ctx, f, o.fh, 0, SEEK_CUR, &off), -EINVAL);
 	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, f, o.fh, 0, 0, 0), 0);
 	fx->ops->forget(fx->fs, f, 1);
+	assert_int_equal(fx->ops->syncfs(fx->fs, &root_ctx, FUSE_ROOT_ID), 0);
+}
+
+static void test_copy_file_range(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fuse_open_out a, b;
+	uint64_t fa, fb;
+	char buf[16];
+
+	assert_int_equal(fx_write_file(fx, "a", "0123456789"), 0);
+	assert_int_equal(fx_write_file(fx, "b", "abcdefghij"), 0);
+	fa = fx_lookup(fx, FUSE_ROOT_ID, "a");
+	fb = fx_lookup(fx, FUSE_ROOT_ID, "b");
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, fa, O_RDONLY, &a), 0);
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, fb, O_RDWR, &b), 0);
+	assert_int_equal(
+		fx->ops->copy_file_range(fx->fs, &root_ctx, fa, a.fh, 2, fb, b.fh, 4, 3, 0), 3);
+	assert_int_equal(do_read(fx, fb, b.fh, 0, buf, sizeof(buf)), 10);
+	assert_string_equal(buf, "abcd234hij");
+	assert_int_equal(
+		fx->ops->copy_file_range(fx->fs, &root_ctx, fa, a.fh, 0, fb, b.fh, 0, 3, 1), -EINVAL);
+	assert_int_equal(
+		fx->ops->copy_file_range(fx->fs, &root_ctx, fa, 99, 0, fb, b.fh, 0, 3, 0), -EBADF);
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, fa, a.fh, 0, 0, 0), 0);
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, fb, b.fh, 0, 0, 0), 0);
+	fx->ops->forget(fx->fs, fa, 1);
+	fx->ops->forget(fx->fs, fb, 1);
 }
 
 static void test_destroy_releases_all(void **state)
@@ -630,6 +658,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readdirplus_counts, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_setattr, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_misc_ops, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_file_range, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_releases_all, fx_setup, fx_teardown),
 		cmocka_unit_test(test_cache_modes),
 		cmocka_unit_test_setup_teardown(test_writeback_flags, fx_setup, fx_teardown),
