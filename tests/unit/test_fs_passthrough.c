@@ -620,6 +620,8 @@ static void test_submounts(void **state)
 	}
 	fx = fx_new(CACHE_AUTO, false);
 	assert_non_null(fx);
+	if (!fx)
+		return;
 	snprintf(src, sizeof(src), "%s/src", fx->outer);
 	assert_int_equal(mkdir(src, 0755), 0);
 	assert_int_equal(mkdir(fx_path(fx, "m"), 0755), 0);
