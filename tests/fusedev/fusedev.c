@@ -267,6 +267,9 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out_srv;
 	log_info("serving %s on %s with %u threads", a.shared, a.mountpoint, a.threads);
+	/* The test script reads this to tell a missing feature from a broken one. */
+	if (a.srv.xattr && !fs_passthrough_ops.getxattr)
+		log_info("xattr: the backend has no xattr ops, xattr requests get ENOSYS");
 	r = serve(&d, a.threads);
 	close(d.fd);
 	fuse_server_reset(d.srv);

@@ -4,6 +4,7 @@
 # Usage: test_fusedev.sh <path to virtiofsd-fusedev> [extra daemon options...]
 set -u
 
+HERE=$(dirname "$(readlink -f "$0")")
 BIN=${1:?usage: test_fusedev.sh <virtiofsd-fusedev> [options]}
 shift
 EXTRA=("$@")
@@ -237,6 +238,17 @@ test_misc() {
 	done
 }
 
+test_python() {
+	local xattr=0
+	case " $* " in *" --xattr "*) xattr=1 ;; esac
+	if [ $xattr = 1 ] && grep -q "backend has no xattr ops" "$TMP/daemon.log"; then
+		echo "NOTE: xattr checks skipped, the passthrough backend has no xattr ops yet"
+		xattr=0
+	fi
+	CHECKS=$((CHECKS + 1))
+	/usr/bin/python3 "$HERE/fusedev_ops.py" "$MNT" "$SRC" "$xattr" || fail "fusedev_ops.py"
+}
+
 run_suite() {
 	echo "== virtiofsd-fusedev $*"
 	rm -rf "$SRC"
@@ -246,12 +258,14 @@ run_suite() {
 	test_readdir
 	test_attrs
 	test_misc
+	test_python "$@"
 	stop
 }
 
 run_suite --cache=auto "${EXTRA[@]}"
 run_suite --cache=never "${EXTRA[@]}"
-run_suite --cache=always --writeback "${EXTRA[@]}"
+run_suite --cache=always --writeback --xattr "${EXTRA[@]}"
+run_suite --cache=metadata --no-readdirplus --threads=1 "${EXTRA[@]}"
 
 echo "$CHECKS checks, $FAILS failures"
 [ "$FAILS" == 0 ]
