@@ -342,6 +342,8 @@ static int m_listxattr(void *fs, const struct fs_ctx *c, uint64_t ino, char *buf
 	rec(fs, M_LISTXATTR, c, ino);
 	if (size == 0)
 		return 4;
+	if (size < 4)
+		return -ERANGE;
 	memcpy(buf, "a\0b", 4);
 	return 4;
 }

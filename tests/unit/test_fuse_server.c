@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <cmocka.h>
 
 #include "test_fuse_mock.h"
@@ -355,13 +357,78 @@ static void test_bad_names(void **state)
 	fuse_server_free(srv);
 }
 
+/* Several threads serving at once, with INITs racing: exactly one INIT wins. */
+static atomic_int t_lookups, t_inits;
+
+static int t_init(void *fs, const struct fs_conn *conn, uint64_t *want)
+{
+	atomic_fetch_add(&t_inits, 1);
+	return 0;
+}
+
+static int t_lookup(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
+		    struct fuse_entry_out *e)
+{
+	atomic_fetch_add(&t_lookups, 1);
+	e->nodeid = parent;
+	return 0;
+}
+
+static const struct fs_ops t_ops = { .init = t_init, .lookup = t_lookup };
+
+static atomic_int t_init_ok;
+
+static void *t_worker(void *arg)
+{
+	struct fuse_server *srv = arg;
+	char req[256], rep[256];
+	struct fuse_init_in in = { .major = 7, .minor = 38 };
+	size_t n;
+	int ok = 0;
+
+	n = mk_req(req, FUSE_INIT, 1, 0, &in, sizeof(in));
+	n = run1(srv, req, n, rep, sizeof(rep));
+	if (reply_error(rep, n, 1) == 0)
+		atomic_fetch_add(&t_init_ok, 1);
+	for (int i = 0; i < 20000; i++) {
+		n = mk_req(req, FUSE_LOOKUP, (uint64_t)i + 2, 7, "x", 2);
+		n = run1(srv, req, n, rep, sizeof(rep));
+		if (reply_error(rep, n, (uint64_t)i + 2) == 0)
+			ok++;
+	}
+	return (void *)(intptr_t)ok;
+}
+
+static void test_threads(void **state)
+{
+	struct fuse_server *srv;
+	pthread_t th[4];
+	intptr_t ok = 0;
+
+	assert_int_equal(fuse_server_new(&t_ops, NULL, NULL, &srv), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, t_worker, srv), 0);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+
+		pthread_join(th[i], &r);
+		ok += (intptr_t)r;
+	}
+	assert_int_equal(atomic_load(&t_inits), 1);
+	assert_int_equal(atomic_load(&t_init_ok), 1);
+	/* Lookups before the winning INIT got EIO; every successful one reached the backend. */
+	assert_int_equal(ok, atomic_load(&t_lookups));
+	assert_true(ok >= 3 * 20000);
+	fuse_server_free(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_gate),   cmocka_unit_test(test_init_flags),
 		cmocka_unit_test(test_init_short_compat), cmocka_unit_test(test_bad_framing),
 		cmocka_unit_test(test_no_reply_room), cmocka_unit_test(test_short_args),
-		cmocka_unit_test(test_bad_names),
+		cmocka_unit_test(test_bad_names), cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests_name("fuse_server", tests, NULL, NULL);
 }
