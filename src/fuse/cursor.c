@@ -63,8 +63,7 @@ static unsigned iov_seek(const struct iovec *iov, unsigned cnt, size_t off, size
 	return i;
 }
 
-size_t fuse_iov_copy_from(const struct iovec *iov, unsigned cnt, size_t off, void *dst,
-			  size_t len)
+size_t fuse_iov_copy_from(const struct iovec *iov, unsigned cnt, size_t off, void *dst, size_t len)
 {
 	size_t done = 0, skip;
 	unsigned i = iov_seek(iov, cnt, off, &skip);

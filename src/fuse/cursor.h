@@ -59,8 +59,7 @@ static inline int fuse_cur_name(struct fuse_cursor *c, const char **name)
 size_t fuse_iov_total(const struct iovec *iov, unsigned cnt);
 
 /* Copy up to len bytes starting at byte off of the iovecs into dst; returns bytes copied. */
-size_t fuse_iov_copy_from(const struct iovec *iov, unsigned cnt, size_t off, void *dst,
-			  size_t len);
+size_t fuse_iov_copy_from(const struct iovec *iov, unsigned cnt, size_t off, void *dst, size_t len);
 
 /* Copy up to len bytes from src into the iovecs at byte off; returns bytes copied. */
 size_t fuse_iov_copy_to(const struct iovec *iov, unsigned cnt, size_t off, const void *src,

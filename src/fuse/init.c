@@ -64,7 +64,9 @@ static int negotiate(struct fuse_server *srv, const struct fuse_init_in *in, siz
 	if (srv->ops->init) {
 		/* The backend sees everything the guest offered and may add from it. */
 		struct fs_conn conn = {
-			.proto_minor = in->minor, .flags = offered, .max_write = FUSE_MAX_WRITE,
+		    .proto_minor = in->minor,
+		    .flags = offered,
+		    .max_write = FUSE_MAX_WRITE,
 		};
 		r = srv->ops->init(srv->fs, &conn, &want);
 		if (r < 0) {
@@ -79,8 +81,7 @@ static int negotiate(struct fuse_server *srv, const struct fuse_init_in *in, siz
 	return 0;
 }
 
-static void fill_init_out(struct fuse_init_out *out, const struct fuse_init_in *in,
-			  uint64_t flags)
+static void fill_init_out(struct fuse_init_out *out, const struct fuse_init_in *in, uint64_t flags)
 {
 	memset(out, 0, sizeof(*out));
 	out->major = FUSE_OUR_MAJOR;
@@ -124,9 +125,10 @@ int fuse_do_init(struct fuse_req *req)
 	}
 	pthread_mutex_lock(&srv->lock);
 	if (atomic_load(&srv->phase) == FUSE_PHASE_READY) {
-		pthread_mutex_unlock(&srv->lock);
-		log_warn("INIT: refused, the session is already initialised");
-		return -EIO;
+		/* The guest rebooted (the device was restarted without a DESTROY): its old inodes
+		 * and handles are gone with its old kernel, so start a new session. */
+		log_info("INIT on an initialised session: the guest restarted, dropping its state");
+		fuse_server_reset_locked(srv);
 	}
 	r = negotiate(srv, &in, inlen, &flags);
 	if (r == 0) {

@@ -39,8 +39,8 @@ struct fuse_server {
 	struct fuse_server_opts opts;
 	pthread_mutex_t lock; /* serialises INIT, DESTROY and reset; guards the fields below */
 	_Atomic int phase;    /* enum fuse_phase; READY published after the fields below */
-	uint64_t flags;       /* negotiated INIT flags (flags2 in the upper word) */
-	uint32_t minor;       /* guest's protocol minor */
+	uint64_t flags;	      /* negotiated INIT flags (flags2 in the upper word) */
+	uint32_t minor;	      /* guest's protocol minor */
 };
 
 /* One request being served; lives on the serving thread's stack. */
@@ -49,12 +49,12 @@ struct fuse_req {
 	struct fuse_in_header in; /* private copy */
 	struct fs_ctx ctx;
 	struct fuse_cursor args; /* private copy of the arguments (WRITE: fuse_write_in only) */
-	size_t arglen;           /* argument bytes in the request (WRITE: with the payload) */
+	size_t arglen;		 /* argument bytes in the request (WRITE: with the payload) */
 	const struct iovec *in_iov;
 	unsigned in_cnt;
 	const struct iovec *out;
 	unsigned out_cnt;
-	size_t out_cap;   /* total bytes of out */
+	size_t out_cap;	  /* total bytes of out */
 	size_t reply_len; /* bytes written to out */
 };
 

@@ -277,8 +277,8 @@ int fuse_do_lseek(struct fuse_req *req)
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
-	r = FS_OPS(req)->lseek(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.offset,
-			       in.whence, &off);
+	r = FS_OPS(req)->lseek(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.offset, in.whence,
+			       &off);
 	if (r < 0)
 		return r;
 	memset(&out, 0, sizeof(out));

@@ -86,7 +86,7 @@ int fuse_do_setxattr(struct fuse_req *req)
 {
 	/* The 16-byte layout only once SETXATTR_EXT was agreed; the 8-byte one before. */
 	size_t inlen = (req->srv->flags & FUSE_SETXATTR_EXT) ? sizeof(struct fuse_setxattr_in)
-							      : FUSE_COMPAT_SETXATTR_IN_SIZE;
+							     : FUSE_COMPAT_SETXATTR_IN_SIZE;
 	struct fuse_setxattr_in in;
 	const char *name;
 	const void *value;

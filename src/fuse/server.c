@@ -15,60 +15,61 @@ struct fuse_optab {
 	const char *name;
 	uint32_t in_min;  /* argument bytes the opcode needs (names are checked by the handler) */
 	uint32_t out_min; /* reply payload bytes the opcode needs room for */
-	bool noreply;     /* FORGET and friends: never answered */
-	bool payload;     /* only in_min bytes are copied; the rest stays in the transport */
+	bool noreply;	  /* FORGET and friends: never answered */
+	bool payload;	  /* only in_min bytes are copied; the rest stays in the transport */
 };
 
-#define OP(code, fn_, in, out) [code] = { .fn = fn_, .name = &#code[5], .in_min = in, .out_min = out }
+#define OP(code, fn_, in, out) [code] = {.fn = fn_, .name = &#code[5], .in_min = in, .out_min = out}
 #define OP_NOREPLY(code, fn_, in)                                                                  \
-	[code] = { .fn = fn_, .name = &#code[5], .in_min = in, .noreply = true }
+	[code] = {.fn = fn_, .name = &#code[5], .in_min = in, .noreply = true}
 
 static const struct fuse_optab opcodes[] = {
-	OP(FUSE_LOOKUP, fuse_do_lookup, 0, sizeof(struct fuse_entry_out)),
-	OP_NOREPLY(FUSE_FORGET, fuse_do_forget, sizeof(struct fuse_forget_in)),
-	OP(FUSE_GETATTR, fuse_do_getattr, sizeof(struct fuse_getattr_in),
-	   sizeof(struct fuse_attr_out)),
-	OP(FUSE_SETATTR, fuse_do_setattr, sizeof(struct fuse_setattr_in),
-	   sizeof(struct fuse_attr_out)),
-	OP(FUSE_READLINK, fuse_do_readlink, 0, 0),
-	OP(FUSE_SYMLINK, fuse_do_symlink, 0, sizeof(struct fuse_entry_out)),
-	OP(FUSE_MKNOD, fuse_do_mknod, sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out)),
-	OP(FUSE_MKDIR, fuse_do_mkdir, sizeof(struct fuse_mkdir_in), sizeof(struct fuse_entry_out)),
-	OP(FUSE_UNLINK, fuse_do_unlink, 0, 0),
-	OP(FUSE_RMDIR, fuse_do_rmdir, 0, 0),
-	OP(FUSE_RENAME, fuse_do_rename, sizeof(struct fuse_rename_in), 0),
-	OP(FUSE_LINK, fuse_do_link, sizeof(struct fuse_link_in), sizeof(struct fuse_entry_out)),
-	OP(FUSE_OPEN, fuse_do_open, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out)),
-	OP(FUSE_READ, fuse_do_read, sizeof(struct fuse_read_in), 0),
-	[FUSE_WRITE] = { .fn = fuse_do_write, .name = "WRITE", .in_min = sizeof(struct fuse_write_in),
-			 .out_min = sizeof(struct fuse_write_out), .payload = true },
-	OP(FUSE_STATFS, fuse_do_statfs, 0, sizeof(struct fuse_statfs_out)),
-	OP(FUSE_RELEASE, fuse_do_release, sizeof(struct fuse_release_in), 0),
-	OP(FUSE_FSYNC, fuse_do_fsync, sizeof(struct fuse_fsync_in), 0),
-	OP(FUSE_SETXATTR, fuse_do_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, 0),
-	OP(FUSE_GETXATTR, fuse_do_getxattr, sizeof(struct fuse_getxattr_in), 0),
-	OP(FUSE_LISTXATTR, fuse_do_listxattr, sizeof(struct fuse_getxattr_in), 0),
-	OP(FUSE_REMOVEXATTR, fuse_do_removexattr, 0, 0),
-	OP(FUSE_FLUSH, fuse_do_flush, sizeof(struct fuse_flush_in), 0),
-	/* Kernels before 7.36 send the 16-byte fuse_init_in. */
-	OP(FUSE_INIT, fuse_do_init, 16, sizeof(struct fuse_init_out)),
-	OP(FUSE_OPENDIR, fuse_do_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out)),
-	OP(FUSE_READDIR, fuse_do_readdir, sizeof(struct fuse_read_in), 0),
-	OP(FUSE_RELEASEDIR, fuse_do_releasedir, sizeof(struct fuse_release_in), 0),
-	OP(FUSE_FSYNCDIR, fuse_do_fsyncdir, sizeof(struct fuse_fsync_in), 0),
-	OP(FUSE_ACCESS, fuse_do_access, sizeof(struct fuse_access_in), 0),
-	OP(FUSE_CREATE, fuse_do_create, sizeof(struct fuse_create_in),
-	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)),
-	OP_NOREPLY(FUSE_INTERRUPT, fuse_do_interrupt, sizeof(struct fuse_interrupt_in)),
-	OP(FUSE_DESTROY, fuse_do_destroy, 0, 0),
-	OP_NOREPLY(FUSE_BATCH_FORGET, fuse_do_batch_forget, sizeof(struct fuse_batch_forget_in)),
-	OP(FUSE_FALLOCATE, fuse_do_fallocate, sizeof(struct fuse_fallocate_in), 0),
-	OP(FUSE_READDIRPLUS, fuse_do_readdirplus, sizeof(struct fuse_read_in), 0),
-	OP(FUSE_RENAME2, fuse_do_rename2, sizeof(struct fuse_rename2_in), 0),
-	OP(FUSE_LSEEK, fuse_do_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out)),
-	OP(FUSE_COPY_FILE_RANGE, fuse_do_copy_file_range, sizeof(struct fuse_copy_file_range_in),
-	   sizeof(struct fuse_write_out)),
-	OP(FUSE_SYNCFS, fuse_do_syncfs, sizeof(struct fuse_syncfs_in), 0),
+    OP(FUSE_LOOKUP, fuse_do_lookup, 0, sizeof(struct fuse_entry_out)),
+    OP_NOREPLY(FUSE_FORGET, fuse_do_forget, sizeof(struct fuse_forget_in)),
+    OP(FUSE_GETATTR, fuse_do_getattr, sizeof(struct fuse_getattr_in), sizeof(struct fuse_attr_out)),
+    OP(FUSE_SETATTR, fuse_do_setattr, sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out)),
+    OP(FUSE_READLINK, fuse_do_readlink, 0, 0),
+    OP(FUSE_SYMLINK, fuse_do_symlink, 0, sizeof(struct fuse_entry_out)),
+    OP(FUSE_MKNOD, fuse_do_mknod, sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out)),
+    OP(FUSE_MKDIR, fuse_do_mkdir, sizeof(struct fuse_mkdir_in), sizeof(struct fuse_entry_out)),
+    OP(FUSE_UNLINK, fuse_do_unlink, 0, 0),
+    OP(FUSE_RMDIR, fuse_do_rmdir, 0, 0),
+    OP(FUSE_RENAME, fuse_do_rename, sizeof(struct fuse_rename_in), 0),
+    OP(FUSE_LINK, fuse_do_link, sizeof(struct fuse_link_in), sizeof(struct fuse_entry_out)),
+    OP(FUSE_OPEN, fuse_do_open, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out)),
+    OP(FUSE_READ, fuse_do_read, sizeof(struct fuse_read_in), 0),
+    [FUSE_WRITE] = {.fn = fuse_do_write,
+		    .name = "WRITE",
+		    .in_min = sizeof(struct fuse_write_in),
+		    .out_min = sizeof(struct fuse_write_out),
+		    .payload = true},
+    OP(FUSE_STATFS, fuse_do_statfs, 0, sizeof(struct fuse_statfs_out)),
+    OP(FUSE_RELEASE, fuse_do_release, sizeof(struct fuse_release_in), 0),
+    OP(FUSE_FSYNC, fuse_do_fsync, sizeof(struct fuse_fsync_in), 0),
+    OP(FUSE_SETXATTR, fuse_do_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, 0),
+    OP(FUSE_GETXATTR, fuse_do_getxattr, sizeof(struct fuse_getxattr_in), 0),
+    OP(FUSE_LISTXATTR, fuse_do_listxattr, sizeof(struct fuse_getxattr_in), 0),
+    OP(FUSE_REMOVEXATTR, fuse_do_removexattr, 0, 0),
+    OP(FUSE_FLUSH, fuse_do_flush, sizeof(struct fuse_flush_in), 0),
+    /* Kernels before 7.36 send the 16-byte fuse_init_in. */
+    OP(FUSE_INIT, fuse_do_init, 16, sizeof(struct fuse_init_out)),
+    OP(FUSE_OPENDIR, fuse_do_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out)),
+    OP(FUSE_READDIR, fuse_do_readdir, sizeof(struct fuse_read_in), 0),
+    OP(FUSE_RELEASEDIR, fuse_do_releasedir, sizeof(struct fuse_release_in), 0),
+    OP(FUSE_FSYNCDIR, fuse_do_fsyncdir, sizeof(struct fuse_fsync_in), 0),
+    OP(FUSE_ACCESS, fuse_do_access, sizeof(struct fuse_access_in), 0),
+    OP(FUSE_CREATE, fuse_do_create, sizeof(struct fuse_create_in),
+       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)),
+    OP_NOREPLY(FUSE_INTERRUPT, fuse_do_interrupt, sizeof(struct fuse_interrupt_in)),
+    OP(FUSE_DESTROY, fuse_do_destroy, 0, 0),
+    OP_NOREPLY(FUSE_BATCH_FORGET, fuse_do_batch_forget, sizeof(struct fuse_batch_forget_in)),
+    OP(FUSE_FALLOCATE, fuse_do_fallocate, sizeof(struct fuse_fallocate_in), 0),
+    OP(FUSE_READDIRPLUS, fuse_do_readdirplus, sizeof(struct fuse_read_in), 0),
+    OP(FUSE_RENAME2, fuse_do_rename2, sizeof(struct fuse_rename2_in), 0),
+    OP(FUSE_LSEEK, fuse_do_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out)),
+    OP(FUSE_COPY_FILE_RANGE, fuse_do_copy_file_range, sizeof(struct fuse_copy_file_range_in),
+       sizeof(struct fuse_write_out)),
+    OP(FUSE_SYNCFS, fuse_do_syncfs, sizeof(struct fuse_syncfs_in), 0),
 };
 
 #define N_OPCODES (sizeof(opcodes) / sizeof(opcodes[0]))
@@ -116,7 +117,7 @@ void fuse_server_free(struct fuse_server *srv)
 }
 
 /* Back to the pre-INIT state; the caller holds srv->lock. */
-static void server_reset_locked(struct fuse_server *srv)
+void fuse_server_reset_locked(struct fuse_server *srv)
 {
 	if (atomic_load(&srv->phase) != FUSE_PHASE_READY)
 		return;
@@ -130,14 +131,14 @@ static void server_reset_locked(struct fuse_server *srv)
 void fuse_server_reset(struct fuse_server *srv)
 {
 	pthread_mutex_lock(&srv->lock);
-	server_reset_locked(srv);
+	fuse_server_reset_locked(srv);
 	pthread_mutex_unlock(&srv->lock);
 }
 
 int fuse_do_destroy(struct fuse_req *req)
 {
 	pthread_mutex_lock(&req->srv->lock);
-	server_reset_locked(req->srv);
+	fuse_server_reset_locked(req->srv);
 	pthread_mutex_unlock(&req->srv->lock);
 	return fuse_reply(req, NULL, 0, NULL, 0);
 }
@@ -247,7 +248,11 @@ size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsig
 			  const struct iovec *out, unsigned out_cnt)
 {
 	struct fuse_req req = {
-		.srv = srv, .in_iov = in, .in_cnt = in_cnt, .out = out, .out_cnt = out_cnt,
+	    .srv = srv,
+	    .in_iov = in,
+	    .in_cnt = in_cnt,
+	    .out = out,
+	    .out_cnt = out_cnt,
 	};
 	size_t in_total = fuse_iov_total(in, in_cnt);
 	const struct fuse_optab *op;

@@ -58,8 +58,10 @@ static void usage(const char *prog)
 static int parse_cache(const char *v, enum cache_mode *m)
 {
 	static const char *const names[] = {
-		[CACHE_AUTO] = "auto", [CACHE_ALWAYS] = "always", [CACHE_NEVER] = "never",
-		[CACHE_METADATA] = "metadata",
+	    [CACHE_AUTO] = "auto",
+	    [CACHE_ALWAYS] = "always",
+	    [CACHE_NEVER] = "never",
+	    [CACHE_METADATA] = "metadata",
 	};
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -150,8 +152,8 @@ static int fusedev_mount(struct fusedev *d)
 	snprintf(opts, sizeof(opts),
 		 "fd=%d,rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other",
 		 d->fd);
-	if (mount("virtiofsd-c", d->mountpoint, "fuse.virtiofsd-c", MS_NOSUID | MS_NODEV,
-		  opts) < 0) {
+	if (mount("virtiofsd-c", d->mountpoint, "fuse.virtiofsd-c", MS_NOSUID | MS_NODEV, opts) <
+	    0) {
 		r = -errno;
 		log_error("mount fuse on %s: %s", d->mountpoint, strerror(-r));
 		close(d->fd);
@@ -181,8 +183,8 @@ static void *worker(void *arg)
 				log_error("read /dev/fuse: %s", strerror(errno));
 			break;
 		}
-		struct iovec iv = { .iov_base = in, .iov_len = (size_t)n };
-		struct iovec ov = { .iov_base = out, .iov_len = OUT_BUF_SIZE };
+		struct iovec iv = {.iov_base = in, .iov_len = (size_t)n};
+		struct iovec ov = {.iov_base = out, .iov_len = OUT_BUF_SIZE};
 		size_t len = fuse_server_handle(d->srv, &iv, 1, &ov, 1);
 
 		/* ENOENT: the request was interrupted and the kernel forgot it. */
@@ -245,7 +247,7 @@ static int serve(struct fusedev *d, unsigned nthreads)
 int main(int argc, char **argv)
 {
 	struct fusedev_args a;
-	struct fusedev d = { .fd = -1 };
+	struct fusedev d = {.fd = -1};
 	void *fs = NULL;
 	int r;
 

@@ -12,7 +12,7 @@
 
 static void test_cur_read_take(void **state)
 {
-	const uint8_t buf[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+	const uint8_t buf[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 	struct fuse_cursor c;
 	uint32_t v;
 	const uint8_t *p;
@@ -86,7 +86,10 @@ static void test_iov_copy(void **state)
 {
 	uint8_t a[3], b[0 + 1], c[5], src[9], dst[9];
 	struct iovec iov[4] = {
-		{ a, sizeof(a) }, { b, 0 }, { c, sizeof(c) }, { b, sizeof(b) },
+	    {a, sizeof(a)},
+	    {b, 0},
+	    {c, sizeof(c)},
+	    {b, sizeof(b)},
 	};
 
 	for (int i = 0; i < 9; i++)
@@ -104,14 +107,14 @@ static void test_iov_copy(void **state)
 	assert_int_equal(fuse_iov_copy_from(iov, 4, 1000, dst, 1), 0);
 	assert_int_equal(fuse_iov_copy_to(iov, 4, 8, src, 5), 1);
 
-	struct iovec big[2] = { { a, SIZE_MAX }, { c, 5 } };
+	struct iovec big[2] = {{a, SIZE_MAX}, {c, 5}};
 	assert_int_equal(fuse_iov_total(big, 2), SIZE_MAX);
 }
 
 static void test_iov_slice(void **state)
 {
 	uint8_t a[3], c[5], d[4];
-	struct iovec iov[3] = { { a, 3 }, { c, 5 }, { d, 4 } };
+	struct iovec iov[3] = {{a, 3}, {c, 5}, {d, 4}};
 	struct iovec out[3];
 	size_t covered;
 	unsigned n;
@@ -139,7 +142,7 @@ static void test_iov_slice(void **state)
 static void test_dirbuf(void **state)
 {
 	char buf[64];
-	struct fs_dirbuf db = { .buf = buf, .size = sizeof(buf), .len = 0 };
+	struct fs_dirbuf db = {.buf = buf, .size = sizeof(buf), .len = 0};
 	struct fuse_dirent d;
 
 	memset(buf, 0xaa, sizeof(buf));
@@ -164,7 +167,7 @@ static void test_dirbuf(void **state)
 	memset(&e, 0, sizeof(e));
 	e.nodeid = 77;
 	e.attr.ino = 1234;
-	db = (struct fs_dirbuf){ .buf = big, .size = sizeof(big), .len = 0 };
+	db = (struct fs_dirbuf){.buf = big, .size = sizeof(big), .len = 0};
 	assert_int_equal(fs_dirbuf_add_plus(&db, "name", 4, 8, 9, &e), 0);
 	assert_int_equal(db.len, FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + 4));
 	memcpy(&dp, big, sizeof(dp));
@@ -204,9 +207,9 @@ static void test_name_valid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cur_read_take), cmocka_unit_test(test_cur_str),
-		cmocka_unit_test(test_iov_copy),      cmocka_unit_test(test_iov_slice),
-		cmocka_unit_test(test_dirbuf),        cmocka_unit_test(test_name_valid),
+	    cmocka_unit_test(test_cur_read_take), cmocka_unit_test(test_cur_str),
+	    cmocka_unit_test(test_iov_copy),	  cmocka_unit_test(test_iov_slice),
+	    cmocka_unit_test(test_dirbuf),	  cmocka_unit_test(test_name_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

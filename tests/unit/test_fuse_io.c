@@ -34,12 +34,12 @@ static unsigned cut(uint8_t *p, size_t len, const size_t *lens, unsigned nlens, 
 
 static void test_read_split(void **state)
 {
-	static const size_t lens[] = { 3, 10, 1, 7, 0, 20 };
+	static const size_t lens[] = {3, 10, 1, 7, 0, 20};
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, NULL);
-	struct fuse_read_in ri = { .fh = 1, .offset = 1000, .size = 100 };
+	struct fuse_read_in ri = {.fh = 1, .offset = 1000, .size = 100};
 	uint8_t req[128], outb[256], canary[64];
-	struct iovec in = { req, 0 }, out[64];
+	struct iovec in = {req, 0}, out[64];
 	struct fuse_out_header oh;
 	unsigned cnt;
 	size_t n;
@@ -84,13 +84,13 @@ static void test_read_split(void **state)
 /* A READ with more out iovecs than the on-stack slice holds. */
 static void test_read_many_iovecs(void **state)
 {
-	static const size_t one[] = { 1 };
+	static const size_t one[] = {1};
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, NULL);
-	struct fuse_read_in ri = { .size = 4096 };
+	struct fuse_read_in ri = {.size = 4096};
 	uint8_t req[128];
 	uint8_t *outb = malloc(5000);
-	struct iovec in = { req, 0 };
+	struct iovec in = {req, 0};
 	struct iovec *out = calloc(5000, sizeof(*out));
 	unsigned cnt;
 
@@ -107,12 +107,12 @@ static void test_read_many_iovecs(void **state)
 
 static void test_write_split(void **state)
 {
-	static const size_t lens[] = { 5, 17, 1, 0, 33 };
+	static const size_t lens[] = {5, 17, 1, 0, 33};
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, NULL);
-	struct fuse_write_in wi = { .fh = 3, .offset = 7, .size = 300 };
+	struct fuse_write_in wi = {.fh = 3, .offset = 7, .size = 300};
 	uint8_t payload[300], req[1024], outb[64];
-	struct iovec in[256], out = { outb, sizeof(outb) };
+	struct iovec in[256], out = {outb, sizeof(outb)};
 	struct fuse_write_out wo;
 	unsigned cnt;
 	size_t len, n;
@@ -132,7 +132,7 @@ static void test_write_split(void **state)
 	assert_int_equal(wo.size, 300);
 
 	/* The payload is passed in place, not copied. */
-	struct iovec one[2] = { { req, HDR + sizeof(wi) }, { payload, 300 } };
+	struct iovec one[2] = {{req, HDR + sizeof(wi)}, {payload, 300}};
 	len = mk_req(req, FUSE_WRITE, 21, 4, &wi, sizeof(wi));
 	((struct fuse_in_header *)req)->len = (uint32_t)(len + 300);
 	n = fuse_server_handle(srv, one, 2, &out, 1);
@@ -148,7 +148,7 @@ static void test_write_split(void **state)
 	/* Payload longer than size is fine (only size bytes written). */
 	wi.size = 10;
 	len = mk_req2(req, FUSE_WRITE, 23, 4, &wi, sizeof(wi), payload, sizeof(payload));
-	n = fuse_server_handle(srv, (struct iovec[]){ { req, len } }, 1, &out, 1);
+	n = fuse_server_handle(srv, (struct iovec[]){{req, len}}, 1, &out, 1);
 	assert_int_equal(reply_error(outb, n, 23), 0);
 	assert_int_equal(m.wlen, 10);
 	assert_int_equal(m.calls[M_WRITE], 3);
@@ -159,12 +159,12 @@ static void test_write_split(void **state)
 	wi.size = (1u << 20) + 1;
 	mk_req(bigreq, FUSE_WRITE, 24, 4, &wi, sizeof(wi));
 	((struct fuse_in_header *)bigreq)->len = (uint32_t)big;
-	n = fuse_server_handle(srv, (struct iovec[]){ { bigreq, big } }, 1, &out, 1);
+	n = fuse_server_handle(srv, (struct iovec[]){{bigreq, big}}, 1, &out, 1);
 	assert_int_equal(reply_error(outb, n, 24), -EINVAL);
 	wi.size = 1u << 20;
 	mk_req(bigreq, FUSE_WRITE, 25, 4, &wi, sizeof(wi));
 	((struct fuse_in_header *)bigreq)->len = (uint32_t)big;
-	n = fuse_server_handle(srv, (struct iovec[]){ { bigreq, big } }, 1, &out, 1);
+	n = fuse_server_handle(srv, (struct iovec[]){{bigreq, big}}, 1, &out, 1);
 	assert_int_equal(reply_error(outb, n, 25), 0);
 	assert_int_equal(m.io_size, 1u << 20);
 	free(bigreq);
@@ -198,11 +198,11 @@ static void test_readdir_bounds(void **state)
 {
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, NULL);
-	struct fuse_read_in ri = { .fh = 9, .size = 4096 };
+	struct fuse_read_in ri = {.fh = 9, .size = 4096};
 	uint8_t req[128];
 	size_t outlen = 3u << 20;
 	uint8_t *outb = malloc(outlen);
-	struct iovec in = { req, 0 }, out = { outb, outlen };
+	struct iovec in = {req, 0}, out = {outb, outlen};
 	size_t n;
 
 	in.iov_len = mk_req(req, FUSE_READDIR, 30, 1, &ri, sizeof(ri));
@@ -246,8 +246,10 @@ static void test_readdir_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_split),   cmocka_unit_test(test_read_many_iovecs),
-		cmocka_unit_test(test_write_split),  cmocka_unit_test(test_readdir_bounds),
+	    cmocka_unit_test(test_read_split),
+	    cmocka_unit_test(test_read_many_iovecs),
+	    cmocka_unit_test(test_write_split),
+	    cmocka_unit_test(test_readdir_bounds),
 	};
 	return cmocka_run_group_tests_name("fuse_io", tests, NULL, NULL);
 }

@@ -232,8 +232,7 @@ static int m_fsync(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, 
 	return 0;
 }
 
-static int m_flush(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh,
-		   uint64_t lock_owner)
+static int m_flush(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t lock_owner)
 {
 	rec(fs, M_FLUSH, c, ino);
 	return 0;
@@ -277,8 +276,7 @@ static int m_readdir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh
 	return 0;
 }
 
-static int m_releasedir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh,
-			uint32_t flags)
+static int m_releasedir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags)
 {
 	rec(fs, M_RELEASEDIR, c, ino);
 	return 0;
@@ -297,8 +295,8 @@ static int m_access(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t mas
 	return M(fs)->result;
 }
 
-static int m_fallocate(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh,
-		       uint32_t mode, uint64_t offset, uint64_t length)
+static int m_fallocate(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t mode,
+		       uint64_t offset, uint64_t length)
 {
 	rec(fs, M_FALLOCATE, c, ino);
 	return 0;
@@ -312,8 +310,8 @@ static int m_lseek(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, 
 	return 0;
 }
 
-static int m_getxattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name,
-		      char *buf, size_t size)
+static int m_getxattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name, char *buf,
+		      size_t size)
 {
 	rec(fs, M_GETXATTR, c, ino);
 	rec_name(fs, name, NULL);
@@ -371,15 +369,41 @@ static int m_syncfs(void *fs, const struct fs_ctx *c, uint64_t ino)
 }
 
 const struct fs_ops mock_ops = {
-	.init = m_init, .destroy = m_destroy, .lookup = m_lookup, .forget = m_forget,
-	.getattr = m_getattr, .setattr = m_setattr, .readlink = m_readlink, .symlink = m_symlink,
-	.mknod = m_mknod, .mkdir = m_mkdir, .unlink = m_unlink, .rmdir = m_rmdir,
-	.rename = m_rename, .link = m_link, .open = m_open, .create = m_create, .read = m_read,
-	.write = m_write, .statfs = m_statfs, .release = m_release, .fsync = m_fsync,
-	.flush = m_flush, .opendir = m_opendir, .readdir = m_readdir, .releasedir = m_releasedir,
-	.fsyncdir = m_fsyncdir, .access = m_access, .fallocate = m_fallocate, .lseek = m_lseek,
-	.getxattr = m_getxattr, .setxattr = m_setxattr, .listxattr = m_listxattr,
-	.removexattr = m_removexattr, .copy_file_range = m_copy_file_range, .syncfs = m_syncfs,
+    .init = m_init,
+    .destroy = m_destroy,
+    .lookup = m_lookup,
+    .forget = m_forget,
+    .getattr = m_getattr,
+    .setattr = m_setattr,
+    .readlink = m_readlink,
+    .symlink = m_symlink,
+    .mknod = m_mknod,
+    .mkdir = m_mkdir,
+    .unlink = m_unlink,
+    .rmdir = m_rmdir,
+    .rename = m_rename,
+    .link = m_link,
+    .open = m_open,
+    .create = m_create,
+    .read = m_read,
+    .write = m_write,
+    .statfs = m_statfs,
+    .release = m_release,
+    .fsync = m_fsync,
+    .flush = m_flush,
+    .opendir = m_opendir,
+    .readdir = m_readdir,
+    .releasedir = m_releasedir,
+    .fsyncdir = m_fsyncdir,
+    .access = m_access,
+    .fallocate = m_fallocate,
+    .lseek = m_lseek,
+    .getxattr = m_getxattr,
+    .setxattr = m_setxattr,
+    .listxattr = m_listxattr,
+    .removexattr = m_removexattr,
+    .copy_file_range = m_copy_file_range,
+    .syncfs = m_syncfs,
 };
 
 size_t mk_req2(void *buf, uint32_t opcode, uint64_t unique, uint64_t nodeid, const void *a,
@@ -411,8 +435,8 @@ size_t mk_req(void *buf, uint32_t opcode, uint64_t unique, uint64_t nodeid, cons
 
 size_t run1(struct fuse_server *srv, const void *buf, size_t len, void *out, size_t outlen)
 {
-	struct iovec in = { .iov_base = (void *)buf, .iov_len = len };
-	struct iovec o = { .iov_base = out, .iov_len = outlen };
+	struct iovec in = {.iov_base = (void *)buf, .iov_len = len};
+	struct iovec o = {.iov_base = out, .iov_len = outlen};
 
 	return fuse_server_handle(srv, &in, 1, &o, 1);
 }
@@ -454,7 +478,7 @@ int do_init(struct fuse_server *srv, uint32_t major, uint32_t minor, uint64_t fl
 
 struct fuse_server *mk_server(struct mock_fs *m, const struct fuse_server_opts *opts)
 {
-	struct fuse_server_opts def = { .readdirplus = true, .xattr = true };
+	struct fuse_server_opts def = {.readdirplus = true, .xattr = true};
 	struct fuse_server *srv = NULL;
 
 	memset(m, 0, sizeof(*m));

@@ -12,20 +12,51 @@
 #include "fuse/server.h"
 
 enum mock_op {
-	M_INIT, M_DESTROY, M_LOOKUP, M_FORGET, M_GETATTR, M_SETATTR, M_READLINK, M_SYMLINK,
-	M_MKNOD, M_MKDIR, M_UNLINK, M_RMDIR, M_RENAME, M_LINK, M_OPEN, M_CREATE, M_READ, M_WRITE,
-	M_STATFS, M_RELEASE, M_FSYNC, M_FLUSH, M_OPENDIR, M_READDIR, M_RELEASEDIR, M_FSYNCDIR,
-	M_ACCESS, M_FALLOCATE, M_LSEEK, M_GETXATTR, M_SETXATTR, M_LISTXATTR, M_REMOVEXATTR,
-	M_COPY_FILE_RANGE, M_SYNCFS, M_NOPS
+	M_INIT,
+	M_DESTROY,
+	M_LOOKUP,
+	M_FORGET,
+	M_GETATTR,
+	M_SETATTR,
+	M_READLINK,
+	M_SYMLINK,
+	M_MKNOD,
+	M_MKDIR,
+	M_UNLINK,
+	M_RMDIR,
+	M_RENAME,
+	M_LINK,
+	M_OPEN,
+	M_CREATE,
+	M_READ,
+	M_WRITE,
+	M_STATFS,
+	M_RELEASE,
+	M_FSYNC,
+	M_FLUSH,
+	M_OPENDIR,
+	M_READDIR,
+	M_RELEASEDIR,
+	M_FSYNCDIR,
+	M_ACCESS,
+	M_FALLOCATE,
+	M_LSEEK,
+	M_GETXATTR,
+	M_SETXATTR,
+	M_LISTXATTR,
+	M_REMOVEXATTR,
+	M_COPY_FILE_RANGE,
+	M_SYNCFS,
+	M_NOPS
 };
 
 struct mock_fs {
 	int calls[M_NOPS];
 	int total_calls;
-	int result;          /* returned by status ops when negative */
+	int result;	     /* returned by status ops when negative */
 	struct fs_ctx ctx;   /* last context */
-	uint64_t ino;        /* last inode */
-	char name[512];      /* last name */
+	uint64_t ino;	     /* last inode */
+	char name[512];	     /* last name */
 	char name2[4096];    /* second string (new name, target) */
 	uint32_t u32a, u32b; /* last mode/flags and friends */
 	uint64_t u64a;
@@ -37,8 +68,8 @@ struct mock_fs {
 	int io_iovcnt;
 	uint8_t wbuf[8192];
 	size_t wlen;
-	size_t dir_size;     /* db->size seen by readdir */
-	int dir_entries;     /* entries to add (0: until full) */
+	size_t dir_size; /* db->size seen by readdir */
+	int dir_entries; /* entries to add (0: until full) */
 	int dir_added;
 };
 

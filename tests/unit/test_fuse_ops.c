@@ -45,14 +45,14 @@ static void test_entry_ops(void **state)
 	assert_int_equal(m.ctx.pid, 4242);
 	assert_int_equal(m.ctx.umask, 0);
 
-	struct fuse_mkdir_in mk = { .mode = 0755, .umask = 022 };
+	struct fuse_mkdir_in mk = {.mode = 0755, .umask = 022};
 	n = mk_req2(buf, FUSE_MKDIR, 2, 6, &mk, sizeof(mk), "d", 2);
 	assert_int_equal(send_req(srv, n, 2, &pl), 0);
 	assert_int_equal(m.u32a, 0755);
 	assert_int_equal(m.u32b, 022);
 	assert_int_equal(m.ctx.umask, 022);
 
-	struct fuse_mknod_in mn = { .mode = S_IFIFO | 0600, .rdev = 7, .umask = 077 };
+	struct fuse_mknod_in mn = {.mode = S_IFIFO | 0600, .rdev = 7, .umask = 077};
 	n = mk_req2(buf, FUSE_MKNOD, 3, 6, &mn, sizeof(mn), "p", 2);
 	assert_int_equal(send_req(srv, n, 3, &pl), 0);
 	assert_int_equal(m.u32a, S_IFIFO | 0600);
@@ -64,14 +64,14 @@ static void test_entry_ops(void **state)
 	assert_string_equal(m.name, "link");
 	assert_string_equal(m.name2, "../target");
 
-	struct fuse_link_in li = { .oldnodeid = 99 };
+	struct fuse_link_in li = {.oldnodeid = 99};
 	n = mk_req2(buf, FUSE_LINK, 5, 6, &li, sizeof(li), "hard", 5);
 	assert_int_equal(send_req(srv, n, 5, &pl), 0);
 	assert_int_equal(m.ino, 99);
 	assert_int_equal(m.u64a, 6);
 	assert_string_equal(m.name, "hard");
 
-	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT, .mode = 0644, .umask = 2 };
+	struct fuse_create_in ci = {.flags = O_RDWR | O_CREAT, .mode = 0644, .umask = 2};
 	n = mk_req2(buf, FUSE_CREATE, 6, 6, &ci, sizeof(ci), "f", 2);
 	assert_int_equal(send_req(srv, n, 6, &pl), 0);
 	assert_int_equal(pl, sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out));
@@ -99,7 +99,7 @@ static void test_status_ops(void **state)
 	assert_int_equal(send_req(srv, n, 2, &pl), -EIO);
 	m.result = 0;
 
-	struct fuse_rename2_in r2 = { .newdir = 9, .flags = RENAME_NOREPLACE };
+	struct fuse_rename2_in r2 = {.newdir = 9, .flags = RENAME_NOREPLACE};
 	n = mk_req2(buf, FUSE_RENAME2, 3, 5, &r2, sizeof(r2), "a\0b", 4);
 	assert_int_equal(send_req(srv, n, 3, &pl), 0);
 	assert_string_equal(m.name, "a");
@@ -110,45 +110,45 @@ static void test_status_ops(void **state)
 	n = mk_req2(buf, FUSE_RENAME2, 4, 5, &r2, sizeof(r2), "a\0b", 4);
 	assert_int_equal(send_req(srv, n, 4, &pl), -EINVAL);
 	assert_int_equal(m.calls[M_RENAME], 1);
-	struct fuse_rename_in r1 = { .newdir = 10 };
+	struct fuse_rename_in r1 = {.newdir = 10};
 	n = mk_req2(buf, FUSE_RENAME, 5, 5, &r1, sizeof(r1), "c\0d", 4);
 	assert_int_equal(send_req(srv, n, 5, &pl), 0);
 	assert_int_equal(m.u32a, 0);
 	assert_int_equal(m.u64a, 10);
 
-	struct fuse_access_in ai = { .mask = 4 };
+	struct fuse_access_in ai = {.mask = 4};
 	n = mk_req(buf, FUSE_ACCESS, 6, 5, &ai, sizeof(ai));
 	assert_int_equal(send_req(srv, n, 6, &pl), 0);
 	assert_int_equal(m.u32a, 4);
 
-	struct fuse_fsync_in fi = { .fh = 3, .fsync_flags = 1 };
+	struct fuse_fsync_in fi = {.fh = 3, .fsync_flags = 1};
 	n = mk_req(buf, FUSE_FSYNC, 7, 5, &fi, sizeof(fi));
 	assert_int_equal(send_req(srv, n, 7, &pl), 0);
 	assert_int_equal(m.u32a, 1);
 	n = mk_req(buf, FUSE_FSYNCDIR, 8, 5, &fi, sizeof(fi));
 	assert_int_equal(send_req(srv, n, 8, &pl), 0);
 
-	struct fuse_release_in ri = { .fh = 77 };
+	struct fuse_release_in ri = {.fh = 77};
 	n = mk_req(buf, FUSE_RELEASE, 9, 5, &ri, sizeof(ri));
 	assert_int_equal(send_req(srv, n, 9, &pl), 0);
 	assert_int_equal(m.u64a, 77);
 	n = mk_req(buf, FUSE_RELEASEDIR, 10, 5, &ri, sizeof(ri));
 	assert_int_equal(send_req(srv, n, 10, &pl), 0);
-	struct fuse_flush_in fl = { .fh = 1 };
+	struct fuse_flush_in fl = {.fh = 1};
 	n = mk_req(buf, FUSE_FLUSH, 11, 5, &fl, sizeof(fl));
 	assert_int_equal(send_req(srv, n, 11, &pl), 0);
-	struct fuse_fallocate_in fa = { .length = 10 };
+	struct fuse_fallocate_in fa = {.length = 10};
 	n = mk_req(buf, FUSE_FALLOCATE, 12, 5, &fa, sizeof(fa));
 	assert_int_equal(send_req(srv, n, 12, &pl), 0);
 
-	struct fuse_lseek_in ls = { .offset = 100, .whence = 3 };
+	struct fuse_lseek_in ls = {.offset = 100, .whence = 3};
 	struct fuse_lseek_out lo;
 	n = mk_req(buf, FUSE_LSEEK, 13, 5, &ls, sizeof(ls));
 	assert_int_equal(send_req(srv, n, 13, &pl), 0);
 	memcpy(&lo, out + OHDR, sizeof(lo));
 	assert_int_equal(lo.offset, 101);
 
-	struct fuse_copy_file_range_in cf = { .len = 1ULL << 40 };
+	struct fuse_copy_file_range_in cf = {.len = 1ULL << 40};
 	struct fuse_write_out wo;
 	n = mk_req(buf, FUSE_COPY_FILE_RANGE, 14, 5, &cf, sizeof(cf));
 	assert_int_equal(send_req(srv, n, 14, &pl), 0);
@@ -156,7 +156,7 @@ static void test_status_ops(void **state)
 	assert_int_equal(wo.size, 1000);
 	assert_true(m.u64a <= (1u << 30));
 
-	struct fuse_syncfs_in sf = { 0 };
+	struct fuse_syncfs_in sf = {0};
 	n = mk_req(buf, FUSE_SYNCFS, 15, 5, &sf, sizeof(sf));
 	assert_int_equal(send_req(srv, n, 15, &pl), 0);
 	n = mk_req(buf, FUSE_STATFS, 16, 5, NULL, 0);
@@ -168,7 +168,7 @@ static void test_status_ops(void **state)
 	assert_int_equal(pl, strlen("some/target"));
 	assert_memory_equal(out + OHDR, "some/target", pl);
 
-	struct fuse_open_in oi = { .flags = O_RDONLY };
+	struct fuse_open_in oi = {.flags = O_RDONLY};
 	n = mk_req(buf, FUSE_OPEN, 18, 5, &oi, sizeof(oi));
 	assert_int_equal(send_req(srv, n, 18, &pl), 0);
 	assert_int_equal(pl, sizeof(struct fuse_open_out));
@@ -183,7 +183,7 @@ static void test_attr_ops(void **state)
 	struct fuse_server *srv = mk_server(&m, NULL);
 	size_t n, pl;
 
-	struct fuse_getattr_in gi = { .getattr_flags = 0, .fh = 5 };
+	struct fuse_getattr_in gi = {.getattr_flags = 0, .fh = 5};
 	n = mk_req(buf, FUSE_GETATTR, 1, 3, &gi, sizeof(gi));
 	assert_int_equal(send_req(srv, n, 1, &pl), 0);
 	assert_int_equal(pl, sizeof(struct fuse_attr_out));
@@ -237,8 +237,8 @@ static void test_forget(void **state)
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, NULL);
 	char args[8 + 3 * 16];
-	struct fuse_batch_forget_in bf = { .count = 3 };
-	struct fuse_forget_one one[3] = { { 10, 1 }, { 11, 2 }, { 12, 4 } };
+	struct fuse_batch_forget_in bf = {.count = 3};
+	struct fuse_forget_one one[3] = {{10, 1}, {11, 2}, {12, 4}};
 	size_t n;
 
 	uint64_t nl = 3;
@@ -272,10 +272,10 @@ static void test_forget(void **state)
 
 static void test_xattr(void **state)
 {
-	struct fuse_server_opts o = { .xattr = false };
+	struct fuse_server_opts o = {.xattr = false};
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, &o);
-	struct fuse_getxattr_in gi = { .size = 0 };
+	struct fuse_getxattr_in gi = {.size = 0};
 	struct fuse_getxattr_out go;
 	size_t n, pl;
 
@@ -309,7 +309,7 @@ static void test_xattr(void **state)
 	assert_int_equal(pl, 4);
 
 	/* SETXATTR before SETXATTR_EXT: the 8-byte layout. */
-	struct fuse_setxattr_in si = { .size = 3, .flags = 1, .setxattr_flags = 0xdead };
+	struct fuse_setxattr_in si = {.size = 3, .flags = 1, .setxattr_flags = 0xdead};
 	n = mk_req2(buf, FUSE_SETXATTR, 7, 3, &si, 8, "user.b\0xyz", 10);
 	assert_int_equal(send_req(srv, n, 7, &pl), 0);
 	assert_string_equal(m.name, "user.b");
@@ -337,10 +337,10 @@ static void test_xattr(void **state)
 
 	/* With SETXATTR_EXT agreed (posix_acl), the 16-byte layout. */
 	memset(&m, 0, sizeof(m));
-	o = (struct fuse_server_opts){ .xattr = true, .posix_acl = true };
+	o = (struct fuse_server_opts){.xattr = true, .posix_acl = true};
 	assert_int_equal(fuse_server_new(&mock_ops, &m, &o, &srv), 0);
-	assert_int_equal(do_init(srv, 7, 38,
-				 FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT, NULL), 0);
+	assert_int_equal(
+	    do_init(srv, 7, 38, FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT, NULL), 0);
 	si.size = 3;
 	n = mk_req2(buf, FUSE_SETXATTR, 11, 3, &si, 16, "user.d\0xyz", 10);
 	assert_int_equal(send_req(srv, n, 11, &pl), 0);
@@ -357,9 +357,9 @@ static void test_missing_ops(void **state)
 	struct fs_ops ops = mock_ops;
 	struct mock_fs m;
 	struct fuse_server *srv;
-	struct fuse_server_opts o = { .xattr = true };
-	struct fuse_getxattr_in gi = { 0 };
-	struct fuse_syncfs_in sf = { 0 };
+	struct fuse_server_opts o = {.xattr = true};
+	struct fuse_getxattr_in gi = {0};
+	struct fuse_syncfs_in sf = {0};
 	size_t n, pl;
 
 	ops.getxattr = NULL;
@@ -372,7 +372,7 @@ static void test_missing_ops(void **state)
 	assert_int_equal(send_req(srv, n, 1, &pl), -ENOSYS);
 	n = mk_req(buf, FUSE_SYNCFS, 2, 3, &sf, sizeof(sf));
 	assert_int_equal(send_req(srv, n, 2, &pl), -ENOSYS);
-	struct fuse_copy_file_range_in cf = { 0 };
+	struct fuse_copy_file_range_in cf = {0};
 	n = mk_req(buf, FUSE_COPY_FILE_RANGE, 3, 3, &cf, sizeof(cf));
 	assert_int_equal(send_req(srv, n, 3, &pl), -ENOSYS);
 	assert_int_equal(m.total_calls, 1); /* init only */
@@ -382,9 +382,9 @@ static void test_missing_ops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_entry_ops), cmocka_unit_test(test_status_ops),
-		cmocka_unit_test(test_attr_ops),  cmocka_unit_test(test_forget),
-		cmocka_unit_test(test_xattr),	  cmocka_unit_test(test_missing_ops),
+	    cmocka_unit_test(test_entry_ops), cmocka_unit_test(test_status_ops),
+	    cmocka_unit_test(test_attr_ops),  cmocka_unit_test(test_forget),
+	    cmocka_unit_test(test_xattr),     cmocka_unit_test(test_missing_ops),
 	};
 	return cmocka_run_group_tests_name("fuse_ops", tests, NULL, NULL);
 }

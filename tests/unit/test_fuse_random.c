@@ -49,9 +49,9 @@ static size_t random_args(uint8_t *a, size_t max)
 	}
 	/* Small sizes in the usual size fields keep READ/WRITE/XATTR paths reachable. */
 	if (len >= 24 && rnd_below(2))
-		memcpy(a + 16, &(uint32_t){ rnd_below(600) }, 4);
+		memcpy(a + 16, &(uint32_t){rnd_below(600)}, 4);
 	if (len >= 4 && rnd_below(3) == 0)
-		memcpy(a, &(uint32_t){ rnd_below(600) }, 4);
+		memcpy(a, &(uint32_t){rnd_below(600)}, 4);
 	return len;
 }
 
@@ -133,7 +133,7 @@ static void test_random_requests(void **state)
 	unsigned long iters = it ? strtoul(it, NULL, 0) : 200000;
 	const size_t outmax = 8192;
 	uint8_t *req = calloc(1, HDR + 8192), *outb = malloc(outmax);
-	struct fuse_server_opts o = { .readdirplus = true, .xattr = true };
+	struct fuse_server_opts o = {.readdirplus = true, .xattr = true};
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, &o);
 
@@ -161,7 +161,7 @@ static void test_random_requests(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random_requests),
+	    cmocka_unit_test(test_random_requests),
 	};
 	return cmocka_run_group_tests_name("fuse_random", tests, NULL, NULL);
 }

@@ -59,12 +59,14 @@ static void test_init_gate(void **state)
 	n = mk_req(buf, FUSE_LOOKUP, 9, 1, "a", 2);
 	assert_int_equal(send_req(srv, n, 9), -EIO);
 
-	/* A good INIT, then a second one refused. */
+	/* A good INIT; a second one (a guest reboot without DESTROY) drops the old session's
+	 * state and starts a new one. */
 	assert_int_equal(do_init(srv, 7, 27, FUSE_ASYNC_READ | FUSE_MAX_PAGES, &io), 0);
 	assert_int_equal(m.calls[M_INIT], 1);
 	assert_int_equal(io.max_pages, 256);
-	assert_int_equal(do_init(srv, 7, 38, 0, NULL), -EIO);
-	assert_int_equal(m.calls[M_INIT], 1);
+	assert_int_equal(do_init(srv, 7, 38, 0, NULL), 0);
+	assert_int_equal(m.calls[M_DESTROY], 1);
+	assert_int_equal(m.calls[M_INIT], 2);
 	n = mk_req(buf, FUSE_LOOKUP, 10, 1, "a", 2);
 	assert_int_equal(send_req(srv, n, 10), 0);
 	assert_int_equal(m.calls[M_LOOKUP], 1);
@@ -72,11 +74,11 @@ static void test_init_gate(void **state)
 	/* DESTROY: back to the start. */
 	n = mk_req(buf, FUSE_DESTROY, 11, 0, NULL, 0);
 	assert_int_equal(send_req(srv, n, 11), 0);
-	assert_int_equal(m.calls[M_DESTROY], 1);
+	assert_int_equal(m.calls[M_DESTROY], 2);
 	n = mk_req(buf, FUSE_LOOKUP, 12, 1, "a", 2);
 	assert_int_equal(send_req(srv, n, 12), -EIO);
 	assert_int_equal(do_init(srv, 7, 38, 0, NULL), 0);
-	assert_int_equal(m.calls[M_INIT], 2);
+	assert_int_equal(m.calls[M_INIT], 3);
 	fuse_server_reset(srv);
 	assert_int_equal(m.calls[M_DESTROY], 2);
 	fuse_server_reset(srv); /* not initialised: nothing to destroy */
@@ -89,8 +91,9 @@ static void test_init_flags(void **state)
 {
 	const uint64_t base = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
 			      FUSE_HAS_IOCTL_DIR | FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO |
-			      FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_SUBMOUNTS | FUSE_INIT_EXT;
-	struct fuse_server_opts o = { .readdirplus = true };
+			      FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_SUBMOUNTS |
+			      FUSE_INIT_EXT;
+	struct fuse_server_opts o = {.readdirplus = true};
 	struct mock_fs m;
 	struct fuse_server *srv;
 	struct fuse_init_out io;
@@ -111,9 +114,11 @@ static void test_init_flags(void **state)
 	fuse_server_free(srv);
 
 	/* Only what the guest offered, and every option. */
-	o = (struct fuse_server_opts){ .writeback = true, .killpriv_v2 = true,
-				       .posix_acl = true, .security_label = true,
-				       .allow_mmap = true };
+	o = (struct fuse_server_opts){.writeback = true,
+				      .killpriv_v2 = true,
+				      .posix_acl = true,
+				      .security_label = true,
+				      .allow_mmap = true};
 	assert_int_equal(fuse_server_new(&mock_ops, &m, &o, &srv), 0);
 	assert_int_equal(do_init(srv, 7, 38, FUSE_ASYNC_READ | FUSE_POSIX_ACL, NULL), -EPROTO);
 	uint64_t offer = FUSE_ASYNC_READ | FUSE_WRITEBACK_CACHE | FUSE_HANDLE_KILLPRIV_V2 |
@@ -127,7 +132,7 @@ static void test_init_flags(void **state)
 	fuse_server_free(srv);
 
 	/* Without INIT_EXT the upper word is ignored. */
-	o = (struct fuse_server_opts){ .security_label = false };
+	o = (struct fuse_server_opts){.security_label = false};
 	assert_int_equal(fuse_server_new(&mock_ops, &m, &o, &srv), 0);
 	assert_int_equal(do_init(srv, 7, 38, FUSE_ASYNC_READ | FUSE_SECURITY_CTX, &io), 0);
 	assert_int_equal(io.flags, FUSE_ASYNC_READ);
@@ -148,7 +153,7 @@ static void test_init_short_compat(void **state)
 {
 	struct mock_fs m;
 	struct fuse_server *srv;
-	uint32_t in16[4] = { 7, 31, 65536, FUSE_ASYNC_READ | FUSE_INIT_EXT };
+	uint32_t in16[4] = {7, 31, 65536, FUSE_ASYNC_READ | FUSE_INIT_EXT};
 	size_t n;
 
 	memset(&m, 0, sizeof(m));
@@ -211,9 +216,25 @@ static void test_bad_framing(void **state)
 	assert_int_equal(send_req(srv, n, 79), -EINVAL);
 
 	/* Unknown and unimplemented opcodes. */
-	uint32_t ops[] = { 0, 7, FUSE_GETLK, FUSE_SETLK, FUSE_SETLKW, FUSE_BMAP, FUSE_IOCTL,
-			   FUSE_POLL, FUSE_NOTIFY_REPLY, FUSE_SETUPMAPPING, FUSE_REMOVEMAPPING,
-			   FUSE_TMPFILE, 52, 53, 63, 64, 1000, CUSE_INIT, UINT32_MAX };
+	uint32_t ops[] = {0,
+			  7,
+			  FUSE_GETLK,
+			  FUSE_SETLK,
+			  FUSE_SETLKW,
+			  FUSE_BMAP,
+			  FUSE_IOCTL,
+			  FUSE_POLL,
+			  FUSE_NOTIFY_REPLY,
+			  FUSE_SETUPMAPPING,
+			  FUSE_REMOVEMAPPING,
+			  FUSE_TMPFILE,
+			  52,
+			  53,
+			  63,
+			  64,
+			  1000,
+			  CUSE_INIT,
+			  UINT32_MAX};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		n = mk_req(buf, ops[i], 100 + i, 1, "abcdefgh", 8);
 		assert_int_equal(send_req(srv, n, 100 + i), -ENOSYS);
@@ -253,15 +274,20 @@ struct minarg {
 static void test_short_args(void **state)
 {
 	static const struct minarg t[] = {
-		{ FUSE_GETATTR, 16 },  { FUSE_SETATTR, 88 },	 { FUSE_MKNOD, 16 },
-		{ FUSE_MKDIR, 8 },     { FUSE_RENAME, 8 },	 { FUSE_RENAME2, 16 },
-		{ FUSE_LINK, 8 },      { FUSE_OPEN, 8 },	 { FUSE_READ, 40 },
-		{ FUSE_WRITE, 40 },    { FUSE_RELEASE, 24 },	 { FUSE_FSYNC, 16 },
-		{ FUSE_SETXATTR, 8 },  { FUSE_GETXATTR, 8 },	 { FUSE_LISTXATTR, 8 },
-		{ FUSE_FLUSH, 24 },    { FUSE_OPENDIR, 8 },	 { FUSE_READDIR, 40 },
-		{ FUSE_RELEASEDIR, 24 }, { FUSE_FSYNCDIR, 16 },	 { FUSE_ACCESS, 8 },
-		{ FUSE_CREATE, 16 },   { FUSE_FALLOCATE, 32 },	 { FUSE_READDIRPLUS, 40 },
-		{ FUSE_LSEEK, 24 },    { FUSE_COPY_FILE_RANGE, 56 }, { FUSE_SYNCFS, 8 },
+	    {FUSE_GETATTR, 16},	   {FUSE_SETATTR, 88},
+	    {FUSE_MKNOD, 16},	   {FUSE_MKDIR, 8},
+	    {FUSE_RENAME, 8},	   {FUSE_RENAME2, 16},
+	    {FUSE_LINK, 8},	   {FUSE_OPEN, 8},
+	    {FUSE_READ, 40},	   {FUSE_WRITE, 40},
+	    {FUSE_RELEASE, 24},	   {FUSE_FSYNC, 16},
+	    {FUSE_SETXATTR, 8},	   {FUSE_GETXATTR, 8},
+	    {FUSE_LISTXATTR, 8},   {FUSE_FLUSH, 24},
+	    {FUSE_OPENDIR, 8},	   {FUSE_READDIR, 40},
+	    {FUSE_RELEASEDIR, 24}, {FUSE_FSYNCDIR, 16},
+	    {FUSE_ACCESS, 8},	   {FUSE_CREATE, 16},
+	    {FUSE_FALLOCATE, 32},  {FUSE_READDIRPLUS, 40},
+	    {FUSE_LSEEK, 24},	   {FUSE_COPY_FILE_RANGE, 56},
+	    {FUSE_SYNCFS, 8},
 	};
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, NULL);
@@ -278,8 +304,7 @@ static void test_short_args(void **state)
 	}
 	assert_int_equal(m.total_calls, 0);
 	/* Name-only opcodes with no argument at all. */
-	uint32_t named[] = { FUSE_LOOKUP, FUSE_UNLINK, FUSE_RMDIR, FUSE_SYMLINK,
-			     FUSE_REMOVEXATTR };
+	uint32_t named[] = {FUSE_LOOKUP, FUSE_UNLINK, FUSE_RMDIR, FUSE_SYMLINK, FUSE_REMOVEXATTR};
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
 		n = mk_req(buf, named[i], 2000 + i, 1, NULL, 0);
 		assert_int_equal(send_req(srv, n, 2000 + i), -EINVAL);
@@ -302,11 +327,10 @@ static void test_bad_names(void **state)
 		uint32_t opcode;
 		size_t fixed; /* struct before the name */
 	} t[] = {
-		{ FUSE_LOOKUP, 0 },    { FUSE_UNLINK, 0 },   { FUSE_RMDIR, 0 },
-		{ FUSE_SYMLINK, 0 },   { FUSE_MKNOD, 16 },   { FUSE_MKDIR, 8 },
-		{ FUSE_CREATE, 16 },   { FUSE_LINK, 8 },     { FUSE_RENAME, 8 },
-		{ FUSE_RENAME2, 16 },  { FUSE_GETXATTR, 8 }, { FUSE_SETXATTR, 8 },
-		{ FUSE_REMOVEXATTR, 0 },
+	    {FUSE_LOOKUP, 0},	   {FUSE_UNLINK, 0},   {FUSE_RMDIR, 0},	   {FUSE_SYMLINK, 0},
+	    {FUSE_MKNOD, 16},	   {FUSE_MKDIR, 8},    {FUSE_CREATE, 16},  {FUSE_LINK, 8},
+	    {FUSE_RENAME, 8},	   {FUSE_RENAME2, 16}, {FUSE_GETXATTR, 8}, {FUSE_SETXATTR, 8},
+	    {FUSE_REMOVEXATTR, 0},
 	};
 	struct mock_fs m;
 	struct fuse_server *srv = mk_server(&m, NULL);
@@ -374,7 +398,7 @@ static int t_lookup(void *fs, const struct fs_ctx *c, uint64_t parent, const cha
 	return 0;
 }
 
-static const struct fs_ops t_ops = { .init = t_init, .lookup = t_lookup };
+static const struct fs_ops t_ops = {.init = t_init, .lookup = t_lookup};
 
 static atomic_int t_init_ok;
 
@@ -382,7 +406,7 @@ static void *t_worker(void *arg)
 {
 	struct fuse_server *srv = arg;
 	char req[256], rep[256];
-	struct fuse_init_in in = { .major = 7, .minor = 38 };
+	struct fuse_init_in in = {.major = 7, .minor = 38};
 	size_t n;
 	int ok = 0;
 
@@ -425,10 +449,10 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_gate),   cmocka_unit_test(test_init_flags),
-		cmocka_unit_test(test_init_short_compat), cmocka_unit_test(test_bad_framing),
-		cmocka_unit_test(test_no_reply_room), cmocka_unit_test(test_short_args),
-		cmocka_unit_test(test_bad_names), cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_init_gate),	      cmocka_unit_test(test_init_flags),
+	    cmocka_unit_test(test_init_short_compat), cmocka_unit_test(test_bad_framing),
+	    cmocka_unit_test(test_no_reply_room),     cmocka_unit_test(test_short_args),
+	    cmocka_unit_test(test_bad_names),	      cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests_name("fuse_server", tests, NULL, NULL);
 }
