@@ -138,6 +138,8 @@ int fuse_do_syncfs(struct fuse_req *req);
 /* server.c */
 int fuse_do_init(struct fuse_req *req);
 int fuse_do_destroy(struct fuse_req *req);
+/* Back to the pre-INIT state (DESTROY); the caller holds srv->lock. */
+void fuse_server_reset_locked(struct fuse_server *srv);
 int fuse_do_interrupt(struct fuse_req *req);
 
 #endif

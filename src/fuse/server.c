@@ -116,7 +116,7 @@ void fuse_server_free(struct fuse_server *srv)
 	free(srv);
 }
 
-/* Back to the pre-INIT state; the caller holds srv->lock. */
+
 void fuse_server_reset_locked(struct fuse_server *srv)
 {
 	if (atomic_load(&srv->phase) != FUSE_PHASE_READY)

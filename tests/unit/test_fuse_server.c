@@ -80,9 +80,9 @@ static void test_init_gate(void **state)
 	assert_int_equal(do_init(srv, 7, 38, 0, NULL), 0);
 	assert_int_equal(m.calls[M_INIT], 3);
 	fuse_server_reset(srv);
-	assert_int_equal(m.calls[M_DESTROY], 2);
+	assert_int_equal(m.calls[M_DESTROY], 3);
 	fuse_server_reset(srv); /* not initialised: nothing to destroy */
-	assert_int_equal(m.calls[M_DESTROY], 2);
+	assert_int_equal(m.calls[M_DESTROY], 3);
 	assert_int_equal(do_init(srv, 7, 38, 0, NULL), 0);
 	fuse_server_free(srv);
 }
