@@ -96,7 +96,11 @@ static void child_exec(struct fe *fe, const char *path, int log_fd)
 	} else {
 		snprintf(a_dir, sizeof(a_dir), "--shared-dir=%s", fe->share);
 		argv[n++] = a_dir;
-		argv[n++] = "--sandbox=none";
+		/* --sandbox=none unless the test picks a mode (a second, different value is
+		 * refused as a conflict). */
+		if (!strstr(fe->opts.daemon_args ? fe->opts.daemon_args : "", "--sandbox") &&
+		    !strstr(more ? more : "", "--sandbox"))
+			argv[n++] = "--sandbox=none";
 		argv[n++] = "--cache=auto";
 		if (debug)
 			argv[n++] = "--log-level=debug";
@@ -179,9 +183,16 @@ static int make_dirs(struct fe *fe)
 		fe->tmp[0] = 0;
 		return -EINVAL;
 	}
-	snprintf(fe->share, sizeof(fe->share), "%s/share", fe->tmp);
 	snprintf(fe->sock_path, sizeof(fe->sock_path), "%s/vhost.sock", fe->tmp);
 	snprintf(fe->log_path, sizeof(fe->log_path), "%s/daemon.log", fe->tmp);
+	/* A caller's own share lives outside tmp, so fe_destroy() leaves it alone. */
+	if (fe->opts.share_dir) {
+		if (snprintf(fe->share, sizeof(fe->share), "%s", fe->opts.share_dir) >=
+		    (int)sizeof(fe->share))
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	snprintf(fe->share, sizeof(fe->share), "%s/share", fe->tmp);
 	if (mkdir(fe->share, 0755) < 0)
 		return -errno;
 	return 0;
