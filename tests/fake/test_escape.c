@@ -341,8 +341,9 @@ static void test_swapped_dir(void **state)
 	use_swapped(fe, d1);
 	use_swapped(fe, d2);
 	check(fe, &c);
-	/* The work landed in the moved directories. */
-	for (int i = 0; i < 2; i++) {
+	/* The work landed in the moved directories (the legacy daemon refuses some of it by
+	 * name, which is no escape either). */
+	for (int i = 0; i < 2 && !fe->legacy; i++) {
 		const char *m = i ? "d2.moved" : "d1.moved";
 
 		expect_in(fe, m, "esc-swap", true);
