@@ -183,9 +183,16 @@ static int make_dirs(struct fe *fe)
 		fe->tmp[0] = 0;
 		return -EINVAL;
 	}
-	snprintf(fe->share, sizeof(fe->share), "%s/share", fe->tmp);
 	snprintf(fe->sock_path, sizeof(fe->sock_path), "%s/vhost.sock", fe->tmp);
 	snprintf(fe->log_path, sizeof(fe->log_path), "%s/daemon.log", fe->tmp);
+	/* A caller's own share lives outside tmp, so fe_destroy() leaves it alone. */
+	if (fe->opts.share_dir) {
+		if (snprintf(fe->share, sizeof(fe->share), "%s", fe->opts.share_dir) >=
+		    (int)sizeof(fe->share))
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	snprintf(fe->share, sizeof(fe->share), "%s/share", fe->tmp);
 	if (mkdir(fe->share, 0755) < 0)
 		return -errno;
 	return 0;

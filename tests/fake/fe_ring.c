@@ -24,16 +24,19 @@ int fe_mem_init(struct fe *fe)
 	fe->mem_fd = memfd_create("fake-guest-ram", MFD_CLOEXEC);
 	if (fe->mem_fd < 0)
 		return -errno;
-	if (ftruncate(fe->mem_fd, FE_MEM_SIZE) < 0)
+	fe->mem_size = fe->opts.mem_size ? fe->opts.mem_size : FE_MEM_SIZE;
+	if (fe->mem_size < FE_DATA_START || fe->mem_size % (2ull << 20))
+		return -EINVAL;
+	if (ftruncate(fe->mem_fd, fe->mem_size) < 0)
 		return -errno;
-	fe->mem = mmap(NULL, FE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fe->mem_fd, 0);
+	fe->mem = mmap(NULL, fe->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fe->mem_fd, 0);
 	if (fe->mem == MAP_FAILED) {
 		fe->mem = NULL;
 		return -errno;
 	}
 	fe->nregions = fe->opts.one_region ? 1 : 2;
 	for (unsigned i = 0; i < fe->nregions; i++) {
-		uint64_t size = FE_MEM_SIZE / fe->nregions, off = size * i;
+		uint64_t size = fe->mem_size / fe->nregions, off = size * i;
 
 		fe->regions[i] = (struct fe_vu_region){
 			.guest_phys_addr = FE_GPA_BASE + off,
@@ -50,7 +53,7 @@ int fe_mem_init(struct fe *fe)
 void fe_mem_fini(struct fe *fe)
 {
 	if (fe->mem)
-		munmap(fe->mem, FE_MEM_SIZE);
+		munmap(fe->mem, fe->mem_size);
 	fe->mem = NULL;
 	if (fe->mem_fd >= 0)
 		close(fe->mem_fd);
@@ -59,8 +62,8 @@ void fe_mem_fini(struct fe *fe)
 
 void *fe_gpa_ptr(struct fe *fe, uint64_t gpa, uint64_t len)
 {
-	if (gpa < FE_GPA_BASE || gpa - FE_GPA_BASE > FE_MEM_SIZE ||
-	    len > FE_MEM_SIZE - (gpa - FE_GPA_BASE))
+	if (gpa < FE_GPA_BASE || gpa - FE_GPA_BASE > fe->mem_size ||
+	    len > fe->mem_size - (gpa - FE_GPA_BASE))
 		return NULL;
 	return fe->mem + (gpa - FE_GPA_BASE);
 }
@@ -80,7 +83,7 @@ uint64_t fe_alloc(struct fe *fe, uint64_t len, bool cross)
 		return FE_GPA_BASE + off;
 	}
 	off = (fe->alloc_next + 63) & ~63ull;
-	if (len > FE_MEM_SIZE - off)
+	if (len > fe->mem_size - off)
 		return 0;
 	fe->alloc_next = off + len;
 	return FE_GPA_BASE + off;

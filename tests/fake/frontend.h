@@ -32,6 +32,10 @@ struct fe_opts {
 	bool no_negotiate; /* only start the daemon and connect */
 	bool always_kick; /* kick even when EVENT_IDX says the device does not need it */
 	const char *daemon_args; /* extra options for our daemon, space-separated */
+	/* Benchmark mode (bench/vufs-bench): */
+	uint64_t mem_size; /* guest RAM size, a multiple of 2 MiB, at least 34 MiB; 0: FE_MEM_SIZE
+			    * (fe_alloc's "cross" placement needs the default) */
+	const char *share_dir; /* serve this existing directory (kept) instead of tmp/share */
 };
 
 struct fe_vq {
@@ -58,7 +62,7 @@ struct fe {
 	int status;
 	bool legacy; /* /usr/lib/qemu/virtiofsd style command line */
 	char tmp[64]; /* private temp dir */
-	char share[96]; /* tmp/share: the shared directory */
+	char share[96]; /* tmp/share (or opts.share_dir): the shared directory */
 	char sock_path[96];
 	char log_path[96];
 	/* vhost-user */
@@ -70,6 +74,7 @@ struct fe {
 	/* guest RAM */
 	int mem_fd;
 	uint8_t *mem;
+	uint64_t mem_size; /* FE_MEM_SIZE unless opts.mem_size says otherwise */
 	unsigned nregions;
 	struct fe_vu_region regions[2];
 	uint64_t alloc_next; /* bump allocator for request buffers, as an offset in mem */

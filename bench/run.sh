@@ -1,0 +1,77 @@
+#!/bin/bash
+# Benchmarks on demand (docs/performance.md): our daemon (thread pool 0 and N), the legacy
+# /usr/lib/qemu/virtiofsd, and the host itself as the ceiling, in the same run, on tmpfs and on
+# the disk. Never part of the test suite; nothing here asserts a timing.
+#
+#   bench/run.sh [--secs S] [--pool N] [--fs tmpfs|disk|both] [--file-mb N] [--depths 1,16,64]
+#                [--works a,b,...] [--legacy PATH] [--legacy-pool] [--out FILE.tsv]
+#
+# Environment: BENCH_BUILD (build dir, default build-bench, configured --buildtype=release),
+# BENCH_DISK_DIR (where the disk data set goes, default the build dir).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BENCH_BUILD:-$root/build-bench}
+secs=0.5 pool=4 fs=both file_mb=256 depths=1,16,64 works= out= legacy_pool=0
+legacy=/usr/lib/qemu/virtiofsd
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--secs) secs=$2; shift ;;
+	--pool) pool=$2; shift ;;
+	--fs) fs=$2; shift ;;
+	--file-mb) file_mb=$2; shift ;;
+	--depths) depths=$2; shift ;;
+	--works) works=$2; shift ;;
+	--legacy) legacy=$2; shift ;;
+	--legacy-pool) legacy_pool=1 ;;
+	--out) out=$2; shift ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	*) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" "$root" --buildtype=release >/dev/null
+fi
+ninja -C "$build" virtiofsd bench/vufs-bench >/dev/null
+bench=$build/bench/vufs-bench
+out=${out:-$build/bench-$(date +%Y%m%d-%H%M%S).tsv}
+
+targets=(--target "ours,$build/virtiofsd" --target "ours-tp$pool,$build/virtiofsd,--thread-pool-size=$pool")
+if [ -x "$legacy" ]; then
+	targets+=(--target "legacy,$legacy")
+	[ "$legacy_pool" = 1 ] && targets+=(--target "legacy-tp$pool,$legacy,--thread-pool-size=$pool")
+else
+	echo "bench/run.sh: $legacy not found: no legacy column" >&2
+fi
+targets+=(--target "host,host")
+
+dirs=()
+cleanup() { for d in "${dirs[@]}"; do rm -rf "$d"; done; }
+trap cleanup EXIT
+
+run_fs() { # label parent-dir
+	local d
+	d=$(mktemp -d "$2/vufs-bench.XXXXXX")
+	dirs+=("$d")
+	mkdir "$d/share"
+	echo "bench/run.sh: $1: preparing $d/share ($file_mb MiB data file, 11000 files)" >&2
+	"$bench" prepare "$d/share" --file-mb "$file_mb"
+	sync
+	echo "bench/run.sh: $1: running" >&2
+	"$bench" run --share "$d/share" --fs "$1" --secs "$secs" --depths "$depths" \
+		${works:+--works "$works"} "${targets[@]}" | tee -a "$out" >&2
+	rm -rf "$d"
+}
+
+: >"$out"
+start=$(date +%s)
+case "$fs" in
+tmpfs|both) run_fs tmpfs /dev/shm ;;&
+disk|both) run_fs disk "${BENCH_DISK_DIR:-$build}" ;;
+esac
+echo "bench/run.sh: $(($(date +%s) - start)) s; raw results in $out" >&2
+echo
+python3 "$root/bench/table.py" "$out"

@@ -1,0 +1,280 @@
+/*
+ * vufs-bench: drive a virtio-fs vhost-user daemon from the host with the fake frontend (memfd
+ * guest RAM, a 1024-entry request queue with EVENT_IDX and indirect descriptors), N requests in
+ * flight, or do the same operations directly on the host (the ceiling).
+ *
+ *   vufs-bench prepare DIR [--file-mb N]
+ *   vufs-bench run --share DIR --target LABEL,PATH|host[,DAEMON ARGS] ... [--fs LABEL]
+ *              [--secs S] [--depths 1,16,64] [--works a,b,...]
+ *
+ * Every target (a daemon, or "host": the same operations as plain system calls) is started once;
+ * then each (workload, depth) cell runs on each target in turn. One tab-separated line per cell:
+ *   fs target work depth ops secs ops/s req/s MB/s p50_us p99_us cpu_us/op
+ * cpu_us/op is the daemon's utime+stime (its process tree) over the cell, per operation.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fe_ops.h"
+#include "vb.h"
+
+#define VB_SLOTS_OFF (40ull << 20) /* after the fake frontend's own request buffers */
+
+#define VB_MAX_TARGETS 6
+
+struct target {
+	char label[32], path[256], args[256];
+	struct vb_run r;
+};
+
+struct args {
+	const char *share, *fs, *works;
+	char depths[64];
+	double secs;
+	uint64_t file_mb;
+	unsigned ntargets;
+	struct target *t;
+};
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: vufs-bench prepare DIR [--file-mb N]\n"
+			"       vufs-bench run --share DIR --target LABEL,PATH|host[,DAEMON ARGS] ...\n"
+			"                  [--fs LABEL] [--secs S] [--depths 1,16,64] [--works a,b]\n"
+			"workloads: %s\n", vb_work_names());
+}
+
+/* LABEL,PATH[,ARGS]: PATH "host" is the host ceiling; ARGS are space-separated daemon options. */
+static int parse_target(struct args *a, const char *spec)
+{
+	struct target *t = &a->t[a->ntargets];
+	const char *c1 = strchr(spec, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+	size_t plen = c2 ? (size_t)(c2 - c1 - 1) : c1 ? strlen(c1 + 1) : 0;
+
+	if (a->ntargets == VB_MAX_TARGETS || !c1 || (size_t)(c1 - spec) >= sizeof(t->label) ||
+	    plen >= sizeof(t->path) || (c2 && strlen(c2 + 1) >= sizeof(t->args)))
+		return -EINVAL;
+	memcpy(t->label, spec, (size_t)(c1 - spec));
+	memcpy(t->path, c1 + 1, plen);
+	if (c2)
+		snprintf(t->args, sizeof(t->args), "%s", c2 + 1);
+	a->ntargets++;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "share", required_argument, NULL, 's' }, { "target", required_argument, NULL, 't' },
+		{ "fs", required_argument, NULL, 'f' }, { "secs", required_argument, NULL, 'S' },
+		{ "depths", required_argument, NULL, 'D' }, { "works", required_argument, NULL, 'w' },
+		{ "file-mb", required_argument, NULL, 'm' }, { NULL, 0, NULL, 0 }
+	};
+	static struct target targets[VB_MAX_TARGETS];
+	int c;
+
+	*a = (struct args){ .secs = 1.0, .file_mb = 256, .fs = "-", .works = vb_work_names(),
+			    .t = targets };
+	snprintf(a->depths, sizeof(a->depths), "1,16,64");
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': a->share = optarg; break;
+		case 't':
+			if (parse_target(a, optarg) < 0)
+				return -EINVAL;
+			break;
+		case 'f': a->fs = optarg; break;
+		case 'S': a->secs = atof(optarg); break;
+		case 'D': snprintf(a->depths, sizeof(a->depths), "%s", optarg); break;
+		case 'w': a->works = optarg; break;
+		case 'm': a->file_mb = strtoull(optarg, NULL, 10); break;
+		default: return -EINVAL;
+		}
+	}
+	return a->secs > 0 && a->secs < 600 ? 0 : -EINVAL;
+}
+
+static void print_row(const struct args *a, const struct target *t, unsigned depth,
+		      const struct vb_stats *st)
+{
+	double secs = st->elapsed_ns / 1e9;
+	char cpu[32] = "-", reqs[32] = "-";
+
+	if (st->cpu_known && st->ops)
+		snprintf(cpu, sizeof(cpu), "%.2f", (double)st->cpu_us / (double)st->ops);
+	if (st->reqs)
+		snprintf(reqs, sizeof(reqs), "%.0f", st->reqs / secs);
+	printf("%s\t%s\t%s\t%u\t%llu\t%.3f\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%s\n", a->fs, t->label,
+	       t->r.w->name, depth, (unsigned long long)st->ops, secs, st->ops / secs, reqs,
+	       st->bytes / secs / 1e6, st->p50_us, st->p99_us, cpu);
+	fflush(stdout);
+}
+
+static int start_daemon(const struct args *a, struct target *t)
+{
+	struct fe_opts o = { .queue_size = 1024, .one_region = true,
+			     .mem_size = vb_mem_needed(VB_SLOTS_OFF), .share_dir = a->share,
+			     .daemon_args = t->args };
+	struct fuse_init_out init;
+	int rc;
+
+	setenv("VIRTIOFSD", t->path, 1);
+	rc = fe_start(&t->r.fe, &o);
+	if (rc < 0) {
+		fprintf(stderr, "vufs-bench: cannot start %s: %s\n", t->path, strerror(-rc));
+		return rc;
+	}
+	rc = fe_init(t->r.fe, &init);
+	if (rc != 0) {
+		fprintf(stderr, "vufs-bench: INIT of %s failed (%d)\n", t->label, rc);
+		return -EPROTO;
+	}
+	t->r.unique = 1ull << 40;
+	return vb_slots_init(&t->r, FE_GPA_BASE + VB_SLOTS_OFF);
+}
+
+static void stop_target(struct target *t, bool failed)
+{
+	if (t->r.fe) {
+		if (failed)
+			fe_dump_log(t->r.fe);
+		fe_destroy(t->r.fe);
+		t->r.fe = NULL;
+	} else {
+		vb_host_close(&t->r);
+	}
+}
+
+/* One cell: a short untimed warm-up (wakes idle CPUs, fills caches), then the measure. */
+static int cell(const struct args *a, struct target *t, unsigned depth)
+{
+	struct vb_run *r = &t->r;
+	struct vb_stats st;
+	double warm = a->secs / 5;
+	int rc;
+
+	r->depth = depth;
+	r->rng = 0x9e3779b97f4a7c15ull + depth;
+	r->cursor = 0;
+	rc = r->fe ? vb_run_cell(r, warm, &st) : vb_host_cell(r, warm, &st);
+	if (rc == 0)
+		rc = r->fe ? vb_run_cell(r, a->secs, &st) : vb_host_cell(r, a->secs, &st);
+	if (rc == 0)
+		print_row(a, t, depth, &st);
+	else
+		fprintf(stderr, "vufs-bench: %s on %s at depth %u: %s\n", r->w->name, t->label,
+			depth, strerror(-rc));
+	return rc;
+}
+
+static bool usable(const struct args *a, struct target *t)
+{
+	const struct vb_work *w = t->r.w;
+
+	if (t->r.fe && w->write && w->io_size > t->r.fe->max_write) {
+		printf("# %s\t%s\t%s: skipped, max_write %u\n", a->fs, t->label, w->name,
+		       t->r.fe->max_write);
+		return false;
+	}
+	return true;
+}
+
+/* One workload: every depth, every target in turn (so that a busy moment of this shared machine
+ * hits them alike). */
+static int run_work(const struct args *a, const struct vb_work *w)
+{
+	char depths[64], *save = NULL;
+	bool ok[VB_MAX_TARGETS];
+	int rc = 0;
+
+	for (unsigned i = 0; i < a->ntargets && rc == 0; i++) {
+		struct target *t = &a->t[i];
+
+		t->r.w = w;
+		ok[i] = usable(a, t);
+		if (ok[i] && t->r.fe)
+			rc = w->setup(&t->r);
+	}
+	snprintf(depths, sizeof(depths), "%s", a->depths);
+	for (char *d = strtok_r(depths, ",", &save); d && rc == 0; d = strtok_r(NULL, ",", &save)) {
+		int depth = atoi(d);
+
+		if (depth < 1 || depth > VB_MAX_DEPTH)
+			return -EINVAL;
+		for (unsigned i = 0; i < a->ntargets && rc == 0; i++)
+			/* The host ceiling is one synchronous thread. */
+			if (ok[i] && (a->t[i].r.fe || depth == 1))
+				rc = cell(a, &a->t[i], (unsigned)depth);
+	}
+	for (unsigned i = 0; i < a->ntargets && rc == 0; i++)
+		if (ok[i] && a->t[i].r.fe && w->teardown)
+			w->teardown(&a->t[i].r);
+	return rc;
+}
+
+static int run(const struct args *a)
+{
+	char works[512], *save = NULL;
+	unsigned started = 0;
+	int rc = 0;
+
+	if (!a->share || !a->ntargets) {
+		usage();
+		return -EINVAL;
+	}
+	for (; started < a->ntargets && rc == 0; started++) {
+		struct target *t = &a->t[started];
+
+		t->r.share = a->share;
+		rc = strcmp(t->path, "host") ? start_daemon(a, t) : vb_host_open(&t->r);
+	}
+	snprintf(works, sizeof(works), "%s", a->works);
+	for (char *w = strtok_r(works, ", ", &save); w && rc == 0; w = strtok_r(NULL, ", ", &save)) {
+		const struct vb_work *work = vb_work_find(w);
+
+		if (!work) {
+			fprintf(stderr, "vufs-bench: unknown workload %s\n", w);
+			rc = -EINVAL;
+			break;
+		}
+		rc = run_work(a, work);
+	}
+	for (unsigned i = 0; i < started; i++)
+		stop_target(&a->t[i], rc < 0);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	int rc;
+
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	optind = 2;
+	if (parse_args(argc, argv, &a) < 0) {
+		usage();
+		return 2;
+	}
+	if (!strcmp(argv[1], "prepare")) {
+		if (optind >= argc) {
+			usage();
+			return 2;
+		}
+		rc = vb_prepare(argv[optind], a.file_mb);
+		if (rc < 0)
+			fprintf(stderr, "vufs-bench: prepare %s: %s\n", argv[optind], strerror(-rc));
+		return rc < 0;
+	}
+	if (strcmp(argv[1], "run")) {
+		usage();
+		return 2;
+	}
+	return run(&a) < 0;
+}
