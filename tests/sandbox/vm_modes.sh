@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # A real guest against the daemon in each sandbox, with the default --seccomp=kill: as root with
-# --sandbox=namespace and --sandbox=chroot, and as a non-root user (created here, with
-# /etc/subuid and /etc/subgid ranges) with --sandbox=namespace and id maps covering the guest's
-# ids. Runs tests/vm/run-vm.sh (its guest script) once per mode: about 30 s each under TCG.
+# --sandbox=namespace, chroot and none, and as a non-root user (created here, with /etc/subuid
+# and /etc/subgid ranges) with --sandbox=namespace and id maps covering the guest's ids. One boot
+# per mode (about 25 s under TCG) runs both the regular guest checks (tests/vm/guest-test.sh) and
+# the escape attempts (tests/escape/guest-escape.sh), then the host checks its canaries next to
+# the share (tests/escape/vm_escape.sh verify). As root the daemon starts with the supplementary
+# groups 0 and 4242, which it must drop. With xattr support in the daemon, --xattr (and a
+# --xattrmap remapping security.*) is passed; without it the capability checks fail, by design.
 #
 # Usage: tests/sandbox/vm_modes.sh [PATH_TO_VIRTIOFSD]   (as root, after tests/vm/prepare.sh)
-# Ends with "N passed, N failed"; exit 77 when it cannot run here (not root, no VM cache).
+#   VM_MODES="namespace:root none:root" runs only those; VM_MODES_KEEP=1 keeps shares and logs.
+# Ends with "N passed, N failed" (every guest and host check, plus one per boot); exit 77 when it
+# cannot run here (not root, no VM cache).
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -20,7 +26,7 @@ pass=0 fail=0 created_user=0
 tmp=$(mktemp -d /tmp/vfsd-vmsb.XXXXXX)
 chmod 755 "$tmp"
 cleanup() {
-	rm -rf "$tmp"
+	if [ -n "${VM_MODES_KEEP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
 	[ "$created_user" = 1 ] && userdel "$user" 2>/dev/null
 }
 trap cleanup EXIT
@@ -38,46 +44,92 @@ fi
 cp "$daemon_src" "$tmp/virtiofsd"
 chmod 755 "$tmp/virtiofsd"
 
-# run-vm.sh starts our daemon with --sandbox=none; the wrapper swaps in the mode under test and,
-# for the non-root user, hands it the share and the socket's folder.
-wrapper() { # mode, who
-	cat >"$tmp/wrap-$1-$2.sh" <<EOF
+# xattr support decides the escape run's extra options (a daemon without it refuses --xattr).
+xattr_args=() xattrmap_args=()
+if ! "$daemon_src" --xattr --shared-dir=/nonexistent --socket-path=/nonexistent/s 2>&1 |
+	grep -q 'not implemented'; then
+	xattr_args=(--xattr)
+	xattrmap_args=(--xattr --xattrmap=:map:security.:user.virtiofs.:)
+else
+	echo "# the daemon has no xattr support yet: the capability checks will fail"
+fi
+
+# run-vm.sh starts our daemon with --sandbox=none; the wrapper swaps in the mode under test, adds
+# the mode's extra options and, for the non-root user, hands it the share, its esc/ folder and
+# the socket's folder. As root the daemon starts with supplementary groups it must drop.
+wrapper() { # mode, who, extra daemon options...
+	local m=$1 w=$2
+	shift 2
+	cat >"$tmp/wrap-$m-$w.sh" <<EOF
 #!/bin/bash
 args=()
 for a in "\$@"; do
-	[ "\$a" = --sandbox=none ] && a=--sandbox=$1
-	if [ "$2" = user ]; then
+	[ "\$a" = --sandbox=none ] && a=--sandbox=$m
+	if [ "$w" = user ]; then
 		case "\$a" in
-		--shared-dir=*) chown -R $user: "\${a#*=}" ;;
+		--shared-dir=*) chown $user: "\${a#*=}" "\${a#*=}/esc" ;;
 		--socket-path=*) chown $user "\$(dirname "\${a#*=}")" ;;
 		esac
 	fi
 	args+=("\$a")
 done
-if [ "$2" = user ]; then
+args+=($*)
+if [ "$w" = user ]; then
 	args+=(--uid-map=:0:$uid:1: --uid-map=:1:$sub_uid:65536:
 	       --gid-map=:0:$gid:1: --gid-map=:1:$sub_gid:65536:)
 	exec setpriv --reuid=$user --regid=$user --init-groups "$tmp/virtiofsd" "\${args[@]}"
 fi
-exec "$tmp/virtiofsd" "\${args[@]}"
+exec setpriv --groups=0,4242 "$tmp/virtiofsd" "\${args[@]}"
 EOF
-	chmod 755 "$tmp/wrap-$1-$2.sh"
-	echo "$tmp/wrap-$1-$2.sh"
+	chmod 755 "$tmp/wrap-$m-$w.sh"
+	echo "$tmp/wrap-$m-$w.sh"
 }
 
-for c in namespace:root chroot:root namespace:user; do
-	mode=${c%%:*} who=${c#*:}
-	share=$tmp/share-$mode-$who
-	mkdir -p "$share"
-	chmod 755 "$share"
-	if "$repo/tests/vm/run-vm.sh" --share "$share" --daemon "$(wrapper "$mode" "$who")" --quiet \
-		--timeout 400 --out "$tmp/out-$mode-$who" >"$tmp/run-$mode-$who.log" 2>&1; then
-		pass=$((pass + 1)); echo "ok - guest passes against --sandbox=$mode as $who"
-	else
-		fail=$((fail + 1)); echo "not ok - guest against --sandbox=$mode as $who:"
-		tail -5 "$tmp/run-$mode-$who.log" | sed 's/^/#   /'
-		grep 'not ok' "$tmp/out-$mode-$who/console.log" 2>/dev/null | head -5 | sed 's/^/#   /'
+# Counts the guest's "ok N"/"not ok N" lines, or the host's "ok -"/"not ok -" ones.
+tally_lines() { # file, what follows "ok " (a regexp)
+	local p f
+	p=$(tr -d '\r' <"$1" 2>/dev/null | grep -acE "^ok $2" || true)
+	f=$(tr -d '\r' <"$1" 2>/dev/null | grep -acE "^not ok $2" || true)
+	pass=$((pass + p)) fail=$((fail + f))
+	tr -d '\r' <"$1" 2>/dev/null | grep -aE -A3 "^not ok $2" | sed 's/^/#   /' | head -40
+}
+
+boot() { # mode, who, extra daemon options...
+	local mode=$1 who=$2 base=$tmp/$1-$2 agent_pid st=0
+	shift 2
+	mkdir -p "$base"
+	if ! "$repo/tests/escape/vm_escape.sh" prepare "$base" >"$tmp/prep-$mode-$who.log" 2>&1; then
+		fail=$((fail + 1)); echo "not ok - prepare the escape share for $mode as $who"
+		sed 's/^/#   /' "$tmp/prep-$mode-$who.log"
+		return
 	fi
+	"$repo/tests/escape/vm_escape.sh" agent "$base" &
+	agent_pid=$!
+	"$repo/tests/vm/run-vm.sh" --share "$base/share" --daemon "$(wrapper "$mode" "$who" "$@")" \
+		--script "$repo/tests/escape/guest-both.sh" --quiet --timeout 400 \
+		--out "$tmp/out-$mode-$who" >"$tmp/run-$mode-$who.log" 2>&1 || st=$?
+	kill "$agent_pid" 2>/dev/null
+	wait "$agent_pid" 2>/dev/null
+	if [ "$st" -eq 0 ]; then
+		pass=$((pass + 1)); echo "ok - guest and escape checks pass against --sandbox=$mode as $who"
+	else
+		fail=$((fail + 1))
+		echo "not ok - guest against --sandbox=$mode as $who (run-vm.sh status $st):"
+		tail -5 "$tmp/run-$mode-$who.log" | sed 's/^/#   /'
+	fi
+	tally_lines "$tmp/out-$mode-$who/console.log" '[0-9]'
+	"$repo/tests/escape/vm_escape.sh" verify "$base" >"$tmp/verify-$mode-$who.log" 2>&1
+	tally_lines "$tmp/verify-$mode-$who.log" '- '
+	echo "# --sandbox=$mode as $who: host checks $(tail -1 "$tmp/verify-$mode-$who.log"), run" \
+		"took $(cat "$tmp/out-$mode-$who/elapsed" 2>/dev/null) s"
+}
+
+# VM_MODES="mode:who ..." picks some of them.
+for c in ${VM_MODES:-namespace:root chroot:root none:root namespace:user}; do
+	case "$c" in
+	chroot:*) boot "${c%%:*}" "${c#*:}" "${xattr_args[@]}" ;;
+	*) boot "${c%%:*}" "${c#*:}" "${xattrmap_args[@]}" ;;
+	esac
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
