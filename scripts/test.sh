@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs, builds with gcc
 # and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, runs them again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the VM tier (a real guest mounting the share,
-# against our daemon and the legacy one). Ends with one line: "N passed, N failed".
+# against our daemon and the legacy one, then once per sandbox mode with the escape attempts).
+# Ends with one line: "N passed, N failed".
 #
 # Options: --no-vm (skip the VM tier, loudly), --no-asan.
 set -uo pipefail
@@ -71,6 +72,22 @@ if [ "$run_vm" = 1 ]; then
 		tally "VM tier" "$p" "$f"
 	else
 		tally "VM tier (no result line, status $vm_st)" 0 1
+	fi
+	rm -f "$vm_out"
+	# One boot per sandbox mode: the regular guest checks and the escape attempts, with host
+	# canaries next to the share (tests/sandbox/vm_modes.sh, tests/escape/).
+	vm_out=$(mktemp)
+	bash tests/sandbox/vm_modes.sh build/virtiofsd 2>&1 | tee "$vm_out"
+	vm_st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$vm_out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+		[ "$vm_st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "VM sandbox modes + escape attempts" "$p" "$f"
+	elif [ "$vm_st" -eq 77 ]; then
+		echo "!! SKIPPED: VM sandbox modes + escape attempts (not root, or no VM cache)"
+	else
+		tally "VM sandbox modes + escape attempts (no result line, status $vm_st)" 0 1
 	fi
 	rm -f "$vm_out"
 else
