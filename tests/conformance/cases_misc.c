@@ -233,6 +233,7 @@ static int c_ro_remove(void)
 
 const struct cf_case cf_cases_misc[] = {
 	{ "stress", c_stress, CF_RW },
+	{ "many_inodes", cf_case_many_inodes, CF_RW },
 	{ "ro_read", c_ro_read, CF_RO },
 	{ "ro_create", c_ro_create, CF_RO },
 	{ "ro_modify", c_ro_modify, CF_RO },

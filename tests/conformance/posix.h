@@ -39,6 +39,7 @@ extern const struct cf_case cf_cases_io[];
 extern const struct cf_case cf_cases_xattr[];
 extern const struct cf_case cf_cases_lock[];
 extern const struct cf_case cf_cases_misc[];
+int cf_case_many_inodes(void);
 
 int cf_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
