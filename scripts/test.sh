@@ -94,5 +94,23 @@ else
 	echo "!! SKIPPED: VM tier (--no-vm)"
 fi
 
+# POSIX conformance in a guest, ours against the legacy daemon (the /dev/fuse half runs in meson).
+if [ "$run_vm" = 1 ]; then
+	cf_out=$(mktemp)
+	bash tests/conformance/run.sh --vm 2>&1 | tee "$cf_out"
+	cf_st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$cf_out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+		[ "$cf_st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "POSIX conformance, VM (ours vs legacy)" "$p" "$f"
+	else
+		tally "POSIX conformance, VM (no result line, status $cf_st)" 0 1
+	fi
+	rm -f "$cf_out"
+else
+	echo "!! SKIPPED: POSIX conformance in the VM (--no-vm)"
+fi
+
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
