@@ -53,6 +53,8 @@ enum {
 	OPT_TRANSLATE_UID,
 	OPT_TRANSLATE_GID,
 	OPT_GID_MAP,
+	OPT_POSIX_LOCK,
+	OPT_FLOCK,
 };
 
 static const struct option long_opts[] = {
@@ -89,6 +91,8 @@ static const struct option long_opts[] = {
 	{ "translate-uid", required_argument, NULL, OPT_TRANSLATE_UID },
 	{ "translate-gid", required_argument, NULL, OPT_TRANSLATE_GID },
 	{ "gid-map", required_argument, NULL, OPT_GID_MAP },
+	{ "posix-lock", no_argument, NULL, OPT_POSIX_LOCK },
+	{ "flock", no_argument, NULL, OPT_FLOCK },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -231,6 +235,10 @@ static const struct compat_flag compat_flags[] = {
 	FLAG("no_posix_acl", posix_acl, false),
 	FLAG("security_label", security_label, true),
 	FLAG("no_security_label", security_label, false),
+	FLAG("posix_lock", posix_lock, true),
+	FLAG("no_posix_lock", posix_lock, false),
+	FLAG("flock", flock, true),
+	FLAG("no_flock", flock, false),
 };
 #undef FLAG
 
@@ -247,8 +255,6 @@ static int parse_compat_one(struct config *cfg, struct seen *seen, const char *i
 			return 0;
 		}
 	}
-	if (!val && (KEY("no_posix_lock") || KEY("no_flock")))
-		return 0; /* locks are off unless asked for: accepted as a no-op, as the reference */
 	if (val && KEY("source"))
 		return set_str(&cfg->shared_dir, "-o source", val);
 	if (val && KEY("cache"))
@@ -362,6 +368,8 @@ static int parse_flag(struct config *cfg, int c)
 	case OPT_READONLY: cfg->readonly = true; break;
 	case OPT_ALLOW_MMAP: cfg->allow_mmap = true; break;
 	case OPT_PRESERVE_NOATIME: cfg->preserve_noatime = true; break;
+	case OPT_POSIX_LOCK: cfg->posix_lock = true; break;
+	case OPT_FLOCK: cfg->flock = true; break;
 	case 'h': cfg->help = true; break;
 	case 'V': cfg->version = true; break;
 	case 'f': break; /* foreground is the only mode; accepted for compatibility */
@@ -489,6 +497,12 @@ void config_print_help(const char *prog)
 	       "      --no-killpriv-v2            Do not negotiate HANDLE_KILLPRIV_V2 [default]\n"
 	       "      --readonly                  Refuse every write with EROFS\n"
 	       "      --preserve-noatime          Keep the guest's O_NOATIME\n"
+	       "      --posix-lock                POSIX record locks (fcntl) on the host file, seen "
+	       "by\n"
+	       "                                  other guests and host processes [default: off]\n"
+	       "      --flock                     flock() locks on the host file [default: off]\n"
+	       "      --allow-mmap                Let the guest mmap files with --cache=never or "
+	       "metadata\n"
 	       "      --rlimit-nofile <N>         Maximum open files (0 leaves it unchanged)\n"
 	       "      --print-capabilities        Print the vhost-user.json capabilities and exit\n"
 	       "  -o <OPTIONS>                    Legacy options (deprecated), e.g. "

@@ -52,6 +52,8 @@ struct config {
 	bool security_label;
 	bool readonly;
 	bool allow_mmap;
+	bool posix_lock; /* --posix-lock / -o posix_lock: POSIX locks on the host file */
+	bool flock;      /* --flock / -o flock: flock() on the host file */
 	bool preserve_noatime;
 	char *modcaps;
 	uint64_t rlimit_nofile; /* 0 leaves it; UINT64_MAX = default */

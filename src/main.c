@@ -24,6 +24,23 @@ static size_t handle_request(void *opaque, const struct iovec *in, unsigned in_c
 	return fuse_server_handle(opaque, in, in_cnt, out, out_cnt);
 }
 
+static size_t handle_request_async(void *opaque, const struct iovec *in, unsigned in_cnt,
+				   const struct iovec *out, unsigned out_cnt,
+				   void (*complete)(void *ctx, uint32_t id, const void *reply,
+						    size_t len),
+				   void *ctx, uint32_t id)
+{
+	struct fuse_async a = { .complete = complete, .ctx = ctx, .id = id };
+	size_t len = fuse_server_handle_async(opaque, in, in_cnt, out, out_cnt, &a);
+
+	return len == FUSE_DEFERRED ? VU_DEFERRED : len;
+}
+
+static void cancel_deferred(void *opaque, void *ctx)
+{
+	fuse_server_cancel(opaque, ctx);
+}
+
 static void reset_server(void *opaque)
 {
 	fuse_server_reset(opaque);
@@ -48,8 +65,6 @@ static int refuse_unimplemented(const struct config *cfg)
 		what = "--security-label is not implemented yet";
 	else if (cfg->killpriv_v2)
 		what = "--killpriv-v2 is not implemented yet";
-	else if (cfg->allow_mmap)
-		what = "--allow-mmap is not implemented yet";
 	else if (!idmap_is_empty(&cfg->translate_uid) || !idmap_is_empty(&cfg->translate_gid))
 		what = "--translate-uid/--translate-gid are not implemented yet";
 	if (!what)
@@ -133,7 +148,8 @@ static void close_listener(struct vu_listener *l, bool sandboxed)
 
 static int serve(struct vu_listener *l, const struct config *cfg, struct fuse_server *srv)
 {
-	struct vu_handler h = { .handle = handle_request, .reset = reset_server, .opaque = srv };
+	struct vu_handler h = { .handle = handle_request, .reset = reset_server, .opaque = srv,
+				.handle_async = handle_request_async, .cancel = cancel_deferred };
 	struct vu_opts vo = { .thread_pool_size = cfg->thread_pool_size };
 	int r;
 
@@ -213,6 +229,8 @@ int main(int argc, char **argv)
 		.posix_acl = cfg.posix_acl,
 		.security_label = cfg.security_label,
 		.allow_mmap = cfg.allow_mmap,
+		.posix_locks = cfg.posix_lock,
+		.flock_locks = cfg.flock,
 		.xattr = cfg.xattr,
 	};
 	r = fuse_server_new(&fs_passthrough_ops, fs, &so, &srv);

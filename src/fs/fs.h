@@ -19,6 +19,8 @@
 #include <sys/uio.h>
 #include <linux/fuse.h>
 
+#include "fuse/fuse_compat.h" /* protocol structs newer than the installed header */
+
 /* Who asks: from fuse_in_header (plus extensions later). */
 struct fs_ctx {
 	uint32_t uid;
@@ -133,6 +135,25 @@ struct fs_ops {
 			       uint64_t off_in, uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
 			       uint64_t len, uint64_t flags); /* returns bytes copied */
 	int (*syncfs)(void *fs, const struct fs_ctx *c, uint64_t ino);
+	/* O_TMPFILE in directory parent: an unnamed file, opened (same replies as create). */
+	int (*tmpfile)(void *fs, const struct fs_ctx *c, uint64_t parent, uint32_t mode,
+		       uint32_t flags, uint32_t umask, struct fuse_entry_out *entry,
+		       struct fuse_open_out *open);
+	/* statx(2) of an inode: sx_flags are AT_STATX_* sync flags, sx_mask the STATX_* wanted. */
+	int (*statx)(void *fs, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh,
+		     uint32_t sx_flags, uint32_t sx_mask, struct fuse_statx_out *out);
+	/* Record locks of one lock owner (the guest's files_struct), shared with every other
+	 * user of the host file. lk: type F_RDLCK, F_WRLCK or F_UNLCK, start <= end <= INT64_MAX
+	 * (INT64_MAX: to the end of the file), already checked. getlk: the first conflicting
+	 * lock, or type F_UNLCK. */
+	int (*getlk)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
+		     const struct fuse_file_lock *lk, struct fuse_file_lock *out);
+	/* flock: a BSD flock() of the whole open file fh instead of a record lock.
+	 * sleep false: -EAGAIN on conflict. sleep true: blocks until granted or a signal
+	 * arrives in the calling thread (-EINTR); the server calls it from a thread it can
+	 * signal, never from a queue thread. */
+	int (*setlk)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
+		     const struct fuse_file_lock *lk, bool flock, bool sleep);
 };
 
 #endif

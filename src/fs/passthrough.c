@@ -387,6 +387,7 @@ static void pt_destroy(void *fsp)
 {
 	struct pt_fs *fs = fsp;
 
+	pt_locks_clear(fs);
 	pt_handle_release_all(fs);
 	pt_inode_forget_all(fs);
 }
@@ -459,7 +460,9 @@ int fs_passthrough_new(const struct fs_passthrough_opts *opts, void **out)
 	fs->timeout = cache_timeout(opts->cache);
 	fs->fd_limit = fd_limit_now();
 	pt_htable_init(&fs->handles);
-	r = pt_itable_init(&fs->inodes);
+	r = pt_locks_new(&fs->locks);
+	if (r == 0)
+		r = pt_itable_init(&fs->inodes);
 	if (r == 0)
 		r = open_root(fs, opts->root_dir);
 	if (r < 0) {
@@ -476,6 +479,7 @@ void fs_passthrough_free(void *fsp)
 
 	if (!fs)
 		return;
+	pt_locks_free(fs);
 	if (fs->inodes.buckets)
 		pt_itable_fini(fs);
 	pt_htable_fini(fs);
@@ -516,4 +520,8 @@ const struct fs_ops fs_passthrough_ops = {
 	.lseek = pt_lseek,
 	.copy_file_range = pt_copy_file_range,
 	.syncfs = pt_syncfs,
+	.tmpfile = pt_tmpfile,
+	.statx = pt_statx,
+	.getlk = pt_getlk,
+	.setlk = pt_setlk,
 };

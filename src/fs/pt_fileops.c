@@ -244,6 +244,7 @@ out_put:
 int pt_release(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags,
 	       uint32_t release_flags, uint64_t lock_owner)
 {
+	pt_locks_release(fs, fh, release_flags);
 	return pt_handle_release(fs, fh);
 }
 
@@ -272,6 +273,7 @@ int pt_flush(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64
 	struct pt_handle *h;
 	int r, d;
 
+	pt_locks_flush(fs, ino, lock_owner);
 	r = pt_handle_get(fs, fh, &h);
 	if (r < 0)
 		return r;

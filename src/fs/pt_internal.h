@@ -76,6 +76,7 @@ struct pt_fs {
 	uint64_t timeout; /* entry/attr validity, seconds */
 	struct pt_itable inodes; /* every access under inodes.lock; fds used outside it hold refs */
 	struct pt_htable handles; /* every access under handles.lock; same refs rule */
+	struct pt_locks *locks; /* lock owners' open file descriptions (pt_lock.c) */
 	atomic_long nfds; /* fds held for the guest (inodes + handles), bounded by fd_limit */
 	long fd_limit;
 };
@@ -169,5 +170,23 @@ int pt_copy_file_range(void *fs, const struct fs_ctx *c, uint64_t ino_in, uint64
 		       uint64_t off_in, uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
 		       uint64_t len, uint64_t flags);
 int pt_syncfs(void *fs, const struct fs_ctx *c, uint64_t ino);
+
+/* pt_lock.c: POSIX record locks (one OFD per owner) and flock */
+struct pt_locks;
+int pt_locks_new(struct pt_locks **out);
+void pt_locks_free(struct pt_fs *fs);
+void pt_locks_clear(struct pt_fs *fs);
+void pt_locks_flush(struct pt_fs *fs, uint64_t ino, uint64_t owner);
+void pt_locks_release(struct pt_fs *fs, uint64_t fh, uint32_t release_flags);
+int pt_getlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
+	     const struct fuse_file_lock *lk, struct fuse_file_lock *out);
+int pt_setlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
+	     const struct fuse_file_lock *lk, bool is_flock, bool sleep);
+
+/* pt_extra.c */
+int pt_tmpfile(void *fs, const struct fs_ctx *c, uint64_t parent, uint32_t mode, uint32_t flags,
+	       uint32_t umask, struct fuse_entry_out *entry, struct fuse_open_out *open);
+int pt_statx(void *fs, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh,
+	     uint32_t sx_flags, uint32_t sx_mask, struct fuse_statx_out *out);
 
 #endif

@@ -25,6 +25,10 @@ static uint64_t supported_flags(const struct fuse_server_opts *o)
 		f |= FUSE_SECURITY_CTX;
 	if (o->allow_mmap)
 		f |= FUSE_DIRECT_IO_ALLOW_MMAP;
+	if (o->posix_locks)
+		f |= FUSE_POSIX_LOCKS;
+	if (o->flock_locks)
+		f |= FUSE_FLOCK_LOCKS;
 	return f;
 }
 

@@ -11,6 +11,7 @@
 
 #include "fs/fs.h"
 #include "fuse/cursor.h"
+#include "fuse/fuse_compat.h"
 #include "fuse/server.h"
 
 #define FUSE_OUR_MAJOR 7
@@ -41,6 +42,7 @@ struct fuse_server {
 	_Atomic int phase;    /* enum fuse_phase; READY published after the fields below */
 	uint64_t flags;	      /* negotiated INIT flags (flags2 in the upper word) */
 	uint32_t minor;	      /* guest's protocol minor */
+	struct fuse_waitq *waitq; /* requests waiting in their own thread (async.c) */
 };
 
 /* One request being served; lives on the serving thread's stack. */
@@ -56,6 +58,8 @@ struct fuse_req {
 	unsigned out_cnt;
 	size_t out_cap;	  /* total bytes of out */
 	size_t reply_len; /* bytes written to out */
+	const struct fuse_async *async; /* NULL: the transport cannot take a deferred reply */
+	bool deferred;			/* a waiter thread owns the reply now */
 };
 
 /* Handlers return 0 once they replied (or when the opcode takes no reply), or a negative
@@ -134,6 +138,27 @@ int fuse_do_setxattr(struct fuse_req *req);
 int fuse_do_listxattr(struct fuse_req *req);
 int fuse_do_removexattr(struct fuse_req *req);
 int fuse_do_syncfs(struct fuse_req *req);
+
+/* ops_lock.c: locks, TMPFILE, STATX */
+int fuse_do_getlk(struct fuse_req *req);
+int fuse_do_setlk(struct fuse_req *req);
+int fuse_do_setlkw(struct fuse_req *req);
+int fuse_do_tmpfile(struct fuse_req *req);
+int fuse_do_statx(struct fuse_req *req);
+
+/* async.c: requests that wait (SETLKW) in a thread of their own, INTERRUPT, cancel. */
+struct fuse_lk_args {
+	uint64_t ino, fh, owner;
+	struct fuse_file_lock lk;
+	bool flock;
+};
+int fuse_waitq_new(struct fuse_waitq **out);
+void fuse_waitq_free(struct fuse_waitq *wq);
+/* Cancel every waiter (EINTR) without waiting for its reply. */
+void fuse_waitq_wake_all(struct fuse_waitq *wq);
+/* Wait for the lock: deferred to a waiter thread when the transport allows (req->deferred
+ * set, returns 0), else in the calling thread (returns the result). */
+int fuse_wait_lock(struct fuse_req *req, const struct fuse_lk_args *la);
 
 /* server.c */
 int fuse_do_init(struct fuse_req *req);

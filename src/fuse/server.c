@@ -70,6 +70,12 @@ static const struct fuse_optab opcodes[] = {
     OP(FUSE_COPY_FILE_RANGE, fuse_do_copy_file_range, sizeof(struct fuse_copy_file_range_in),
        sizeof(struct fuse_write_out)),
     OP(FUSE_SYNCFS, fuse_do_syncfs, sizeof(struct fuse_syncfs_in), 0),
+    OP(FUSE_GETLK, fuse_do_getlk, sizeof(struct fuse_lk_in), sizeof(struct fuse_lk_out)),
+    OP(FUSE_SETLK, fuse_do_setlk, sizeof(struct fuse_lk_in), 0),
+    OP(FUSE_SETLKW, fuse_do_setlkw, sizeof(struct fuse_lk_in), 0),
+    OP(FUSE_TMPFILE, fuse_do_tmpfile, sizeof(struct fuse_create_in),
+       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)),
+    OP(FUSE_STATX, fuse_do_statx, sizeof(struct fuse_statx_in), sizeof(struct fuse_statx_out)),
 };
 
 #define N_OPCODES (sizeof(opcodes) / sizeof(opcodes[0]))
@@ -99,6 +105,11 @@ int fuse_server_new(const struct fs_ops *ops, void *fs, const struct fuse_server
 	r = -pthread_mutex_init(&srv->lock, NULL);
 	if (r < 0)
 		goto out_free;
+	r = fuse_waitq_new(&srv->waitq);
+	if (r < 0) {
+		pthread_mutex_destroy(&srv->lock);
+		goto out_free;
+	}
 	atomic_init(&srv->phase, FUSE_PHASE_NEW);
 	*out = srv;
 	return 0;
@@ -112,6 +123,8 @@ void fuse_server_free(struct fuse_server *srv)
 {
 	if (!srv)
 		return;
+	fuse_server_cancel(srv, NULL);
+	fuse_waitq_free(srv->waitq);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
 }
@@ -124,12 +137,17 @@ void fuse_server_reset_locked(struct fuse_server *srv)
 	atomic_store(&srv->phase, FUSE_PHASE_NEW);
 	srv->flags = 0;
 	srv->minor = 0;
+	/* From a queue thread (DESTROY, a new INIT) we cannot wait for the waiters' replies:
+	 * the transport may need what this thread holds to take them. Wake them only. */
+	fuse_waitq_wake_all(srv->waitq);
 	if (srv->ops->destroy)
 		srv->ops->destroy(srv->fs);
 }
 
 void fuse_server_reset(struct fuse_server *srv)
 {
+	/* Lock waits of the old session end (EINTR) before its files are dropped. */
+	fuse_server_cancel(srv, NULL);
 	pthread_mutex_lock(&srv->lock);
 	fuse_server_reset_locked(srv);
 	pthread_mutex_unlock(&srv->lock);
@@ -141,12 +159,6 @@ int fuse_do_destroy(struct fuse_req *req)
 	fuse_server_reset_locked(req->srv);
 	pthread_mutex_unlock(&req->srv->lock);
 	return fuse_reply(req, NULL, 0, NULL, 0);
-}
-
-int fuse_do_interrupt(struct fuse_req *req)
-{
-	/* Requests are served synchronously; there is nothing to interrupt. */
-	return 0;
 }
 
 /*
@@ -247,12 +259,20 @@ static int dispatch(struct fuse_req *req, const struct fuse_optab *op)
 size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsigned in_cnt,
 			  const struct iovec *out, unsigned out_cnt)
 {
+	return fuse_server_handle_async(srv, in, in_cnt, out, out_cnt, NULL);
+}
+
+size_t fuse_server_handle_async(struct fuse_server *srv, const struct iovec *in, unsigned in_cnt,
+				const struct iovec *out, unsigned out_cnt,
+				const struct fuse_async *a)
+{
 	struct fuse_req req = {
 	    .srv = srv,
 	    .in_iov = in,
 	    .in_cnt = in_cnt,
 	    .out = out,
 	    .out_cnt = out_cnt,
+	    .async = a,
 	};
 	size_t in_total = fuse_iov_total(in, in_cnt);
 	const struct fuse_optab *op;
@@ -283,6 +303,8 @@ size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsig
 	}
 	if (r == 0)
 		r = dispatch(&req, op);
+	if (r == 0 && req.deferred)
+		return FUSE_DEFERRED;
 	if (r < 0 && !(op && op->noreply))
 		fuse_reply_err(&req, r);
 	return req.reply_len;

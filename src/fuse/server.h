@@ -27,6 +27,8 @@ struct fuse_server_opts {
 	bool security_label; /* SECURITY_CTX (EPROTO if not offered) */
 	bool allow_mmap;    /* DIRECT_IO_ALLOW_MMAP */
 	bool xattr;         /* xattr opcodes answered (else ENOSYS) */
+	bool posix_locks;   /* offer POSIX_LOCKS: GETLK/SETLK/SETLKW on the host file */
+	bool flock_locks;   /* offer FLOCK_LOCKS: flock() on the host file */
 };
 
 /* fs is the backend's private data passed back to every fs_ops call. */
@@ -42,6 +44,31 @@ void fuse_server_free(struct fuse_server *srv);
  */
 size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsigned in_cnt,
 			  const struct iovec *out, unsigned out_cnt);
+
+/*
+ * Deferred replies. A request that must wait (SETLKW) is not served in the calling thread: the
+ * server copies what it needs, returns FUSE_DEFERRED, and later (from another thread) calls
+ * a->complete(a->ctx, a->id, reply, len) exactly once with the whole reply (out header
+ * included, len at most the capacity of out). No iovec of the call is touched after it
+ * returns, so the transport may remap or recycle its buffers meanwhile.
+ */
+#define FUSE_DEFERRED SIZE_MAX
+
+struct fuse_async {
+	void (*complete)(void *ctx, uint32_t id, const void *reply, size_t len);
+	void *ctx;   /* the transport's (a queue); also the key for fuse_server_cancel() */
+	uint32_t id; /* the transport's (a descriptor head) */
+};
+
+/* fuse_server_handle(), but a waiting request may be deferred (a NULL: never; it then waits
+ * in the calling thread). */
+size_t fuse_server_handle_async(struct fuse_server *srv, const struct iovec *in, unsigned in_cnt,
+				const struct iovec *out, unsigned out_cnt,
+				const struct fuse_async *a);
+
+/* Complete every deferred request whose ctx is ctx (NULL: all) with EINTR, now. Returns once
+ * each of their complete() calls has returned. Must not be called from complete(). */
+void fuse_server_cancel(struct fuse_server *srv, void *ctx);
 
 /* The connection went away or the device was reset: forget all inodes and handles, back to
  * the pre-INIT state (what DESTROY does). Call with no request in flight. */

@@ -38,6 +38,10 @@ struct vu_queue {
 	pthread_mutex_t lock; /* used ring writes, notify decision, call_fd */
 	int call_fd;
 	unsigned inflight; /* chains handed to the pool, not yet pushed (dev->inflight_lock) */
+	/* Chains the handler deferred, not yet completed (dev->inflight_lock). Signed: a
+	 * completion may be counted before the deferral that it ends. Not part of inflight:
+	 * memory table changes do not wait for them (they hold no guest memory). */
+	int deferred;
 };
 
 struct vu_pool;
@@ -76,6 +80,14 @@ int vu_set_vring_enable(struct vu_dev *d, struct vu_msg *m);
 
 /* Handle one popped chain and push it (queue thread or worker). */
 void vu_run_elem(struct vu_queue *q, const struct vq_elem *e);
+/* Push one used element and notify if needed (memory read lock held). */
+void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len);
+
+/* deferred.c: replies the handler completes later (handler.h, handle_async). */
+void vu_deferred_complete(void *ctx, uint32_t id, const void *reply, size_t len);
+void vu_deferred_add(struct vu_queue *q, int delta);
+/* Cancel q's deferred requests and wait until each is completed (queue stop). */
+void vu_deferred_cancel(struct vu_queue *q);
 
 /* pool.c */
 struct vu_pool *vu_pool_new(unsigned size);

@@ -6,6 +6,7 @@
 #define VFSD_VHOST_HANDLER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 struct vu_handler {
@@ -18,6 +19,22 @@ struct vu_handler {
 	/* Device reset / frontend disconnected: drop all per-connection state. May be NULL. */
 	void (*reset)(void *opaque);
 	void *opaque;
+	/* Optional; when set it is used instead of handle. It may return VU_DEFERRED: the
+	 * handler keeps the request (a lock wait) and later calls complete(ctx, id, reply, len)
+	 * once, from any thread, with the whole reply. It touches no iovec of the call after
+	 * returning, so guest memory may be remapped meanwhile (the reply goes to the chain's
+	 * buffers as mapped when it completes). */
+	size_t (*handle_async)(void *opaque, const struct iovec *in, unsigned in_cnt,
+			       const struct iovec *out, unsigned out_cnt,
+			       void (*complete)(void *ctx, uint32_t id, const void *reply,
+						size_t len),
+			       void *ctx, uint32_t id);
+	/* Required with handle_async: complete every deferred request of ctx now (an error
+	 * reply) and return once their complete() calls have returned. Called when a queue
+	 * stops (GET_VRING_BASE, reset, disconnect). */
+	void (*cancel)(void *opaque, void *ctx);
 };
+
+#define VU_DEFERRED SIZE_MAX
 
 #endif

@@ -37,7 +37,7 @@ static void close_fd(int *fd)
 }
 
 /* Push one used element and interrupt the guest if it asked for it. */
-static void complete(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
+void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 {
 	pthread_mutex_lock(&q->lock);
 	vq_push(&q->vq, e, len);
@@ -50,9 +50,19 @@ static void complete(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 void vu_run_elem(struct vu_queue *q, const struct vq_elem *e)
 {
 	const struct vu_handler *h = q->dev->h;
-	size_t len = h->handle(h->opaque, e->iov, e->rd_cnt, e->iov + e->rd_cnt, e->wr_cnt);
+	size_t len;
 
-	complete(q, e, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+	if (h->handle_async && h->cancel) {
+		len = h->handle_async(h->opaque, e->iov, e->rd_cnt, e->iov + e->rd_cnt, e->wr_cnt,
+				      vu_deferred_complete, q, e->head);
+		if (len == VU_DEFERRED) {
+			vu_deferred_add(q, 1);
+			return;
+		}
+	} else {
+		len = h->handle(h->opaque, e->iov, e->rd_cnt, e->iov + e->rd_cnt, e->wr_cnt);
+	}
+	vu_queue_push(q, e, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
 }
 
 /* Serve one chain; false when the ring is empty, unmapped or broken. */
@@ -132,8 +142,10 @@ void vu_queue_stop(struct vu_queue *q)
 	eventfd_write(q->stop_fd, 1);
 	pthread_join(q->thread, NULL);
 	eventfd_read(q->stop_fd, &v);
-	/* The used ring is final only once the pool has pushed this queue's chains. */
+	/* The used ring is final only once the pool has pushed this queue's chains, and the
+	 * handler has answered the ones it kept waiting. */
 	vu_wait_queue_idle(q, 1);
+	vu_deferred_cancel(q);
 	q->started = false;
 	__atomic_store_n(&q->stopping, false, __ATOMIC_RELEASE);
 	q->base = q->vq.last_avail_idx;

@@ -247,6 +247,26 @@ int vq_pop(struct vq *vq, struct vq_elem *e)
 	return 1;
 }
 
+int vq_chain_at(struct vq *vq, uint16_t head, struct vq_elem *e)
+{
+	struct walk w = {.table_len = vq->num};
+	int r;
+
+	if (!vq->mem || head >= vq->num)
+		return -EFAULT;
+	w.table = (const uint8_t *)vq->desc;
+	e->rd_cnt = 0;
+	e->wr_cnt = 0;
+	r = walk_chain(vq, &w, e, head);
+	free(w.bounce);
+	if (r < 0)
+		return r;
+	e->head = head;
+	e->rd_len = (uint32_t)w.rd_len;
+	e->wr_len = (uint32_t)w.wr_len;
+	return 0;
+}
+
 void vq_push(struct vq *vq, const struct vq_elem *e, uint32_t len)
 {
 	struct vring_used_elem *u = &vq->used->ring[vq->used_idx & (vq->num - 1)];

@@ -59,6 +59,10 @@ void vq_start(struct vq *vq, uint16_t base);
 
 /* 1: a chain was popped into e; 0: ring empty; <0: ring broken (logged once, stays broken). */
 int vq_pop(struct vq *vq, struct vq_elem *e);
+/* Map the chain that starts at head again, into e (as vq_pop would), without touching the
+ * avail ring: for a reply deferred past a memory table change. A bad chain is refused
+ * (negative errno) but does not mark the ring broken: this may run beside the popping thread. */
+int vq_chain_at(struct vq *vq, uint16_t head, struct vq_elem *e);
 /* Return a chain with len bytes written (clamped to what the chain can hold). */
 void vq_push(struct vq *vq, const struct vq_elem *e, uint32_t len);
 /* After pushes: whether the guest wants an interrupt now (EVENT_IDX or NO_INTERRUPT). */

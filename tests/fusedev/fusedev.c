@@ -51,7 +51,8 @@ static void usage(const char *prog)
 	fprintf(stderr,
 		"usage: %s <shared_dir> <mountpoint> [--cache=auto|always|never|metadata]\n"
 		"       [--threads=N] [--no-readdirplus] [--writeback] [--xattr]\n"
-		"       [--allow-direct-io] [--readonly] [--killpriv-v2] [--debug]\n",
+		"       [--allow-direct-io] [--readonly] [--killpriv-v2] [--debug]\n"
+		"       [--posix-lock] [--flock] [--allow-mmap]\n",
 		prog);
 }
 
@@ -97,6 +98,12 @@ static int parse_opt(struct fusedev_args *a, const char *s)
 		a->pt.readonly = true;
 	} else if (strcmp(s, "--killpriv-v2") == 0) {
 		a->srv.killpriv_v2 = true;
+	} else if (strcmp(s, "--posix-lock") == 0) {
+		a->srv.posix_locks = true;
+	} else if (strcmp(s, "--flock") == 0) {
+		a->srv.flock_locks = true;
+	} else if (strcmp(s, "--allow-mmap") == 0) {
+		a->srv.allow_mmap = true;
 	} else if (strcmp(s, "--debug") == 0) {
 		a->debug = true;
 	} else {
@@ -163,7 +170,20 @@ static int fusedev_mount(struct fusedev *d)
 	return 0;
 }
 
-/* One request at a time: read it whole, serve it, write the reply. */
+/* A lock wait finished in its own thread: its reply goes straight to the kernel. */
+static void fusedev_complete(void *ctx, uint32_t id, const void *reply, size_t len)
+{
+	struct fusedev *d = ctx;
+
+	(void)id;
+	/* ENOENT: interrupted and forgotten by the kernel; ENODEV: unmounted meanwhile. */
+	if (write(d->fd, reply, len) < 0 && errno != ENOENT && errno != ENODEV)
+		log_warn("write /dev/fuse (deferred reply, %zu bytes): %s", len, strerror(errno));
+}
+
+/* One request at a time: read it whole, serve it, write the reply (a lock wait replies
+ * later, from its own thread). */
+
 static void *worker(void *arg)
 {
 	struct fusedev *d = arg;
@@ -185,7 +205,11 @@ static void *worker(void *arg)
 		}
 		struct iovec iv = {.iov_base = in, .iov_len = (size_t)n};
 		struct iovec ov = {.iov_base = out, .iov_len = OUT_BUF_SIZE};
-		size_t len = fuse_server_handle(d->srv, &iv, 1, &ov, 1);
+		struct fuse_async as = {.complete = fusedev_complete, .ctx = d};
+		size_t len = fuse_server_handle_async(d->srv, &iv, 1, &ov, 1, &as);
+
+		if (len == FUSE_DEFERRED)
+			continue;
 
 		/* ENOENT: the request was interrupted and the kernel forgot it. */
 		if (len > 0 && write(d->fd, out, len) < 0 && errno != ENOENT)
@@ -273,6 +297,7 @@ int main(int argc, char **argv)
 	if (a.srv.xattr && !fs_passthrough_ops.getxattr)
 		log_info("xattr: the backend has no xattr ops, xattr requests get ENOSYS");
 	r = serve(&d, a.threads);
+	fuse_server_cancel(d.srv, NULL); /* lock waits write their replies to d.fd */
 	close(d.fd);
 	fuse_server_reset(d.srv);
 out_srv:

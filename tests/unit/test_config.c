@@ -95,6 +95,33 @@ static void test_compat(void **state)
 	config_free(&c);
 }
 
+/* Locks on the host file are opt-in, in both forms; the no_* forms switch them off again. */
+static void test_locks(void **state)
+{
+	struct config c;
+
+	assert_int_equal(PARSE(&c, "--shared-dir=/tmp"), 0);
+	assert_false(c.posix_lock);
+	assert_false(c.flock);
+	assert_false(c.allow_mmap);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--posix-lock", "--flock", "--allow-mmap"), 0);
+	assert_true(c.posix_lock);
+	assert_true(c.flock);
+	assert_true(c.allow_mmap);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "-o", "posix_lock,flock"), 0);
+	assert_true(c.posix_lock);
+	assert_true(c.flock);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "-o", "posix_lock,flock,no_posix_lock", "-o", "no_flock"), 0);
+	assert_false(c.posix_lock);
+	assert_false(c.flock);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--posix-lock=yes"), -EINVAL);
+	assert_int_equal(PARSE(&c, "-o", "posix_lock=1"), -EINVAL);
+}
+
 static void test_refusals(void **state)
 {
 	struct config c;
@@ -226,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_socket_alias_and_flags),
 		cmocka_unit_test(test_compat),
+		cmocka_unit_test(test_locks),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_id_maps),
 		cmocka_unit_test(test_translate),

@@ -106,7 +106,7 @@ static int setup_with(void **state, unsigned pool)
 	assert_int_equal(dup3(sv[1], sv[0] + 1000, O_CLOEXEC), sv[0] + 1000);
 	close(sv[1]);
 	f->sock = sv[0];
-	f->h = (struct vu_handler){echo_upper, count_reset, f};
+	f->h = (struct vu_handler){.handle = echo_upper, .reset = count_reset, .opaque = f};
 	f->ram_fd = -1;
 	f->pool = pool;
 	assert_int_equal(pthread_create(&f->th, NULL, serve_thread, f), 0);
