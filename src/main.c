@@ -90,6 +90,16 @@ static int check_required(const struct config *cfg)
 	return 0;
 }
 
+/* config.c accepted the word; "fallback" is the reference's old name of prefer. */
+static enum inode_file_handles handles_mode(const char *s)
+{
+	if (s && strcmp(s, "never") == 0)
+		return INODE_HANDLES_NEVER;
+	if (s && strcmp(s, "mandatory") == 0)
+		return INODE_HANDLES_MANDATORY;
+	return INODE_HANDLES_PREFER;
+}
+
 static void sandbox_opts(const struct config *cfg, struct sb_opts *so, struct sb_caps_opts *co)
 {
 	static const enum sb_mode modes[] = {
@@ -108,7 +118,8 @@ static void sandbox_opts(const struct config *cfg, struct sb_opts *so, struct sb
 	};
 	*co = (struct sb_caps_opts){
 		.modcaps = cfg->modcaps,
-		.file_handles = cfg->inode_file_handles && strcmp(cfg->inode_file_handles, "never"),
+		/* refined once the filesystem knows whether handles work (fs_passthrough_new) */
+		.file_handles = handles_mode(cfg->inode_file_handles) != INODE_HANDLES_NEVER,
 	};
 }
 
@@ -218,10 +229,17 @@ int main(int argc, char **argv)
 		.readonly = cfg.readonly,
 		.xattr = cfg.xattr,
 		.preserve_noatime = cfg.preserve_noatime,
+		.inode_file_handles = handles_mode(cfg.inode_file_handles),
+		.mountinfo_fd = env.mountinfo_fd,
+		.thread_pool_size = cfg.thread_pool_size,
 	};
+	if (cfg.inode_file_handles && strcmp(cfg.inode_file_handles, "fallback") == 0)
+		log_warn("--inode-file-handles=fallback is deprecated: use prefer");
 	r = fs_passthrough_new(&fo, &fs);
 	if (r < 0)
 		goto out;
+	/* DAC_READ_SEARCH (open_by_handle_at) stays only if handles are really in use. */
+	co.file_handles = fs_passthrough_uses_handles(fs);
 	struct fuse_server_opts so = {
 		.readdirplus = cfg.readdirplus,
 		.writeback = cfg.writeback,

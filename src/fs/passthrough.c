@@ -17,8 +17,13 @@
 #include "log.h"
 #include "fs/pt_internal.h"
 
-/* fds kept out of the guest's reach for the daemon itself (sockets, eventfds, reopens). */
-#define PT_FD_RESERVE 256
+/*
+ * fds kept out of the guest's reach for the daemon itself, as the reference sizes it: one per
+ * possible guest memory region (vhost-user's 509 slots), 100 for sockets, eventfds, logs and
+ * the short-lived reopens of requests, and one per worker thread.
+ */
+#define PT_FD_RESERVE_SLOTS 509
+#define PT_FD_RESERVE_MISC 100
 
 int pt_stat(int fd, struct statx *stx)
 {
@@ -355,18 +360,20 @@ static int pt_access(void *fsp, const struct fs_ctx *c, uint64_t ino, uint32_t m
 	return r;
 }
 
-static long fd_limit_now(void)
+/* The guest's share of RLIMIT_NOFILE: what is left after the reserve. A limit too small to
+ * hold the reserve (tests) still leaves the daemon a quarter. */
+static long fd_limit_now(const struct pt_fs *fs)
 {
+	long reserve = PT_FD_RESERVE_SLOTS + PT_FD_RESERVE_MISC + (long)fs->opts.thread_pool_size;
 	struct rlimit rl;
-	rlim_t cur;
+	rlim_t cur = 1024;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 1024 - PT_FD_RESERVE;
-	cur = rl.rlim_cur;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		cur = rl.rlim_cur;
 	if (cur == RLIM_INFINITY || cur > (1u << 24))
 		cur = 1u << 24;
-	if (cur > 4 * PT_FD_RESERVE)
-		return (long)cur - PT_FD_RESERVE;
+	if ((long)cur >= 2 * reserve)
+		return (long)cur - reserve;
 	return (long)cur * 3 / 4;
 }
 
@@ -379,7 +386,7 @@ static int pt_init(void *fsp, const struct fs_conn *conn, uint64_t *want)
 	fs->submounts = fs->opts.announce_submounts && (*want & FUSE_SUBMOUNTS);
 	fs->writeback = *want & FUSE_WRITEBACK_CACHE;
 	/* The sandbox may have changed RLIMIT_NOFILE since fs_passthrough_new(). */
-	fs->fd_limit = fd_limit_now();
+	fs->fd_limit = fd_limit_now(fs);
 	return 0;
 }
 
@@ -408,6 +415,11 @@ static int open_root(struct pt_fs *fs, const char *dir)
 	r = pt_stat(fd, &stx);
 	if (r < 0) {
 		log_error("stat of shared directory %s failed: %s", dir, strerror(-r));
+		close(fd);
+		return r;
+	}
+	r = pt_fh_setup(fs, fd, dir);
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
@@ -458,7 +470,7 @@ int fs_passthrough_new(const struct fs_passthrough_opts *opts, void **out)
 	fs->egid = getegid();
 	fs->switch_creds = fs->euid == 0;
 	fs->timeout = cache_timeout(opts->cache);
-	fs->fd_limit = fd_limit_now();
+	fs->fd_limit = fd_limit_now(fs);
 	pt_htable_init(&fs->handles);
 	r = pt_locks_new(&fs->locks);
 	if (r == 0)
@@ -483,9 +495,17 @@ void fs_passthrough_free(void *fsp)
 	if (fs->inodes.buckets)
 		pt_itable_fini(fs);
 	pt_htable_fini(fs);
+	pt_fh_fini(fs);
 	if (fs->own_proc_fd)
 		close(fs->proc_fd);
 	free(fs);
+}
+
+bool fs_passthrough_uses_handles(const void *fsp)
+{
+	const struct pt_fs *fs = fsp;
+
+	return fs && fs->use_handles;
 }
 
 const struct fs_ops fs_passthrough_ops = {

@@ -6,8 +6,13 @@
  * An entry's fd stays open while the guest holds lookups (inodes) or has not released it
  * (handles), and while a request in flight holds a reference (refs), so a FORGET or RELEASE
  * racing a request never closes an fd that request is using.
+ *
+ * An inode kept as a file handle (pt_fh.c) has no fd of its own: pt_inode_get() opens one from
+ * the handle, and when the last request leaves it the fd waits in a small LRU cache, so the
+ * guest's inodes cost memory, not fds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,15 +21,9 @@
 /* Indexes are int32 in the free and hash chains; this also bounds the slot array. */
 #define PT_MAX_SLOTS (1u << 24)
 #define PT_MIN_SLOTS 64u
+/* Idle fds of handle inodes kept open: a request that follows a lookup finds its fd. */
+#define PT_FD_CACHE 64u
 
-int pt_fd_reserve(struct pt_fs *fs)
-{
-	if (atomic_fetch_add(&fs->nfds, 1) + 1 > fs->fd_limit) {
-		atomic_fetch_sub(&fs->nfds, 1);
-		return -ENFILE;
-	}
-	return 0;
-}
 
 void pt_fd_unreserve(struct pt_fs *fs)
 {
@@ -66,9 +65,16 @@ static uint32_t key_hash(const struct pt_key *k)
 	return (uint32_t)h;
 }
 
-static bool key_eq(const struct pt_key *a, const struct pt_key *b)
+/* With handles on both sides, the handle tells a reused inode number from the old inode (whose
+ * entry no fd keeps alive); an entry without a handle holds its inode open, so the key is
+ * enough. */
+static bool key_eq(const struct pt_inode *in, const struct pt_key *b, const struct file_handle *fh)
 {
-	return a->dev == b->dev && a->ino == b->ino && a->mnt_id == b->mnt_id;
+	const struct pt_key *a = &in->key;
+
+	if (a->dev != b->dev || a->ino != b->ino || a->mnt_id != b->mnt_id)
+		return false;
+	return !in->fh || !fh || pt_fh_equal(in->fh, fh);
 }
 
 int pt_itable_init(struct pt_itable *t)
@@ -125,14 +131,15 @@ static void hash_maybe_grow(struct pt_itable *t)
 			hash_insert(t, t->slots[i]);
 }
 
-static struct pt_inode *hash_find(struct pt_itable *t, const struct pt_key *key)
+static struct pt_inode *hash_find(struct pt_itable *t, const struct pt_key *key,
+				  const struct file_handle *fh)
 {
 	int32_t i = t->buckets[key_hash(key) & (t->nbuckets - 1)];
 
 	while (i >= 0) {
 		struct pt_inode *in = t->slots[i];
 
-		if (key_eq(&in->key, key))
+		if (key_eq(in, key, fh))
 			return in;
 		i = in->hnext;
 	}
@@ -163,15 +170,96 @@ static int inode_alloc(struct pt_itable *t, struct pt_inode **out)
 	return 0;
 }
 
+static void lru_unlink(struct pt_itable *t, struct pt_inode *in)
+{
+	if (!in->in_lru)
+		return;
+	if (in->lru_prev)
+		in->lru_prev->lru_next = in->lru_next;
+	else
+		t->lru_head = in->lru_next;
+	if (in->lru_next)
+		in->lru_next->lru_prev = in->lru_prev;
+	else
+		t->lru_tail = in->lru_prev;
+	in->lru_prev = in->lru_next = NULL;
+	in->in_lru = false;
+	t->lru_count--;
+}
+
+/* Called with the lock held when a handle inode's fd falls idle; the oldest idle fd goes. */
+static void lru_push(struct pt_fs *fs, struct pt_inode *in)
+{
+	struct pt_itable *t = &fs->inodes;
+	struct pt_inode *old;
+
+	in->lru_prev = t->lru_tail;
+	in->lru_next = NULL;
+	if (t->lru_tail)
+		t->lru_tail->lru_next = in;
+	else
+		t->lru_head = in;
+	t->lru_tail = in;
+	in->in_lru = true;
+	t->lru_count++;
+	if (t->lru_count <= PT_FD_CACHE)
+		return;
+	old = t->lru_head;
+	lru_unlink(t, old);
+	close(old->fd);
+	old->fd = -1;
+	pt_fd_unreserve(fs);
+}
+
+/* An idle cached fd gives way when the guest's fd budget is spent. Returns false if none. */
+static bool lru_evict_oldest(struct pt_fs *fs)
+{
+	struct pt_itable *t = &fs->inodes;
+	struct pt_inode *old;
+
+	pthread_mutex_lock(&t->lock);
+	old = t->lru_head;
+	if (old) {
+		lru_unlink(t, old);
+		close(old->fd);
+		old->fd = -1;
+		pt_fd_unreserve(fs);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return old != NULL;
+}
+
+/* Never called with inodes.lock held (it may take it to shrink the cache). */
+int pt_fd_reserve(struct pt_fs *fs)
+{
+	for (;;) {
+		if (atomic_fetch_add(&fs->nfds, 1) + 1 <= fs->fd_limit)
+			return 0;
+		atomic_fetch_sub(&fs->nfds, 1);
+		if (!lru_evict_oldest(fs))
+			return -ENFILE;
+	}
+}
+
+static void inode_close_fd(struct pt_fs *fs, struct pt_inode *in)
+{
+	lru_unlink(&fs->inodes, in);
+	if (in->fd >= 0) {
+		close(in->fd);
+		pt_fd_unreserve(fs);
+	}
+	in->fd = -1;
+	free(in->fh);
+	in->fh = NULL;
+}
+
 /* Called with the lock held, when neither the guest nor a request uses the inode any more. */
 static void inode_free(struct pt_fs *fs, struct pt_inode *in)
 {
 	struct pt_itable *t = &fs->inodes;
 
 	hash_remove(t, in);
-	close(in->fd);
-	pt_fd_unreserve(fs);
-	in->fd = -1;
+	inode_close_fd(fs, in);
 	in->in_use = false;
 	in->gen = next_gen(in->gen);
 	in->free_next = t->free_head;
@@ -184,27 +272,52 @@ static uint64_t inode_id(const struct pt_inode *in)
 	return (uint64_t)in->gen << 32 | in->idx;
 }
 
+/* Called with the lock held: a lookup's fd for an entry that has one already is closed, and
+ * one for a handle inode without an fd becomes its (cached) fd. */
+static void adopt_or_drop_fd(struct pt_fs *fs, struct pt_inode *in, int fd)
+{
+	if (in->fh && in->fd < 0) {
+		in->fd = fd;
+		if (in->refs == 0)
+			lru_push(fs, in);
+		return;
+	}
+	close(fd);
+	pt_fd_unreserve(fs);
+}
+
 int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
 		    uint64_t *id)
 {
 	struct pt_itable *t = &fs->inodes;
+	struct file_handle *fh = NULL;
 	struct pt_inode *in;
-	int r = 0;
+	int mount_fd = -1, r = 0;
 
+	if (!root) {
+		r = pt_fh_of_fd(fs, fd, type & S_IFMT, &fh, &mount_fd);
+		if (r < 0)
+			goto out_drop_fd;
+	}
 	pthread_mutex_lock(&t->lock);
-	in = hash_find(t, key);
+	in = hash_find(t, key, fh);
 	if (in) {
 		in->nlookup++;
 		*id = inode_id(in);
+		adopt_or_drop_fd(fs, in, fd);
 		pthread_mutex_unlock(&t->lock);
-		goto out_drop_fd;
+		free(fh);
+		return 0;
 	}
 	r = inode_alloc(t, &in);
 	if (r < 0) {
 		pthread_mutex_unlock(&t->lock);
+		free(fh);
 		goto out_drop_fd;
 	}
 	in->fd = fd;
+	in->fh = fh;
+	in->mount_fd = mount_fd;
 	in->key = *key;
 	in->type = type & S_IFMT;
 	in->nlookup = 1;
@@ -216,6 +329,8 @@ int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t t
 	t->count++;
 	hash_insert(t, in);
 	hash_maybe_grow(t);
+	if (fh)
+		lru_push(fs, in);
 	*id = inode_id(in);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
@@ -242,18 +357,57 @@ static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live)
 	return in;
 }
 
+/* A handle inode without an fd: open one outside the lock (the caller's ref keeps the entry);
+ * of two racing openers, the second closes its own. */
+static int inode_reopen(struct pt_fs *fs, struct pt_inode *in)
+{
+	int fd, r;
+
+	r = pt_fd_reserve(fs);
+	if (r < 0)
+		return r;
+	fd = pt_fh_open(in, O_PATH);
+	if (fd < 0) {
+		pt_fd_unreserve(fs);
+		return fd;
+	}
+	pthread_mutex_lock(&fs->inodes.lock);
+	if (in->fd < 0) {
+		in->fd = fd;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&fs->inodes.lock);
+	if (fd >= 0) {
+		close(fd);
+		pt_fd_unreserve(fs);
+	}
+	return 0;
+}
+
 int pt_inode_get(struct pt_fs *fs, uint64_t id, struct pt_inode **out)
 {
 	struct pt_itable *t = &fs->inodes;
 	struct pt_inode *in;
+	bool need_fd = false;
+	int r;
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_find(t, id, true);
-	if (in)
+	if (in) {
 		in->refs++;
+		lru_unlink(t, in);
+		need_fd = in->fd < 0;
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (!in)
 		return -EBADF;
+	if (need_fd) {
+		r = inode_reopen(fs, in);
+		if (r < 0) {
+			pt_inode_put(fs, in);
+			return r;
+		}
+	}
 	*out = in;
 	return 0;
 }
@@ -268,6 +422,8 @@ void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
 	in->refs--;
 	if (in->refs == 0 && in->nlookup == 0 && !in->pinned)
 		inode_free(fs, in);
+	else if (in->refs == 0 && in->fh && in->fd >= 0)
+		lru_push(fs, in);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -315,10 +471,8 @@ void pt_itable_fini(struct pt_fs *fs)
 	struct pt_itable *t = &fs->inodes;
 
 	for (uint32_t i = 1; i < t->hwm; i++) {
-		if (t->slots[i]->in_use) {
-			close(t->slots[i]->fd);
-			pt_fd_unreserve(fs);
-		}
+		if (t->slots[i]->in_use)
+			inode_close_fd(fs, t->slots[i]);
 		free(t->slots[i]);
 	}
 	free(t->slots);

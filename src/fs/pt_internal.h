@@ -19,8 +19,16 @@ struct pt_key {
 	uint64_t mnt_id;
 };
 
+struct file_handle;
+
 struct pt_inode {
-	int fd; /* O_PATH | O_NOFOLLOW, owned */
+	/* O_PATH | O_NOFOLLOW, owned. With a file handle (fh), opened from it on demand: valid
+	 * while the caller holds a ref (pt_inode_get), else -1 or an idle cached fd. */
+	int fd;
+	struct file_handle *fh; /* NULL: fd is held for the inode's whole life */
+	int mount_fd;           /* with fh: an fd on the inode's mount, for open_by_handle_at */
+	struct pt_inode *lru_prev, *lru_next; /* idle fds of handle inodes, under inodes.lock */
+	bool in_lru;
 	uint32_t idx;
 	uint32_t gen;
 	struct pt_key key;
@@ -42,6 +50,22 @@ struct pt_itable {
 	int32_t free_head;
 	int32_t *buckets;
 	uint32_t nbuckets; /* power of two */
+	struct pt_inode *lru_head, *lru_tail; /* idle fds of handle inodes, oldest first */
+	uint32_t lru_count;
+};
+
+/* Mounts seen by handle inodes: mount id -> an open fd on it (pt_fh.c). */
+struct pt_mount {
+	int mnt_id;
+	int fd;           /* -1 when handles are not usable on this mount */
+	bool unsupported; /* name_to_handle_at/open_by_handle_at refused: O_PATH fds here */
+};
+
+struct pt_mounts {
+	pthread_mutex_t lock;
+	struct pt_mount *m;
+	uint32_t count;
+	uint32_t cap;
 };
 
 struct pt_handle {
@@ -79,6 +103,10 @@ struct pt_fs {
 	struct pt_locks *locks; /* lock owners' open file descriptions (pt_lock.c) */
 	atomic_long nfds; /* fds held for the guest (inodes + handles), bounded by fd_limit */
 	long fd_limit;
+	bool use_handles; /* inode file handles: decided at start-up (pt_fh_setup) */
+	int mountinfo_fd;
+	bool own_mountinfo_fd;
+	struct pt_mounts mounts;
 };
 
 #define PT_ROOT_IDX 1u
@@ -105,6 +133,14 @@ int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out);
 void pt_handle_put(struct pt_fs *fs, struct pt_handle *h);
 int pt_handle_release(struct pt_fs *fs, uint64_t fh);
 void pt_handle_release_all(struct pt_fs *fs);
+
+/* pt_fh.c: inode file handles (--inode-file-handles). */
+int pt_fh_setup(struct pt_fs *fs, int root_fd, const char *dir);
+void pt_fh_fini(struct pt_fs *fs);
+/* *fh NULL (and 0) when this inode's mount cannot use handles and O_PATH fds serve instead. */
+int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, struct file_handle **fh, int *mount_fd);
+bool pt_fh_equal(const struct file_handle *a, const struct file_handle *b);
+int pt_fh_open(const struct pt_inode *in, int flags);
 
 /* pt_creds.c: act as the caller while creating a file. */
 struct pt_creds {

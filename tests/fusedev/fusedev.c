@@ -52,7 +52,8 @@ static void usage(const char *prog)
 		"usage: %s <shared_dir> <mountpoint> [--cache=auto|always|never|metadata]\n"
 		"       [--threads=N] [--no-readdirplus] [--writeback] [--xattr]\n"
 		"       [--allow-direct-io] [--readonly] [--killpriv-v2] [--debug]\n"
-		"       [--posix-lock] [--flock] [--allow-mmap]\n",
+		"       [--posix-lock] [--flock] [--allow-mmap]\n"
+		"       [--inode-file-handles=never|prefer|mandatory]\n",
 		prog);
 }
 
@@ -74,12 +75,27 @@ static int parse_cache(const char *v, enum cache_mode *m)
 	return -EINVAL;
 }
 
+static int parse_handles(const char *v, enum inode_file_handles *m)
+{
+	if (strcmp(v, "never") == 0)
+		*m = INODE_HANDLES_NEVER;
+	else if (strcmp(v, "prefer") == 0 || strcmp(v, "fallback") == 0)
+		*m = INODE_HANDLES_PREFER;
+	else if (strcmp(v, "mandatory") == 0)
+		*m = INODE_HANDLES_MANDATORY;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int parse_opt(struct fusedev_args *a, const char *s)
 {
 	char *end;
 
 	if (strncmp(s, "--cache=", 8) == 0)
 		return parse_cache(s + 8, &a->pt.cache);
+	if (strncmp(s, "--inode-file-handles=", 21) == 0)
+		return parse_handles(s + 21, &a->pt.inode_file_handles);
 	if (strncmp(s, "--threads=", 10) == 0) {
 		unsigned long n = strtoul(s + 10, &end, 10);
 
@@ -142,6 +158,7 @@ static int parse_args(int argc, char **argv, struct fusedev_args *a)
 	if (a->pt.cache == CACHE_NEVER)
 		a->srv.readdirplus = false;
 	a->pt.root_dir = a->shared;
+	a->pt.thread_pool_size = a->threads;
 	return 0;
 }
 
@@ -292,7 +309,8 @@ int main(int argc, char **argv)
 	r = fusedev_mount(&d);
 	if (r < 0)
 		goto out_srv;
-	log_info("serving %s on %s with %u threads", a.shared, a.mountpoint, a.threads);
+	log_info("serving %s on %s with %u threads, inode file handles %s", a.shared,
+		 a.mountpoint, a.threads, fs_passthrough_uses_handles(fs) ? "in use" : "not used");
 	/* The test script reads this to tell a missing feature from a broken one. */
 	if (a.srv.xattr && !fs_passthrough_ops.getxattr)
 		log_info("xattr: the backend has no xattr ops, xattr requests get ENOSYS");

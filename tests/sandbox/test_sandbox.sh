@@ -167,14 +167,18 @@ maps=(--uid-map=":0:$uid:1:" --uid-map=":1:$sub_uid:65536:"
 # group-denying permission withholds). They are its own groups, not a widening.
 user_groups=$(id -G "$user")
 for prog in probe daemon; do
+	# The daemon's default (prefer) uses file handles where the share allows: say never here.
+	nofh=(--inode-file-handles=never)
+	[ "$prog" = probe ] && nofh=()
 	for mode in namespace chroot none; do
-		run_case root "$prog" "$mode" "$base" ""
+		run_case root "$prog" "$mode" "$base" "" "${nofh[@]}"
 	done
 	# + DAC_READ_SEARCH for file handles; + SYS_ADMIN - CHOWN from --modcaps.
 	fh=--inode-file-handles=prefer
 	[ "$prog" = probe ] && fh=--file-handles
 	run_case root "$prog" namespace 00000000880000df "" "$fh"
-	run_case root "$prog" chroot 00000000882000da "" --modcaps=+sys_admin:-chown
+	[ "$prog" = daemon ] && run_case root daemon chroot 00000000880000df ""
+	run_case root "$prog" chroot 00000000882000da "" --modcaps=+sys_admin:-chown "${nofh[@]}"
 	run_case user "$prog" namespace "$base" "$user_groups"
 	run_case user "$prog" namespace "$base" "" "${maps[@]}"
 	run_case user "$prog" none "$none" "$user_groups"

@@ -36,10 +36,12 @@ static inline void fx_rmtree(const char *dir)
 	nftw(dir, fx_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static inline struct fs_fixture *fx_new(enum cache_mode cache, bool readonly)
+static inline struct fs_fixture *fx_new_handles(enum cache_mode cache, bool readonly,
+						enum inode_file_handles handles)
 {
 	struct fs_passthrough_opts o = { .proc_self_fd = -1, .cache = cache,
-					 .readonly = readonly, .announce_submounts = true };
+					 .readonly = readonly, .announce_submounts = true,
+					 .inode_file_handles = handles };
 	struct fs_conn conn = { .proto_minor = 38, .flags = FUSE_SUBMOUNTS, .max_write = 1 << 20 };
 	struct fs_fixture *fx = calloc(1, sizeof(*fx));
 	uint64_t want = 0;
@@ -69,6 +71,11 @@ out_free:
 	return NULL;
 }
 
+static inline struct fs_fixture *fx_new(enum cache_mode cache, bool readonly)
+{
+	return fx_new_handles(cache, readonly, INODE_HANDLES_PREFER);
+}
+
 static inline void fx_free(struct fs_fixture *fx)
 {
 	if (!fx)
@@ -81,6 +88,13 @@ static inline void fx_free(struct fs_fixture *fx)
 static inline int fx_setup(void **state)
 {
 	*state = fx_new(CACHE_AUTO, false);
+	return *state ? 0 : -1;
+}
+
+/* One O_PATH fd per inode (--inode-file-handles=never). */
+static inline int fx_setup_fds(void **state)
+{
+	*state = fx_new_handles(CACHE_AUTO, false, INODE_HANDLES_NEVER);
 	return *state ? 0 : -1;
 }
 

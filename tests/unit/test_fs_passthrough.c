@@ -657,7 +657,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename_flags, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_link_symlink_readlink, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_readdir_many_resume, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_readdirplus_counts, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_readdirplus_counts, fx_setup_fds, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_setattr, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_misc_ops, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_copy_file_range, fx_setup, fx_teardown),

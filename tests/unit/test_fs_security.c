@@ -402,7 +402,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_open_device_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_and_garbage_ids, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_fd_limit, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fd_limit, fx_setup_fds, fx_teardown),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test_setup_teardown(test_kill_suidgid, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_creds_and_umask, fx_setup, fx_teardown),

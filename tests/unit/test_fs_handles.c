@@ -1,0 +1,219 @@
+/* The passthrough backend with inode file handles: fds stay bounded however many inodes the
+ * guest holds, handles survive renames on the host, and the modes fall back or refuse. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <cmocka.h>
+
+#include "fs_test_util.h"
+
+#define NFILES 600
+#define FD_CACHE 64 /* PT_FD_CACHE in pt_inode.c */
+
+static int setup_mandatory(void **state)
+{
+	*state = fx_new_handles(CACHE_AUTO, false, INODE_HANDLES_MANDATORY);
+	return *state ? 0 : -1;
+}
+
+static void make_files(struct fs_fixture *fx, int n)
+{
+	char name[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(fx_write_file(fx, name, "x"), 0);
+	}
+}
+
+static void test_many_lookups_few_fds(void **state)
+{
+	struct fs_fixture *fx = *state;
+	static uint64_t ids[NFILES];
+	struct fuse_attr_out a;
+	char name[32];
+	int base;
+
+	assert_true(fs_passthrough_uses_handles(fx->fs));
+	make_files(fx, NFILES);
+	base = count_fds();
+	for (int i = 0; i < NFILES; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ids[i] = fx_lookup(fx, FUSE_ROOT_ID, name);
+		assert_true(ids[i] != 0);
+	}
+	assert_true(count_fds() <= base + FD_CACHE);
+	/* Every inode opens again from its handle, the cache staying bounded. */
+	for (int i = 0; i < NFILES; i++) {
+		assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, ids[i], NULL, &a), 0);
+		assert_int_equal(a.attr.size, 1);
+	}
+	assert_true(count_fds() <= base + FD_CACHE);
+	/* The same file looked up again is the same inode. */
+	assert_int_equal(fx_lookup(fx, FUSE_ROOT_ID, "f7"), ids[7]);
+	fx->ops->forget(fx->fs, ids[7], 1);
+	for (int i = 0; i < NFILES; i++)
+		fx->ops->forget(fx->fs, ids[i], 1);
+	assert_int_equal(count_fds(), base);
+	assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, ids[0], NULL, &a), -EBADF);
+}
+
+static void test_rename_on_host(void **state)
+{
+	struct fs_fixture *fx = *state;
+	char from[PATH_MAX], to[PATH_MAX];
+	struct fuse_open_out o;
+	struct fuse_attr_out a;
+	uint64_t d, f, f2;
+	char buf[8];
+	struct iovec iov = { buf, sizeof(buf) };
+
+	assert_int_equal(mkdir(fx_path(fx, "d"), 0755), 0);
+	assert_int_equal(fx_write_file(fx, "d/file", "hello"), 0);
+	d = fx_lookup(fx, FUSE_ROOT_ID, "d");
+	f = fx_lookup(fx, d, "file");
+	assert_true(d && f);
+	/* Push both fds out of the cache: only the handles are left. */
+	make_files(fx, FD_CACHE + 8);
+	for (int i = 0; i < FD_CACHE + 8; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		fx->ops->forget(fx->fs, fx_lookup(fx, FUSE_ROOT_ID, name), 1);
+	}
+	snprintf(from, sizeof(from), "%s", fx_path(fx, "d/file"));
+	snprintf(to, sizeof(to), "%s", fx_path(fx, "moved"));
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, f, NULL, &a), 0);
+	assert_int_equal(a.attr.size, 5);
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, f, O_RDONLY, &o), 0);
+	assert_int_equal(fx->ops->read(fx->fs, &root_ctx, f, o.fh, 0, 5, 0, &iov, 1), 5);
+	assert_memory_equal(buf, "hello", 5);
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, f, o.fh, 0, 0, 0), 0);
+	/* Under its new name it is the same inode; the old name is gone. */
+	f2 = fx_lookup(fx, FUSE_ROOT_ID, "moved");
+	assert_int_equal(f2, f);
+	assert_int_equal(fx_lookup(fx, d, "file"), 0);
+	fx->ops->forget(fx->fs, f, 2);
+	fx->ops->forget(fx->fs, d, 1);
+}
+
+/* A deleted file's inode number may come back for a new file: the handle tells them apart. */
+static void test_deleted_and_recreated(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fuse_attr_out a;
+	uint64_t f, g;
+	int r;
+
+	assert_int_equal(fx_write_file(fx, "a", "1"), 0);
+	f = fx_lookup(fx, FUSE_ROOT_ID, "a");
+	make_files(fx, FD_CACHE + 8); /* evicts f's fd */
+	for (int i = 0; i < FD_CACHE + 8; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		fx->ops->forget(fx->fs, fx_lookup(fx, FUSE_ROOT_ID, name), 1);
+	}
+	assert_int_equal(unlink(fx_path(fx, "a")), 0);
+	/* Some filesystems still open an unlinked inode by its handle (as an O_PATH fd would
+	 * keep it): then it has no links. */
+	r = fx->ops->getattr(fx->fs, &root_ctx, f, NULL, &a);
+	assert_true(r == -ESTALE || r == -ENOENT || (r == 0 && a.attr.nlink == 0));
+	assert_int_equal(fx_write_file(fx, "a", "22"), 0);
+	g = fx_lookup(fx, FUSE_ROOT_ID, "a");
+	assert_true(g != 0 && g != f);
+	assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, g, NULL, &a), 0);
+	assert_int_equal(a.attr.size, 2);
+	fx->ops->forget(fx->fs, f, 1);
+	fx->ops->forget(fx->fs, g, 1);
+}
+
+/* The budget counts open files; inodes never run it out, the idle cache gives way. */
+static void test_fd_limit_handles(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fs_conn conn = { .proto_minor = 38 };
+	struct rlimit old, rl;
+	struct fuse_open_out o;
+	static uint64_t ids[200], fhs[200];
+	int base, nopen = 0, refused = 0;
+	uint64_t want = 0;
+	char name[32];
+
+	make_files(fx, 200);
+	base = count_fds();
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = (rlim_t)base + 60;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ids[i] = fx_lookup(fx, FUSE_ROOT_ID, name);
+		assert_true(ids[i] != 0);
+	}
+	for (int i = 0; i < 200; i++) {
+		int r = fx->ops->open(fx->fs, &root_ctx, ids[i], O_RDONLY, &o);
+
+		if (r == 0)
+			fhs[nopen++] = o.fh;
+		else
+			refused += r == -EMFILE || r == -ENFILE;
+	}
+	assert_true(nopen > 0 && nopen < 200);
+	assert_int_equal(refused, 200 - nopen);
+	assert_true(count_fds() < (int)rl.rlim_cur - 8);
+	for (int i = 0; i < nopen; i++)
+		assert_int_equal(fx->ops->release(fx->fs, &root_ctx, 0, fhs[i], 0, 0, 0), 0);
+	for (int i = 0; i < 200; i++)
+		fx->ops->forget(fx->fs, ids[i], 1);
+	assert_int_equal(count_fds(), base);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
+}
+
+/* procfs has no file handles: prefer serves it with O_PATH fds, mandatory refuses. */
+static void test_modes_without_fs_support(void **state)
+{
+	struct fs_passthrough_opts o = { .proc_self_fd = -1, .root_dir = "/proc/self",
+					 .inode_file_handles = INODE_HANDLES_PREFER };
+	struct fs_conn conn = { .proto_minor = 38 };
+	struct fuse_entry_out e;
+	uint64_t want = 0;
+	void *fs = NULL;
+
+	assert_int_equal(fs_passthrough_new(&o, &fs), 0);
+	assert_false(fs_passthrough_uses_handles(fs));
+	assert_int_equal(fs_passthrough_ops.init(fs, &conn, &want), 0);
+	assert_int_equal(fs_passthrough_ops.lookup(fs, &root_ctx, FUSE_ROOT_ID, "status", &e), 0);
+	fs_passthrough_ops.forget(fs, e.nodeid, 1);
+	fs_passthrough_free(fs);
+
+	fs = NULL;
+	o.inode_file_handles = INODE_HANDLES_MANDATORY;
+	assert_true(fs_passthrough_new(&o, &fs) < 0);
+	assert_null(fs);
+
+	o.root_dir = "/tmp";
+	o.inode_file_handles = INODE_HANDLES_NEVER;
+	assert_int_equal(fs_passthrough_new(&o, &fs), 0);
+	assert_false(fs_passthrough_uses_handles(fs));
+	fs_passthrough_free(fs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_many_lookups_few_fds, setup_mandatory,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rename_on_host, setup_mandatory, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_and_recreated, setup_mandatory,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_fd_limit_handles, setup_mandatory, fx_teardown),
+		cmocka_unit_test(test_modes_without_fs_support),
+	};
+	return cmocka_run_group_tests_name("fs_handles", tests, NULL, NULL);
+}
