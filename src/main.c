@@ -57,16 +57,6 @@ static int refuse_unimplemented(const struct config *cfg)
 {
 	const char *what = NULL;
 
-	if (cfg->xattr || cfg->xattrmap)
-		what = "--xattr/--xattrmap are not implemented yet";
-	else if (cfg->posix_acl)
-		what = "--posix-acl is not implemented yet";
-	else if (cfg->security_label)
-		what = "--security-label is not implemented yet";
-	else if (cfg->killpriv_v2)
-		what = "--killpriv-v2 is not implemented yet";
-	else if (!idmap_is_empty(&cfg->translate_uid) || !idmap_is_empty(&cfg->translate_gid))
-		what = "--translate-uid/--translate-gid are not implemented yet";
 	if (!what)
 		return 0;
 	fprintf(stderr, "virtiofsd: %s\n", what);
@@ -229,6 +219,9 @@ int main(int argc, char **argv)
 		.readonly = cfg.readonly,
 		.xattr = cfg.xattr,
 		.preserve_noatime = cfg.preserve_noatime,
+		.xattrmap = cfg.xattr_rules,
+		.uid_map = idmap_is_empty(&cfg.translate_uid) ? NULL : &cfg.translate_uid,
+		.gid_map = idmap_is_empty(&cfg.translate_gid) ? NULL : &cfg.translate_gid,
 		.inode_file_handles = handles_mode(cfg.inode_file_handles),
 		.mountinfo_fd = env.mountinfo_fd,
 		.thread_pool_size = cfg.thread_pool_size,

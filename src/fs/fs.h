@@ -21,12 +21,24 @@
 
 #include "fuse/fuse_compat.h" /* protocol structs newer than the installed header */
 
-/* Who asks: from fuse_in_header (plus extensions later). */
+/* A security context the guest sent with a create (FUSE_SECURITY_CTX): an xattr to set on the
+ * new node, under its guest name (the backend maps it). */
+struct fs_secctx {
+	const char *name; /* NUL-terminated, at most XATTR_NAME_MAX bytes */
+	const void *value;
+	uint32_t size; /* at most XATTR_SIZE_MAX */
+};
+
+/* Who asks: from fuse_in_header and the request's extensions. The pointers are valid for the
+ * call only; NULL/0 when the extension is absent. */
 struct fs_ctx {
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t pid;
 	uint32_t umask;
+	const struct fs_secctx *secctx; /* CREATE, MKDIR, MKNOD, SYMLINK (and TMPFILE) */
+	const uint32_t *groups;		/* supplementary groups (FUSE_EXT_GROUPS), guest ids */
+	uint32_t ngroups;
 };
 
 /* Negotiated connection state the backend may need (from INIT). */
@@ -35,6 +47,10 @@ struct fs_conn {
 	uint64_t flags; /* FUSE_* INIT flags agreed with the guest (bits above 31 from flags2) */
 	uint32_t max_write;
 };
+
+/* In open()/create() flags: the guest asked (FUSE_OPEN_KILL_SUIDGID, with HANDLE_KILLPRIV_V2)
+ * that an O_TRUNC open clears the file's set-id bits; no open(2) flag uses this bit. */
+#define FS_OPEN_KILL_SUIDGID (1u << 31)
 
 struct fs_setattr {
 	uint32_t valid; /* FATTR_* */

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "fs/pt_internal.h"
+#include "fs/pt_ext.h"
 
 /*
  * fds kept out of the guest's reach for the daemon itself, as the reference sizes it: one per
@@ -71,6 +72,7 @@ static void fill_entry(struct pt_fs *fs, const struct pt_inode *parent, uint64_t
 	out->entry_valid = fs->timeout;
 	out->attr_valid = fs->timeout;
 	pt_fill_attr(stx, &out->attr);
+	pt_attr_to_guest(fs, &out->attr);
 	if (fs->submounts && parent && S_ISDIR(stx->stx_mode) && stx->stx_mnt_id != 0 &&
 	    stx->stx_mnt_id != parent->key.mnt_id)
 		out->attr.flags |= FUSE_ATTR_SUBMOUNT;
@@ -175,6 +177,7 @@ static int pt_getattr(void *fsp, const struct fs_ctx *c, uint64_t ino, const uin
 	memset(out, 0, sizeof(*out));
 	out->attr_valid = fs->timeout;
 	pt_fill_attr(&stx, &out->attr);
+	pt_attr_to_guest(fs, &out->attr);
 	return 0;
 }
 
@@ -227,6 +230,24 @@ static int setattr_times(struct pt_fs *fs, struct pt_inode *in, struct pt_handle
 	return r < 0 ? -errno : 0;
 }
 
+/* chown with guest ids translated (--translate-*); the host kernel drops set-id bits itself,
+ * a remapped file capability we drop (CVE-2021-20263). */
+static int setattr_owner(struct pt_fs *fs, struct pt_inode *in, const struct fs_setattr *a)
+{
+	uint32_t uid = (uint32_t)-1, gid = (uint32_t)-1;
+	int r = 0;
+
+	if (a->valid & FATTR_UID)
+		r = pt_uid_to_host(fs, a->uid, &uid);
+	if (r == 0 && (a->valid & FATTR_GID))
+		r = pt_gid_to_host(fs, a->gid, &gid);
+	if (r < 0)
+		return r;
+	if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISREG(in->type) ? pt_drop_capability(fs, in->fd, true) : 0;
+}
+
 static int setattr_apply(struct pt_fs *fs, struct pt_inode *in, struct pt_handle *h,
 			 const struct fs_setattr *a)
 {
@@ -240,14 +261,14 @@ static int setattr_apply(struct pt_fs *fs, struct pt_inode *in, struct pt_handle
 			return -errno;
 	}
 	if (a->valid & (FATTR_UID | FATTR_GID)) {
-		uid_t uid = (a->valid & FATTR_UID) ? a->uid : (uid_t)-1;
-		gid_t gid = (a->valid & FATTR_GID) ? a->gid : (gid_t)-1;
-
-		if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
+		r = setattr_owner(fs, in, a);
+		if (r < 0)
+			return r;
 	}
 	if (a->valid & FATTR_SIZE) {
 		r = setattr_size(fs, in, h, a->size);
+		if (r == 0 && S_ISREG(in->type))
+			r = pt_drop_capability(fs, h ? h->fd : in->fd, !h);
 		if (r < 0)
 			return r;
 	}
@@ -544,4 +565,8 @@ const struct fs_ops fs_passthrough_ops = {
 	.statx = pt_statx,
 	.getlk = pt_getlk,
 	.setlk = pt_setlk,
+	.getxattr = pt_getxattr,
+	.setxattr = pt_setxattr,
+	.listxattr = pt_listxattr,
+	.removexattr = pt_removexattr,
 };

@@ -19,6 +19,8 @@ enum inode_file_handles {
 };
 
 struct fs_ops;
+struct idmap;
+struct xattrmap;
 
 struct fs_passthrough_opts {
 	const char *root_dir;    /* the shared directory (host path, or "/" after a sandbox pivot) */
@@ -29,6 +31,9 @@ struct fs_passthrough_opts {
 	bool readonly;
 	bool xattr;
 	bool preserve_noatime;
+	const struct xattrmap *xattrmap; /* --xattrmap rules, or NULL (borrowed, read-only) */
+	const struct idmap *uid_map;     /* --translate-uid, or NULL (borrowed, read-only) */
+	const struct idmap *gid_map;     /* --translate-gid, or NULL */
 	enum inode_file_handles inode_file_handles;
 	int mountinfo_fd;          /* /proc/self/mountinfo as the backend sees mounts, or <= 0:
 				    * the backend opens it (borrowed, not closed) */

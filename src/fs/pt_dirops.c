@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "fs/pt_internal.h"
+#include "fs/pt_ext.h"
 
 enum mk_kind { MK_NOD, MK_DIR, MK_SYMLINK };
 
@@ -60,6 +61,8 @@ static int make_entry(struct pt_fs *fs, const struct fs_ctx *c, uint64_t parent,
 		goto out_put;
 	r = make_node(p, name, a);
 	pt_creds_leave(fs, &cr);
+	if (r == 0 && c->secctx)
+		r = pt_secctx_label_new(fs, p, name, a->kind == MK_DIR, c->secctx);
 	if (r == 0)
 		r = pt_lookup_at(fs, p, name, out);
 out_put:
@@ -230,12 +233,18 @@ static int create_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode
 	r = pt_open_flags(fs, flags, &hflags);
 	if (r < 0)
 		return r;
-	r = pt_creds_enter(fs, c, umask, &cr);
-	if (r < 0)
-		return r;
-	fd = openat(p->fd, name, hflags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
-	r = fd < 0 ? -errno : 0;
-	pt_creds_leave(fs, &cr);
+	if (c->secctx) {
+		fd = pt_secctx_create(fs, c, p, name, mode, hflags, umask);
+		r = fd < 0 ? fd : 0;
+	} else {
+		r = pt_creds_enter(fs, c, umask, &cr);
+		if (r < 0)
+			return r;
+		fd = openat(p->fd, name, hflags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    mode & 07777);
+		r = fd < 0 ? -errno : 0;
+		pt_creds_leave(fs, &cr);
+	}
 	if (r == -EEXIST && !(flags & O_EXCL))
 		return open_existing(fs, p, name, hflags, path_fd);
 	if (r < 0)
@@ -275,6 +284,13 @@ int pt_create(void *fsp, const struct fs_ctx *c, uint64_t parent, const char *na
 	fd = create_open(fs, c, p, name, mode, flags, umask, &path_fd);
 	if (fd < 0) {
 		r = fd;
+		pt_fd_unreserve(fs);
+		goto out_unreserve;
+	}
+	r = pt_trunc_killpriv(fs, fd, flags);
+	if (r < 0) {
+		close(fd);
+		close(path_fd);
 		pt_fd_unreserve(fs);
 		goto out_unreserve;
 	}

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "fs/pt_internal.h"
+#include "fs/pt_ext.h"
 
 #define PT_IOV_STACK 32
 
@@ -90,6 +91,10 @@ static int open_handle(struct pt_fs *fs, uint64_t ino, bool dir, uint32_t flags,
 		goto out_put;
 	}
 	fd = open_inode(fs, in, hflags);
+	if (fd >= 0 && !dir && (r = pt_trunc_killpriv(fs, fd, flags)) < 0) {
+		close(fd);
+		fd = r;
+	}
 	if (fd < 0) {
 		r = fd;
 		pt_fd_unreserve(fs);
@@ -232,6 +237,8 @@ int pt_write(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint6
 	r = 0;
 	if (write_flags & FUSE_WRITE_KILL_SUIDGID)
 		r = pt_kill_suidgid(fs, h->fd, false);
+	if (r == 0)
+		r = pt_drop_capability(fs, h->fd, false);
 	if (r == 0)
 		r = write_all(h->fd, v, cnt, (off_t)offset);
 	if (v != stack)

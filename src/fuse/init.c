@@ -1,5 +1,6 @@
 /* INIT: version check and flag negotiation (the gate itself is in server.c). */
 #include "fuse/internal.h"
+#include "fuse/ext.h"
 
 #include <errno.h>
 #include <string.h>
@@ -11,7 +12,7 @@ static uint64_t supported_flags(const struct fuse_server_opts *o)
 {
 	uint64_t f = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_HAS_IOCTL_DIR |
 		     FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
-		     FUSE_SUBMOUNTS | FUSE_INIT_EXT;
+		     FUSE_SUBMOUNTS | FUSE_INIT_EXT | FUSE_CREATE_SUPP_GROUP;
 
 	if (o->readdirplus)
 		f |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO;

@@ -1,6 +1,7 @@
 /* Handlers for open files and directories: data goes between the file and the transport's
  * iovecs without a bounce buffer (READDIR excepted: entries are built in a private buffer). */
 #include "fuse/internal.h"
+#include "fuse/ext.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -8,6 +9,15 @@
 #include <string.h>
 
 #include "log.h"
+
+/* The guest's open flags, with FS_OPEN_KILL_SUIDGID standing for FUSE_OPEN_KILL_SUIDGID. */
+static uint32_t fuse_open_flags(const struct fuse_req *req, uint32_t flags, uint32_t open_flags)
+{
+	flags &= ~FS_OPEN_KILL_SUIDGID;
+	if ((open_flags & FUSE_OPEN_KILL_SUIDGID) && (req->srv->flags & FUSE_HANDLE_KILLPRIV_V2))
+		flags |= FS_OPEN_KILL_SUIDGID;
+	return flags;
+}
 
 static int do_open_common(struct fuse_req *req, bool dir)
 {
@@ -26,7 +36,8 @@ static int do_open_common(struct fuse_req *req, bool dir)
 	if (dir)
 		r = FS_OPS(req)->opendir(FS_PRIV(req), &req->ctx, req->in.nodeid, in.flags, &out);
 	else
-		r = FS_OPS(req)->open(FS_PRIV(req), &req->ctx, req->in.nodeid, in.flags, &out);
+		r = FS_OPS(req)->open(FS_PRIV(req), &req->ctx, req->in.nodeid,
+				      fuse_open_flags(req, in.flags, in.open_flags), &out);
 	if (r < 0)
 		return r;
 	return fuse_reply(req, &out, sizeof(out), NULL, 0);
@@ -47,6 +58,7 @@ int fuse_do_create(struct fuse_req *req)
 	struct fuse_create_in in;
 	struct fuse_entry_out e;
 	struct fuse_open_out o;
+	struct fs_secctx sc;
 	const char *name;
 	int r;
 
@@ -54,13 +66,15 @@ int fuse_do_create(struct fuse_req *req)
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r == 0)
 		r = fuse_cur_name(&req->args, &name);
+	if (r == 0)
+		r = fuse_ext_trailing_secctx(req, &sc);
 	if (r < 0)
 		return r;
 	req->ctx.umask = in.umask;
 	memset(&e, 0, sizeof(e));
 	memset(&o, 0, sizeof(o));
-	r = FS_OPS(req)->create(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode, in.flags,
-				in.umask, &e, &o);
+	r = FS_OPS(req)->create(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode,
+				fuse_open_flags(req, in.flags, in.open_flags), in.umask, &e, &o);
 	if (r < 0)
 		return r;
 	return fuse_reply(req, &e, sizeof(e), &o, sizeof(o));

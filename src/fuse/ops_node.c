@@ -1,5 +1,6 @@
 /* Handlers for name and inode opcodes: lookup, attributes, directory entries. */
 #include "fuse/internal.h"
+#include "fuse/ext.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -150,12 +151,15 @@ int fuse_do_symlink(struct fuse_req *req)
 {
 	struct fuse_entry_out e;
 	const char *name, *target;
+	struct fs_secctx sc;
 	int r;
 
 	NEED_OP(req, symlink);
 	r = fuse_cur_name(&req->args, &name);
 	if (r == 0)
 		r = fuse_cur_str(&req->args, FUSE_TARGET_MAX, &target);
+	if (r == 0)
+		r = fuse_ext_trailing_secctx(req, &sc);
 	if (r < 0)
 		return r;
 	memset(&e, 0, sizeof(e));
@@ -167,6 +171,7 @@ int fuse_do_mknod(struct fuse_req *req)
 {
 	struct fuse_mknod_in in;
 	struct fuse_entry_out e;
+	struct fs_secctx sc;
 	const char *name;
 	int r;
 
@@ -174,6 +179,8 @@ int fuse_do_mknod(struct fuse_req *req)
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r == 0)
 		r = fuse_cur_name(&req->args, &name);
+	if (r == 0)
+		r = fuse_ext_trailing_secctx(req, &sc);
 	if (r < 0)
 		return r;
 	req->ctx.umask = in.umask;
@@ -187,6 +194,7 @@ int fuse_do_mkdir(struct fuse_req *req)
 {
 	struct fuse_mkdir_in in;
 	struct fuse_entry_out e;
+	struct fs_secctx sc;
 	const char *name;
 	int r;
 
@@ -194,6 +202,8 @@ int fuse_do_mkdir(struct fuse_req *req)
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r == 0)
 		r = fuse_cur_name(&req->args, &name);
+	if (r == 0)
+		r = fuse_ext_trailing_secctx(req, &sc);
 	if (r < 0)
 		return r;
 	req->ctx.umask = in.umask;

@@ -3,6 +3,7 @@
  * encoding. Per-opcode handlers live in ops_*.c.
  */
 #include "fuse/internal.h"
+#include "fuse/ext.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -211,6 +212,7 @@ static int check_phase(const struct fuse_req *req, const struct fuse_optab *op)
 static int run_handler(struct fuse_req *req, const struct fuse_optab *op)
 {
 	uint64_t small[512]; /* 4 KiB covers every request but large SETXATTRs */
+	struct fuse_ext_area ext;
 	size_t copy = op->payload ? op->in_min : req->arglen;
 	void *buf = small;
 	size_t got;
@@ -227,7 +229,10 @@ static int run_handler(struct fuse_req *req, const struct fuse_optab *op)
 		goto out_free;
 	}
 	fuse_cur_init(&req->args, buf, copy);
-	r = op->fn(req);
+	r = fuse_ext_load(req, op->payload, &ext);
+	if (r == 0)
+		r = op->fn(req);
+	fuse_ext_release(&ext);
 out_free:
 	if (buf != small)
 		free(buf);

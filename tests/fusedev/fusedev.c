@@ -22,6 +22,8 @@
 #include <linux/fuse.h>
 
 #include "fs/fs.h"
+#include "fs/idmap.h"
+#include "fs/xattrmap.h"
 #include "fs/passthrough.h"
 #include "fuse/server.h"
 #include "log.h"
@@ -44,7 +46,37 @@ struct fusedev_args {
 	struct fuse_server_opts srv;
 	unsigned threads;
 	bool debug;
+	struct xattrmap *xattrmap;
+	struct idmap uid_map, gid_map;
 };
+
+/* xattr, ACL, label and id translation options: 1 taken, 0 not one of them, <0 bad value. */
+static int parse_xattr_opt(struct fusedev_args *a, const char *s)
+{
+	if (strncmp(s, "--xattrmap=", 11) == 0) {
+		if (a->xattrmap || xattrmap_parse(s + 11, &a->xattrmap) < 0)
+			return -EINVAL;
+		a->pt.xattrmap = a->xattrmap;
+	} else if (strcmp(s, "--posix-acl") == 0) {
+		a->srv.posix_acl = true;
+	} else if (strcmp(s, "--security-label") == 0) {
+		a->srv.security_label = true;
+	} else if (strncmp(s, "--translate-uid=", 16) == 0) {
+		if (idmap_add(&a->uid_map, s + 16) < 0)
+			return -EINVAL;
+		a->pt.uid_map = &a->uid_map;
+		return 1;
+	} else if (strncmp(s, "--translate-gid=", 16) == 0) {
+		if (idmap_add(&a->gid_map, s + 16) < 0)
+			return -EINVAL;
+		a->pt.gid_map = &a->gid_map;
+		return 1;
+	} else {
+		return 0;
+	}
+	a->srv.xattr = a->pt.xattr = true; /* as the daemon: each of these implies --xattr */
+	return 1;
+}
 
 static void usage(const char *prog)
 {
@@ -91,6 +123,10 @@ static int parse_handles(const char *v, enum inode_file_handles *m)
 static int parse_opt(struct fusedev_args *a, const char *s)
 {
 	char *end;
+	int r = parse_xattr_opt(a, s);
+
+	if (r != 0)
+		return r < 0 ? r : 0;
 
 	if (strncmp(s, "--cache=", 8) == 0)
 		return parse_cache(s + 8, &a->pt.cache);
@@ -138,6 +174,8 @@ static int parse_args(int argc, char **argv, struct fusedev_args *a)
 	a->pt.announce_submounts = true;
 	a->srv.readdirplus = true;
 	a->threads = 4;
+	idmap_init(&a->uid_map, "--translate-uid");
+	idmap_init(&a->gid_map, "--translate-gid");
 	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--", 2) != 0) {
 			if (pos == 0)
@@ -200,7 +238,6 @@ static void fusedev_complete(void *ctx, uint32_t id, const void *reply, size_t l
 
 /* One request at a time: read it whole, serve it, write the reply (a lock wait replies
  * later, from its own thread). */
-
 static void *worker(void *arg)
 {
 	struct fusedev *d = arg;
@@ -322,5 +359,8 @@ out_srv:
 	fuse_server_free(d.srv);
 out_fs:
 	fs_passthrough_free(fs);
+	xattrmap_free(a.xattrmap);
+	idmap_free(&a.uid_map);
+	idmap_free(&a.gid_map);
 	return r < 0 ? 1 : 0;
 }
