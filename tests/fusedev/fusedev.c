@@ -85,7 +85,9 @@ static void usage(const char *prog)
 		"       [--threads=N] [--no-readdirplus] [--writeback] [--xattr]\n"
 		"       [--allow-direct-io] [--readonly] [--killpriv-v2] [--debug]\n"
 		"       [--posix-lock] [--flock] [--allow-mmap]\n"
-		"       [--inode-file-handles=never|prefer|mandatory]\n",
+		"       [--inode-file-handles=never|prefer|mandatory]\n"
+		"       [--xattrmap=MAP] [--posix-acl] [--security-label]\n"
+		"       [--translate-uid=TYPE:A:B:N] [--translate-gid=TYPE:A:B:N]\n",
 		prog);
 }
 
