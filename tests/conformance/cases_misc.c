@@ -169,6 +169,39 @@ static int c_stress(void)
 	return stress_verify(sh);
 }
 
+/* ---- id translation (--translate-uid/gid map:5000:15000:10) ------------------------------- */
+
+/* The harness made <share>/cf-idmap (0777) and cf-idmap/host-owned (15002:15002, 0600) on the
+ * host, and checks afterwards that root-chowned is 15000:15000 and by-user 15001:15001 there. */
+static int c_idmap(void)
+{
+	char d[4200], p[4300];
+	struct stat st;
+	int r, e;
+
+	snprintf(d, sizeof(d), "%s/cf-idmap", cf.dir);
+	snprintf(p, sizeof(p), "%s/host-owned", d);
+	TRY(lstat(p, &st));
+	CHECK(st.st_uid == 5002 && st.st_gid == 5002, "host 15002:15002 shows as %d:%d, want 5002",
+	      st.st_uid, st.st_gid);
+	AS_USER(5002, 5002, (r = open(p, O_RDONLY), e = errno));
+	CHECK(r >= 0, "the mapped owner cannot open its 0600 file: %s", cf_errname(e));
+	close(r);
+	snprintf(p, sizeof(p), "%s/root-chowned", d);
+	TRY(cf_write_file(p, "x", 1, 0644));
+	TRY(chown(p, 5000, 5000));
+	TRY(stat(p, &st));
+	CHECK(st.st_uid == 5000 && st.st_gid == 5000, "chown 5000:5000 reads back %d:%d", st.st_uid,
+	      st.st_gid);
+	snprintf(p, sizeof(p), "%s/by-user", d);
+	AS_USER(5001, 5001, (r = cf_write_file(p, "y", 1, 0644), e = errno));
+	CHECK(r == 0, "create as uid 5001: %s", cf_errname(e));
+	TRY(stat(p, &st));
+	CHECK(st.st_uid == 5001 && st.st_gid == 5001, "created by 5001:5001, reads back %d:%d",
+	      st.st_uid, st.st_gid);
+	return 0;
+}
+
 /* ---- read-only share -------------------------------------------------------------------- */
 
 static int c_ro_read(void)
@@ -233,6 +266,7 @@ static int c_ro_remove(void)
 
 const struct cf_case cf_cases_misc[] = {
 	{ "stress", c_stress, CF_RW },
+	{ "idmap", c_idmap, CF_IDMAP },
 	{ "many_inodes", cf_case_many_inodes, CF_RW },
 	{ "ro_read", c_ro_read, CF_RO },
 	{ "ro_create", c_ro_create, CF_RO },

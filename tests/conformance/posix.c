@@ -2,8 +2,9 @@
  * posix-conformance: POSIX conformance cases on a mounted share. Linked statically, so the same
  * binary runs on the host (over /dev/fuse) and in the busybox VM guest (over virtio-fs).
  *
- *   posix-conformance [--readonly] [--filter=SUBSTR] [--stress-seconds=N] [--list] DIR
- *       runs the cases in DIR ("ok N - name" / "not ok N - name: detail" lines, then
+ *   posix-conformance [--readonly|--idmap] [--filter=SUBSTR] [--stress-seconds=N] [--list] DIR
+ *       runs the cases in DIR (--readonly: the share is read-only; --idmap: also the id translation
+ *       case, for a daemon mapping guest ids 5000-5009 to host ids 15000-15009) ("ok N - name" / "not ok N - name: detail" lines, then
  *       "N passed, N failed"); exit status 0 only when nothing failed
  *   posix-conformance prepare-ro DIR      (host) creates the fixture the --readonly cases read
  *   posix-conformance hold-locks DIR      (host) holds an fcntl lock on DIR/.cf-locks/posix and
@@ -171,6 +172,12 @@ int cf_wait(pid_t pid)
 	return 128 + WTERMSIG(st);
 }
 
+/* The mode's case flag; only read-write runs get a fresh directory per case. */
+static unsigned mode_flag(void)
+{
+	return cf.readonly ? CF_RO : CF_RW;
+}
+
 /* The child's side of one case: a fresh directory, root, umask 022, then the case. */
 static void case_child(const struct cf_case *c, const char *casedir)
 {
@@ -179,9 +186,9 @@ static void case_child(const struct cf_case *c, const char *casedir)
 	signal(SIGALRM, SIG_DFL);
 	alarm(CASE_TIMEOUT_S);
 	umask(022);
-	if (!cf.readonly && chdir(casedir) < 0)
+	if (mode_flag() == CF_RW && chdir(casedir) < 0)
 		r = cf_fail(__FILE__, __LINE__, "chdir %s: %s", casedir, cf_errname(errno));
-	else if (cf.readonly && chdir(cf.dir) < 0)
+	else if (mode_flag() != CF_RW && chdir(cf.dir) < 0)
 		r = cf_fail(__FILE__, __LINE__, "chdir %s: %s", cf.dir, cf_errname(errno));
 	else
 		r = c->fn();
@@ -199,7 +206,7 @@ static int run_case(const struct cf_case *c, int n, const char *rundir)
 	pid_t pid;
 
 	snprintf(casedir, sizeof(casedir), "%s/%s", rundir, c->name);
-	if (!cf.readonly && mkdir(casedir, 0755) < 0) {
+	if (mode_flag() == CF_RW && mkdir(casedir, 0755) < 0) {
 		printf("not ok %d - %s: mkdir %s: %s\n", n, c->name, casedir, cf_errname(errno));
 		return -1;
 	}
@@ -217,7 +224,7 @@ static int run_case(const struct cf_case *c, int n, const char *rundir)
 	detail[len > 0 ? len : 0] = 0;
 	close(p[0]);
 	st = pid < 0 ? 255 : cf_wait(pid);
-	if (!cf.readonly && cf_rm_rf(casedir) < 0 && st == 0)
+	if (mode_flag() == CF_RW && cf_rm_rf(casedir) < 0 && st == 0)
 		snprintf(detail, sizeof(detail), "cleanup of %.300s: %s", casedir, cf_errname(errno)), st = 1;
 	if (st == 0) {
 		printf("ok %d - %s\n", n, c->name);
@@ -245,14 +252,15 @@ static int run_all(const char *filter, bool list)
 	char rundir[4096];
 
 	snprintf(rundir, sizeof(rundir), "%s/cf-run-%d", cf.dir, (int)getpid());
-	if (!list && !cf.readonly && mkdir(rundir, 0755) < 0) {
+	if (!list && mode_flag() == CF_RW && mkdir(rundir, 0755) < 0) {
 		printf("not ok 1 - setup: mkdir %s: %s\n0 passed, 1 failed\n", rundir,
 		       cf_errname(errno));
 		return 1;
 	}
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		for (const struct cf_case *c = groups[g]; c->name; c++) {
-			if ((c->flags & CF_RO) != (cf.readonly ? CF_RO : 0))
+			if (!(c->flags & mode_flag()) &&
+			    !(cf.idmap && !cf.readonly && (c->flags & CF_IDMAP)))
 				continue;
 			if (filter && !strstr(c->name, filter))
 				continue;
@@ -270,7 +278,7 @@ static int run_all(const char *filter, bool list)
 	}
 	if (list)
 		return 0;
-	if (!cf.readonly && rmdir(rundir) < 0)
+	if (mode_flag() == CF_RW && rmdir(rundir) < 0)
 		printf("# could not remove %s: %s\n", rundir, cf_errname(errno));
 	printf("# %d skipped (counted as passed; each says why above)\n", skipped);
 	printf("%d passed, %d failed\n", passed, failed);
@@ -351,7 +359,7 @@ static int host_getxattr(const char *path, const char *name)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: posix-conformance [--readonly] [--filter=SUBSTR] "
+	fprintf(stderr, "usage: posix-conformance [--readonly|--idmap] [--filter=SUBSTR] "
 			"[--stress-seconds=N] [--list] DIR\n"
 			"       posix-conformance prepare-ro DIR | hold-locks DIR | "
 			"getxattr PATH NAME\n");
@@ -375,6 +383,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		if (strcmp(argv[i], "--readonly") == 0)
 			cf.readonly = true;
+		else if (strcmp(argv[i], "--idmap") == 0)
+			cf.idmap = true;
 		else if (strncmp(argv[i], "--filter=", 9) == 0)
 			filter = argv[i] + 9;
 		else if (strncmp(argv[i], "--stress-seconds=", 17) == 0)

@@ -19,6 +19,7 @@
 struct cf_conf {
 	const char *dir;	/* the share's root, absolute */
 	bool readonly;		/* the daemon runs with --readonly */
+	bool idmap;		/* run the idmap case too: the daemon maps guest ids 5000+N to 15000+N */
 	int stress_seconds;
 };
 extern struct cf_conf cf;
@@ -26,6 +27,7 @@ extern struct cf_conf cf;
 /* Case flags: which mode a case belongs to. */
 #define CF_RW 1u /* needs a writable share */
 #define CF_RO 2u /* only meaningful on a read-only share */
+#define CF_IDMAP 4u /* only with --translate-uid/gid map:5000:15000:10 (the harness checks the host) */
 
 struct cf_case {
 	const char *name;
