@@ -179,12 +179,19 @@ static inline int esc_req_as(struct fe *fe, uint32_t opcode, uint64_t nodeid, ui
 	return rc;
 }
 
-/* The sandbox mode from argv[1] as daemon options, "" for the frontend's default. */
+/* The sandbox mode from argv[1] as daemon options, then any further arguments as they are;
+ * "" for the frontend's default. */
 static inline const char *esc_mode_args(int argc, char **argv, char *buf, size_t cap)
 {
+	size_t len = 0;
+
 	buf[0] = 0;
 	if (argc > 1 && argv[1][0])
 		snprintf(buf, cap, "--sandbox=%s", argv[1]);
+	for (int i = 2; i < argc; i++) {
+		len = strlen(buf);
+		snprintf(buf + len, cap - len, " %s", argv[i]);
+	}
 	return buf;
 }
 

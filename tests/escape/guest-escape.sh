@@ -79,13 +79,13 @@ check "... and the capability is gone" fails "$TOOL" hascap $T/capf
 # --- a directory swapped for a symlink while the guest sits in it ----------------------------
 mkdir $T/swapdir && echo v >$T/swapdir/victim && echo f >$T/swapdir/file
 cd $T/swapdir || exit 1
-: >$E/ready-swap
+: >$T/ready-swap
 i=0
-until [ -e $E/swapped ] || [ $i -ge 60 ]; do
+until [ -e $T/swapped ] || [ $i -ge 60 ]; do
 	sleep 0.5
 	i=$((i + 1))
 done
-check "the host swapped the directory for a symlink" [ -e $E/swapped ]
+check "the host swapped the directory for a symlink" [ -e $T/swapped ]
 check "create in the swapped-out cwd" sh -c 'echo new >newfile'
 check "mkdir in it" mkdir newdir
 check "rename in it" mv file renamed

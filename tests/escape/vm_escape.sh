@@ -47,9 +47,9 @@ prepare() {
 agent() {
 	local i
 	for i in $(seq 1 1200); do
-		if [ -e "$S/.esc/ready-swap" ]; then
+		if [ -e "$S/esc/ready-swap" ]; then
 			mv "$S/esc/swapdir" "$S/esc/swapdir.moved" &&
-				ln -s "$O/dir" "$S/esc/swapdir" && : >"$S/.esc/swapped"
+				ln -s "$O/dir" "$S/esc/swapdir" && : >"$S/esc/swapped"
 			return
 		fi
 		sleep 0.5

@@ -91,7 +91,7 @@ tally_lines() { # file, what follows "ok " (a regexp)
 	p=$(tr -d '\r' <"$1" 2>/dev/null | grep -acE "^ok $2" || true)
 	f=$(tr -d '\r' <"$1" 2>/dev/null | grep -acE "^not ok $2" || true)
 	pass=$((pass + p)) fail=$((fail + f))
-	tr -d '\r' <"$1" 2>/dev/null | grep -aE -A3 "^not ok $2" | sed 's/^/#   /' | head -40
+	tr -d '\r' <"$1" 2>/dev/null | grep -aE "^not ok $2|^#   " | sed 's/^/#   /' | head -40
 }
 
 boot() { # mode, who, extra daemon options...
