@@ -38,6 +38,8 @@ int pt_drop_capability(struct pt_fs *fs, int fd, bool opath);
 int pt_trunc_killpriv(struct pt_fs *fs, int fd, uint32_t guest_flags);
 
 /* pt_secctx.c: a guest's security label on a new node (--security-label). */
+/* Label an unnamed O_TMPFILE (TMPFILE): nobody can reach it before. */
+int pt_secctx_label_fd(struct pt_fs *fs, const struct fs_secctx *sc, int fd);
 /* After mkdir/mknod/symlink of name in p: label it, or remove it again and fail. */
 int pt_secctx_label_new(struct pt_fs *fs, struct pt_inode *p, const char *name, bool dir,
 			const struct fs_secctx *sc);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "fs/pt_internal.h"
+#include "fs/pt_ext.h"
 
 /* Returns the open fd of a new unnamed file in p. */
 static int tmpfile_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
@@ -56,6 +57,10 @@ int pt_tmpfile(void *fsp, const struct fs_ctx *c, uint64_t parent, uint32_t mode
 	if (r < 0)
 		goto out_unreserve;
 	fd = tmpfile_open(fs, c, p, mode, flags, umask);
+	if (fd >= 0 && c->secctx && (r = pt_secctx_label_fd(fs, c->secctx, fd)) < 0) {
+		close(fd);
+		fd = r;
+	}
 	path_fd = fd >= 0 ? pt_proc_open(fs, fd, O_PATH) : fd;
 	if (path_fd < 0) {
 		r = path_fd;
@@ -113,6 +118,7 @@ int pt_statx(void *fsp, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh
 		return r;
 	/* Through the same conversion as GETATTR, so both answers agree. */
 	pt_fill_attr(&stx, &attr);
+	pt_attr_to_guest(fs, &attr);
 	memset(out, 0, sizeof(*out));
 	out->attr_valid = fs->timeout;
 	/* Every basic field is filled below (from the host's answer): the guest wants them all. */

@@ -27,6 +27,16 @@ static int label_name(struct pt_fs *fs, const struct fs_secctx *sc, char *buf, s
 	return r;
 }
 
+int pt_secctx_label_fd(struct pt_fs *fs, const struct fs_secctx *sc, int fd)
+{
+	char hname[XATTR_NAME_MAX + 1];
+	int r = label_name(fs, sc, hname, sizeof(hname));
+
+	if (r < 0)
+		return r;
+	return fsetxattr(fd, hname, sc->value, sc->size, 0) < 0 ? -errno : 0;
+}
+
 int pt_secctx_label_new(struct pt_fs *fs, struct pt_inode *p, const char *name, bool dir,
 			const struct fs_secctx *sc)
 {

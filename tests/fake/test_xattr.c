@@ -507,6 +507,21 @@ static void test_label(void **state)
 	struct iovec am[] = { IOV(&mi, sizeof(mi)), NAME("n") };
 	assert_int_equal(raw_err(fe, FUSE_MKNOD, FUSE_ROOT_ID, am, 2, &q), 0);
 	assert_true(host_has_label(fe, "n", "lbl"));
+	/* TMPFILE: the unnamed file is labelled before anyone can link it. */
+	struct fuse_create_in ti = { .flags = O_RDWR, .mode = S_IFREG | 0600 };
+	struct iovec at[] = { IOV(&ti, sizeof(ti)) };
+	struct fuse_entry_out te;
+	char buf[16];
+	uint32_t n;
+
+	assert_int_equal(fe_check_reply(raw(fe, FUSE_TMPFILE, FUSE_ROOT_ID, at, 1, &q, &r), &r,
+					sizeof(te) + sizeof(struct fuse_open_out)),
+			 0);
+	memcpy(&te, r.data, sizeof(te));
+	fe_reply_free(&r);
+	assert_int_equal(getx(fe, te.nodeid, "security.vfsdtest", sizeof(buf), buf, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "lbl", 3);
 	/* No context (nr_secctx 0), or no extension at all: created without a label. */
 	memset(&x, 0, sizeof(x));
 	ext_secctx(&x, "", NULL, 0, 0);
