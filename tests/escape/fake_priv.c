@@ -4,7 +4,8 @@
  *   truncating SETATTR must refuse them (CVE-2020-35517: the host's devices are never reached);
  * - a setgid directory and a file created in it by guest uid 1000 gid 1000: the daemon's
  *   supplementary groups (the test gives the daemon's parent 0 and 4242) must not make the file
- *   SGID nor let the guest user create where only those groups may (CVE-2022-0358);
+ *   SGID nor let the guest user create where only those groups may (CVE-2022-0358), and the
+ *   groups one request brings (FUSE_CREATE_SUPP_GROUP) are gone for the next one;
  * - security.capability (or its --xattrmap name) on a root-owned file written or truncated by a
  *   non-owner: the capability must be gone on the host (CVE-2021-20263). Needs --xattr: a daemon
  *   without xattr support FAILS this test (it is not skipped).
@@ -30,6 +31,8 @@
 #define EXTRA_GID 4242
 #define CAP_MAP "--xattrmap=:map:security.:user.virtiofs.:"
 #define CAP_MAPPED "user.virtiofs.security.capability"
+#define ESC_CREATE_SUPP_GROUP (1ULL << 34) /* FUSE 7.38, not in every UAPI header */
+#define ESC_EXT_GROUPS 32
 
 static char mode_args[64];
 static const char *const tried[] = { "gnull", "gzero", "gfifo", "gblk", "esc-n" };
@@ -272,6 +275,106 @@ static void test_setgid_dir(void **state)
 	canary_check(fe, &c, tried, N_ELEM(tried));
 }
 
+/* INIT asking for FUSE_CREATE_SUPP_GROUP, so that a create may carry the caller's groups. */
+static int setup_groups(void **state)
+{
+	struct fuse_init_in in = {
+		.major = FUSE_KERNEL_VERSION,
+		.minor = FUSE_KERNEL_MINOR_VERSION,
+		.max_readahead = 128 << 10,
+		.flags = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_DONT_MASK | FUSE_INIT_EXT,
+		.flags2 = (uint32_t)(ESC_CREATE_SUPP_GROUP >> 32),
+	};
+	struct iovec a[] = { ESC_IOV(&in, sizeof(in)) };
+	struct fuse_init_out out;
+	struct fe_opts o = { .daemon_args = mode_args };
+	struct fe *fe;
+
+	if (fe_test_start(state, &o, false) < 0)
+		return -1;
+	fe = *state;
+	if (esc_req_as(fe, FUSE_INIT, 0, 0, 0, a, 1, NULL, 0) != 0)
+		return -1;
+	(void)out;
+	return 0;
+}
+
+/* CREATE as guest uid 1000 gid 1000 carrying the supplementary group list groups[n]. */
+static int create_with_groups(struct fe *fe, uint64_t parent, const char *name, uint32_t mode,
+			      const uint32_t *groups, uint32_t n)
+{
+	struct fuse_create_in in = { .flags = O_CREAT | O_EXCL | O_RDWR, .mode = mode };
+	struct {
+		struct fuse_in_header h;
+		struct fuse_create_in c;
+		char name[64];
+	} req;
+	/* fuse_ext_header, nr_groups, the groups, padded to 8 bytes */
+	uint32_t ext[2 + 1 + 4] = { 0 };
+	size_t name_len = strlen(name) + 1, args = sizeof(in) + name_len, pad = (8 - args % 8) % 8;
+	size_t ext_len = (12 + 4 * n + 7) / 8 * 8;
+	struct iovec iov[3];
+	struct fe_reply r;
+	int rc;
+
+	assert_true(n <= 4 && name_len + pad <= sizeof(req.name));
+	memset(&req, 0, sizeof(req));
+	memcpy(&req.c, &in, sizeof(in));
+	memcpy(req.name, name, name_len);
+	ext[0] = (uint32_t)ext_len;
+	ext[1] = ESC_EXT_GROUPS;
+	ext[2] = n;
+	memcpy(&ext[3], groups, 4 * n);
+	fe->unique += 2;
+	req.h = (struct fuse_in_header){ .opcode = FUSE_CREATE, .nodeid = parent, .uid = GUEST_UID,
+					 .gid = GUEST_GID, .pid = (uint32_t)getpid(),
+					 .unique = fe->unique,
+					 .total_extlen = (uint16_t)(ext_len / 8) };
+	/* The arguments end 8-byte aligned, as the kernel lays them out before the extensions. */
+	req.h.len = (uint32_t)(sizeof(req.h) + args + pad + ext_len);
+	iov[0] = ESC_IOV(&req, sizeof(req.h) + args + pad);
+	iov[1] = ESC_IOV(ext, ext_len);
+	rc = fe_fuse_raw(fe, iov, 2, 512, NULL, &r);
+	rc = fe_check_reply(rc, &r, -1);
+	fe_reply_free(&r);
+	return rc;
+}
+
+/* Groups a request brings are the request's only: the next request on the same thread runs
+ * without them (a leak would grant every later guest user the groups of an earlier one). */
+static void test_request_groups_do_not_leak(void **state)
+{
+	struct fe *fe = *state;
+	static const uint32_t g4242[] = { EXTRA_GID };
+	struct fuse_entry_out sg, grp;
+	struct canary c;
+	uint64_t fh;
+	char p[256];
+
+	if (geteuid() != 0)
+		skip();
+	canary_plant(fe, &c);
+	host_dir(fe, "sg4242", EXTRA_GID, 02777);
+	host_dir(fe, "grp", EXTRA_GID, 0070);
+	assert_int_equal(fe_lookup(fe, FUSE_ROOT_ID, "sg4242", &sg), 0);
+	assert_int_equal(fe_lookup(fe, FUSE_ROOT_ID, "grp", &grp), 0);
+	for (int round = 0; round < 3; round++) {
+		char n[16];
+
+		/* A member of 4242 (by the request's word) may create in grp... */
+		snprintf(n, sizeof(n), "member%d", round);
+		assert_int_equal(create_with_groups(fe, grp.nodeid, n, S_IFREG | 0644, g4242, 1), 0);
+		/* ...the next request, without groups, may not, nor make a set-group-ID file. */
+		assert_int_equal(create_as(fe, grp.nodeid, "esc-n", S_IFREG | 0644, &fh), -EACCES);
+		snprintf(n, sizeof(n), "plain%d", round);
+		assert_int_equal(create_as(fe, sg.nodeid, n, S_IFREG | 02755, &fh), 0);
+		snprintf(p, sizeof(p), "sg4242/%s", n);
+		not_sgid(fe, p, EXTRA_GID);
+	}
+	no_groups(fe->pid);
+	canary_check(fe, &c, tried, N_ELEM(tried));
+}
+
 /* A version 2 file capability granting cap_net_raw, effective. */
 static void cap_blob(struct vfs_cap_data *v)
 {
@@ -379,6 +482,7 @@ int main(int argc, char **argv)
 		T(test_host_device_nodes, setup),
 		T(test_guest_device_nodes, setup),
 		T(test_setgid_dir, setup),
+		T(test_request_groups_do_not_leak, setup_groups),
 		T(test_capability_xattr, setup_xattr),
 		T(test_capability_xattrmap, setup_xattrmap),
 #undef T
