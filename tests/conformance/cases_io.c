@@ -64,7 +64,7 @@ static int c_append(void)
 {
 	char *buf = malloc(2 * APPEND_RECS * APPEND_LEN + 1);
 	pid_t pids[2];
-	int fd, counts[2] = { 0, 0 };
+	int fd, counts[2] = {0, 0};
 	ssize_t n;
 
 	CHECK(buf, "malloc");
@@ -181,7 +181,7 @@ static int c_fallocate(void)
 
 static int c_mknod_fifo_socket(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
 	char buf[8];
 	int fd, s;
@@ -426,15 +426,15 @@ int cf_case_many_inodes(void)
 }
 
 const struct cf_case cf_cases_io[] = {
-	{ "truncate_otrunc", c_truncate, CF_RW },
-	{ "append", c_append, CF_RW },
-	{ "rw_large", c_rw_large, CF_RW },
-	{ "seek_data_hole", c_seek_data_hole, CF_RW },
-	{ "fallocate", c_fallocate, CF_RW },
-	{ "mknod_fifo_socket", c_mknod_fifo_socket, CF_RW },
-	{ "readdir_complete", c_readdir_complete, CF_RW },
-	{ "readdir_concurrent", c_readdir_concurrent, CF_RW },
-	{ "tmpfile", c_tmpfile, CF_RW },
-	{ "statx", c_statx, CF_RW },
-	{ NULL, NULL, 0 },
+    {"truncate_otrunc", c_truncate, CF_RW},
+    {"append", c_append, CF_RW},
+    {"rw_large", c_rw_large, CF_RW},
+    {"seek_data_hole", c_seek_data_hole, CF_RW},
+    {"fallocate", c_fallocate, CF_RW},
+    {"mknod_fifo_socket", c_mknod_fifo_socket, CF_RW},
+    {"readdir_complete", c_readdir_complete, CF_RW},
+    {"readdir_concurrent", c_readdir_concurrent, CF_RW},
+    {"tmpfile", c_tmpfile, CF_RW},
+    {"statx", c_statx, CF_RW},
+    {NULL, NULL, 0},
 };

@@ -12,7 +12,7 @@
 
 static int lk(int fd, int cmd, short type, off_t start, off_t len)
 {
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
 
 	return fcntl(fd, cmd, &fl);
 }
@@ -56,7 +56,7 @@ static int c_lock_posix(void)
 {
 	int rd, go, fd;
 	char c;
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 50, .l_len = 10 };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 50, .l_len = 10};
 
 	TRY(cf_write_file("lockfile", "", 0, 0644));
 	pid_t pid = spawn_holder(hold_write_0_100, &rd, &go);
@@ -69,8 +69,8 @@ static int c_lock_posix(void)
 	TRY(lk(fd, F_SETLK, F_WRLCK, 100, 10)); /* beyond the held range */
 	TRY(fcntl(fd, F_GETLK, &fl));
 	CHECK(fl.l_type == F_WRLCK && fl.l_start == 0 && fl.l_len == 100,
-	      "F_GETLK: type %d start %ld len %ld, want the holder's write lock on 0+100", fl.l_type,
-	      (long)fl.l_start, (long)fl.l_len);
+	      "F_GETLK: type %d start %ld len %ld, want the holder's write lock on 0+100",
+	      fl.l_type, (long)fl.l_start, (long)fl.l_len);
 	close(go);
 	CHECK(cf_wait(pid) == 0, "holder failed");
 	TRY(lk(fd, F_SETLK, F_WRLCK, 0, 100));
@@ -83,7 +83,7 @@ static int c_lock_getlk_pid(void)
 {
 	int rd, go, fd;
 	char c;
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
 
 	TRY(cf_write_file("lockfile", "", 0, 0644));
 	pid_t pid = spawn_holder(hold_write_0_100, &rd, &go);
@@ -170,7 +170,7 @@ static int c_lock_close_releases(void)
 
 static int c_lock_ofd(void)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	int a, b;
 
 	TRY(cf_write_file("lockfile", "", 0, 0644));
@@ -237,7 +237,7 @@ static int host_lock_file(char *p, size_t size, const char *name)
 
 static int c_host_lock_posix(void)
 {
-	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 10, .l_len = 5 };
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 10, .l_len = 5};
 	char p[4200];
 	int fd;
 
@@ -250,7 +250,7 @@ static int c_host_lock_posix(void)
 	CHECK(fl.l_type == F_WRLCK, "F_GETLK does not see the host's write lock (type %d)",
 	      fl.l_type);
 	EXPECT_ERR2(lk(fd, F_SETLK, F_RDLCK, 0, 1), EAGAIN, EACCES);
-	fl = (struct flock){ .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	fl = (struct flock){.l_type = F_RDLCK, .l_whence = SEEK_SET};
 	EXPECT_ERR2(fcntl(fd, F_OFD_SETLK, &fl), EAGAIN, EACCES);
 	close(fd);
 	return 0;
@@ -273,13 +273,13 @@ static int c_host_flock(void)
 }
 
 const struct cf_case cf_cases_lock[] = {
-	{ "lock_posix_conflict", c_lock_posix, CF_RW },
-	{ "lock_getlk_pid", c_lock_getlk_pid, CF_RW },
-	{ "lock_setlkw_waits", c_lock_setlkw, CF_RW },
-	{ "lock_close_releases", c_lock_close_releases, CF_RW },
-	{ "lock_ofd", c_lock_ofd, CF_RW },
-	{ "flock", c_flock, CF_RW },
-	{ "host_lock_posix", c_host_lock_posix, CF_RW },
-	{ "host_flock", c_host_flock, CF_RW },
-	{ NULL, NULL, 0 },
+    {"lock_posix_conflict", c_lock_posix, CF_RW},
+    {"lock_getlk_pid", c_lock_getlk_pid, CF_RW},
+    {"lock_setlkw_waits", c_lock_setlkw, CF_RW},
+    {"lock_close_releases", c_lock_close_releases, CF_RW},
+    {"lock_ofd", c_lock_ofd, CF_RW},
+    {"flock", c_flock, CF_RW},
+    {"host_lock_posix", c_host_lock_posix, CF_RW},
+    {"host_flock", c_host_flock, CF_RW},
+    {NULL, NULL, 0},
 };

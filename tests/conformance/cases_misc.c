@@ -41,8 +41,7 @@ static size_t content_len(int p, int k, int gen)
 {
 	char hdr[64];
 
-	return (size_t)snprintf(hdr, sizeof(hdr), "p=%d k=%d g=%d\n", p, k, gen) +
-	       payload_len(gen);
+	return (size_t)snprintf(hdr, sizeof(hdr), "p=%d k=%d g=%d\n", p, k, gen) + payload_len(gen);
 }
 
 static int stress_op(int p, struct slot *exp, int *gen, char *buf, char *err, size_t esz)
@@ -59,7 +58,7 @@ static int stress_op(int p, struct slot *exp, int *gen, char *buf, char *err, si
 		payload(buf, p, k, g);
 		if (cf_write_file(tmp, buf, content_len(p, k, g), 0644) < 0 || rename(tmp, a) < 0)
 			return snprintf(err, esz, "write+rename %s: %s", a, cf_errname(errno)), -1;
-		exp[k] = (struct slot){ 1, k, g };
+		exp[k] = (struct slot){1, k, g};
 	} else if (op == 5) {
 		if (unlink(a) < 0 && !(errno == ENOENT && !exp[k].present))
 			return snprintf(err, esz, "unlink %s: %s", a, cf_errname(errno)), -1;
@@ -80,9 +79,11 @@ static int stress_op(int p, struct slot *exp, int *gen, char *buf, char *err, si
 	} else if (op == 9 && exp[k].present) {
 		struct stat st;
 
-		if (stat(a, &st) < 0 || (size_t)st.st_size != content_len(p, exp[k].korig, exp[k].gen))
+		if (stat(a, &st) < 0 ||
+		    (size_t)st.st_size != content_len(p, exp[k].korig, exp[k].gen))
 			return snprintf(err, esz, "stat %s: %s size %ld", a, cf_errname(errno),
-					(long)st.st_size), -1;
+					(long)st.st_size),
+			       -1;
 	}
 	return 0;
 }
@@ -144,8 +145,8 @@ static int stress_verify(struct stress_shared *sh)
 
 static int c_stress(void)
 {
-	struct stress_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct stress_shared *sh =
+	    mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t pids[NPROC];
 	unsigned long total = 0;
 	int bad = -1;
@@ -265,12 +266,12 @@ static int c_ro_remove(void)
 }
 
 const struct cf_case cf_cases_misc[] = {
-	{ "stress", c_stress, CF_RW },
-	{ "idmap", c_idmap, CF_IDMAP },
-	{ "many_inodes", cf_case_many_inodes, CF_RW },
-	{ "ro_read", c_ro_read, CF_RO },
-	{ "ro_create", c_ro_create, CF_RO },
-	{ "ro_modify", c_ro_modify, CF_RO },
-	{ "ro_remove", c_ro_remove, CF_RO },
-	{ NULL, NULL, 0 },
+    {"stress", c_stress, CF_RW},
+    {"idmap", c_idmap, CF_IDMAP},
+    {"many_inodes", cf_case_many_inodes, CF_RW},
+    {"ro_read", c_ro_read, CF_RO},
+    {"ro_create", c_ro_create, CF_RO},
+    {"ro_modify", c_ro_modify, CF_RO},
+    {"ro_remove", c_ro_remove, CF_RO},
+    {NULL, NULL, 0},
 };

@@ -44,7 +44,7 @@ static int c_perm_classes(void)
 
 static int c_perm_supp_group(void)
 {
-	gid_t g[1] = { G3 };
+	gid_t g[1] = {G3};
 	int fd;
 
 	TRY(cf_mkfile("f", 0640, 0, G3));
@@ -128,7 +128,7 @@ static int c_perm_chmod_chown(void)
 
 static int c_perm_utimes(void)
 {
-	struct timespec ts[2] = { { CF_OLD, 0 }, { CF_OLD, 0 } };
+	struct timespec ts[2] = {{CF_OLD, 0}, {CF_OLD, 0}};
 	int r, e;
 
 	TRY(cf_mkfile("rw", 0666, 0, 0));
@@ -341,7 +341,7 @@ static int c_time_dir_ops(void)
 
 static int c_time_truncate_utimens(void)
 {
-	struct timespec ts[2] = { { 1234567890, 123456789 }, { 1234567891, 987654321 } };
+	struct timespec ts[2] = {{1234567890, 123456789}, {1234567891, 987654321}};
 	struct stat st;
 	int fd;
 
@@ -359,7 +359,7 @@ static int c_time_truncate_utimens(void)
 		  st.st_mtim.tv_sec == ts[1].tv_sec && st.st_mtim.tv_nsec == ts[1].tv_nsec,
 	      "utimensat: got %ld.%09ld %ld.%09ld", (long)st.st_atim.tv_sec, st.st_atim.tv_nsec,
 	      (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	struct timespec omit[2] = { { 0, UTIME_OMIT }, { CF_OLD, 0 } };
+	struct timespec omit[2] = {{0, UTIME_OMIT}, {CF_OLD, 0}};
 
 	TRY(utimensat(AT_FDCWD, "f", omit, 0));
 	TRY(stat("f", &st));
@@ -375,18 +375,18 @@ static int c_time_truncate_utimens(void)
 }
 
 const struct cf_case cf_cases_perm[] = {
-	{ "perm_classes", c_perm_classes, CF_RW },
-	{ "perm_supplementary_group", c_perm_supp_group, CF_RW },
-	{ "perm_dir_bits", c_perm_dir_bits, CF_RW },
-	{ "perm_chmod_chown", c_perm_chmod_chown, CF_RW },
-	{ "perm_utimes_truncate", c_perm_utimes, CF_RW },
-	{ "perm_write_clears_suid", c_perm_write_clears_suid, CF_RW },
-	{ "sticky_dir", c_sticky_dir, CF_RW },
-	{ "setgid_dir", c_setgid_dir, CF_RW },
-	{ "time_write", c_time_write, CF_RW },
-	{ "time_chmod_chown", c_time_chmod_chown, CF_RW },
-	{ "time_read_atime", c_time_read_atime, CF_RW },
-	{ "time_dir_ops", c_time_dir_ops, CF_RW },
-	{ "time_truncate_utimens", c_time_truncate_utimens, CF_RW },
-	{ NULL, NULL, 0 },
+    {"perm_classes", c_perm_classes, CF_RW},
+    {"perm_supplementary_group", c_perm_supp_group, CF_RW},
+    {"perm_dir_bits", c_perm_dir_bits, CF_RW},
+    {"perm_chmod_chown", c_perm_chmod_chown, CF_RW},
+    {"perm_utimes_truncate", c_perm_utimes, CF_RW},
+    {"perm_write_clears_suid", c_perm_write_clears_suid, CF_RW},
+    {"sticky_dir", c_sticky_dir, CF_RW},
+    {"setgid_dir", c_setgid_dir, CF_RW},
+    {"time_write", c_time_write, CF_RW},
+    {"time_chmod_chown", c_time_chmod_chown, CF_RW},
+    {"time_read_atime", c_time_read_atime, CF_RW},
+    {"time_dir_ops", c_time_dir_ops, CF_RW},
+    {"time_truncate_utimens", c_time_truncate_utimens, CF_RW},
+    {NULL, NULL, 0},
 };

@@ -114,8 +114,7 @@ static int c_xattr_perm(void)
 	AS_USER(U1, G1, (n = setxattr("f", "trusted.cf2", "t", 1, 0), e = errno));
 	CHECK(n < 0 && e == EPERM, "unprivileged trusted.* set: %ld/%s", (long)n, cf_errname(e));
 	AS_USER(U1, G1, (n = getxattr("f", "trusted.cf", buf, sizeof(buf)), e = errno));
-	CHECK(n < 0 && e == ENODATA, "unprivileged trusted.* get: %ld/%s", (long)n,
-	      cf_errname(e));
+	CHECK(n < 0 && e == ENODATA, "unprivileged trusted.* get: %ld/%s", (long)n, cf_errname(e));
 	return 0;
 }
 
@@ -180,8 +179,8 @@ static size_t acl_make(struct acl_buf *b, const struct acl_ent *e, int n)
 static int c_acl_access(void)
 {
 	static const struct acl_ent ents[] = {
-		{ T_USER_OBJ, 6, NO_ID }, { T_USER, 6, U2 }, { T_GROUP_OBJ, 4, NO_ID },
-		{ T_MASK, 6, NO_ID },	  { T_OTHER, 0, NO_ID },
+	    {T_USER_OBJ, 6, NO_ID}, {T_USER, 6, U2},	 {T_GROUP_OBJ, 4, NO_ID},
+	    {T_MASK, 6, NO_ID},	    {T_OTHER, 0, NO_ID},
 	};
 	struct acl_buf b, rd;
 	struct stat st;
@@ -219,8 +218,8 @@ static int c_acl_access(void)
 static int c_acl_default(void)
 {
 	static const struct acl_ent ents[] = {
-		{ T_USER_OBJ, 7, NO_ID }, { T_USER, 7, U2 }, { T_GROUP_OBJ, 5, NO_ID },
-		{ T_MASK, 7, NO_ID },	  { T_OTHER, 0, NO_ID },
+	    {T_USER_OBJ, 7, NO_ID}, {T_USER, 7, U2},	 {T_GROUP_OBJ, 5, NO_ID},
+	    {T_MASK, 7, NO_ID},	    {T_OTHER, 0, NO_ID},
 	};
 	struct acl_buf b;
 	struct stat st;
@@ -239,8 +238,7 @@ static int c_acl_default(void)
 	TRY(n = getxattr("d/f", "system.posix_acl_access", NULL, 0));
 	CHECK(n == (ssize_t)len, "inherited access ACL has %ld bytes", (long)n);
 	AS_USER(U2, G2, (fd = open("d/f", O_RDWR), e = errno));
-	CHECK(fd >= 0, "the default ACL's named user cannot open the new file: %s",
-	      cf_errname(e));
+	CHECK(fd >= 0, "the default ACL's named user cannot open the new file: %s", cf_errname(e));
 	close(fd);
 	TRY(mkdir("d/sub", 0777));
 	TRY(n = getxattr("d/sub", "system.posix_acl_default", NULL, 0));
@@ -249,11 +247,11 @@ static int c_acl_default(void)
 }
 
 const struct cf_case cf_cases_xattr[] = {
-	{ "xattr_user", c_xattr_user, CF_RW },
-	{ "xattr_perm_trusted", c_xattr_perm, CF_RW },
-	{ "xattr_security", c_xattr_security, CF_RW },
-	{ "xattr_map_marker", c_xattr_map_marker, CF_RW },
-	{ "acl_access", c_acl_access, CF_RW },
-	{ "acl_default", c_acl_default, CF_RW },
-	{ NULL, NULL, 0 },
+    {"xattr_user", c_xattr_user, CF_RW},
+    {"xattr_perm_trusted", c_xattr_perm, CF_RW},
+    {"xattr_security", c_xattr_security, CF_RW},
+    {"xattr_map_marker", c_xattr_map_marker, CF_RW},
+    {"acl_access", c_acl_access, CF_RW},
+    {"acl_default", c_acl_default, CF_RW},
+    {NULL, NULL, 0},
 };

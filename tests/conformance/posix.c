@@ -4,9 +4,9 @@
  *
  *   posix-conformance [--readonly|--idmap] [--filter=SUBSTR] [--stress-seconds=N] [--list] DIR
  *       runs the cases in DIR (--readonly: the share is read-only; --idmap: also the id translation
- *       case, for a daemon mapping guest ids 5000-5009 to host ids 15000-15009) ("ok N - name" / "not ok N - name: detail" lines, then
- *       "N passed, N failed"); exit status 0 only when nothing failed
- *   posix-conformance prepare-ro DIR      (host) creates the fixture the --readonly cases read
+ *       case, for a daemon mapping guest ids 5000-5009 to host ids 15000-15009) ("ok N - name" /
+ * "not ok N - name: detail" lines, then "N passed, N failed"); exit status 0 only when nothing
+ * failed posix-conformance prepare-ro DIR      (host) creates the fixture the --readonly cases read
  *   posix-conformance hold-locks DIR      (host) holds an fcntl lock on DIR/.cf-locks/posix and
  *       a flock on DIR/.cf-locks/flock until SIGTERM; DIR/.cf-locks/ready says they are held
  *   posix-conformance getxattr PATH NAME  (host) prints a host-side xattr value
@@ -27,7 +27,7 @@
 
 #define CASE_TIMEOUT_S 120
 
-struct cf_conf cf = { .stress_seconds = 3 };
+struct cf_conf cf = {.stress_seconds = 3};
 static char msg[700];
 static int msg_fd = -1;
 
@@ -142,7 +142,7 @@ int cf_rm_rf(const char *path)
 
 void cf_msleep(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -155,7 +155,7 @@ bool cf_ts_after(const struct timespec *a, const struct timespec *b)
 
 int cf_set_old_times(const char *path, time_t atime, time_t mtime)
 {
-	struct timespec ts[2] = { { atime, 0 }, { mtime, 0 } };
+	struct timespec ts[2] = {{atime, 0}, {mtime, 0}};
 
 	return utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
 }
@@ -225,7 +225,9 @@ static int run_case(const struct cf_case *c, int n, const char *rundir)
 	close(p[0]);
 	st = pid < 0 ? 255 : cf_wait(pid);
 	if (mode_flag() == CF_RW && cf_rm_rf(casedir) < 0 && st == 0)
-		snprintf(detail, sizeof(detail), "cleanup of %.300s: %s", casedir, cf_errname(errno)), st = 1;
+		snprintf(detail, sizeof(detail), "cleanup of %.300s: %s", casedir,
+			 cf_errname(errno)),
+		    st = 1;
 	if (st == 0) {
 		printf("ok %d - %s\n", n, c->name);
 		return 0;
@@ -243,7 +245,7 @@ static int run_case(const struct cf_case *c, int n, const char *rundir)
 }
 
 static const struct cf_case *const groups[] = {
-	cf_cases_ns, cf_cases_perm, cf_cases_io, cf_cases_xattr, cf_cases_lock, cf_cases_misc,
+    cf_cases_ns, cf_cases_perm, cf_cases_io, cf_cases_xattr, cf_cases_lock, cf_cases_misc,
 };
 
 static int run_all(const char *filter, bool list)
@@ -318,7 +320,7 @@ static void on_term(int sig)
 static int hold_locks(const char *dir)
 {
 	char p[4096];
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
 	int pfd, ffd;
 
 	snprintf(p, sizeof(p), "%s/.cf-locks", dir);

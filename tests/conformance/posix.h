@@ -17,9 +17,9 @@
 #include <sys/types.h>
 
 struct cf_conf {
-	const char *dir;	/* the share's root, absolute */
-	bool readonly;		/* the daemon runs with --readonly */
-	bool idmap;		/* run the idmap case too: the daemon maps guest ids 5000+N to 15000+N */
+	const char *dir; /* the share's root, absolute */
+	bool readonly;	 /* the daemon runs with --readonly */
+	bool idmap;	 /* run the idmap case too: the daemon maps guest ids 5000+N to 15000+N */
 	int stress_seconds;
 };
 extern struct cf_conf cf;
@@ -27,7 +27,8 @@ extern struct cf_conf cf;
 /* Case flags: which mode a case belongs to. */
 #define CF_RW 1u /* needs a writable share */
 #define CF_RO 2u /* only meaningful on a read-only share */
-#define CF_IDMAP 4u /* only with --translate-uid/gid map:5000:15000:10 (the harness checks the host) */
+#define CF_IDMAP                                                                                   \
+	4u /* only with --translate-uid/gid map:5000:15000:10 (the harness checks the host) */
 
 struct cf_case {
 	const char *name;
@@ -43,8 +44,7 @@ extern const struct cf_case cf_cases_lock[];
 extern const struct cf_case cf_cases_misc[];
 int cf_case_many_inodes(void);
 
-int cf_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int cf_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cf_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cf_errname(int e);
 
@@ -70,7 +70,7 @@ const char *cf_errname(int e);
 		if (r_ >= 0)                                                                       \
 			FAIL("%s succeeded, expected %s", #expr, cf_errname(e));                   \
 		if (e_ != (e))                                                                     \
-			FAIL("%s: %s, expected %s", #expr, cf_errname(e_), cf_errname(e));        \
+			FAIL("%s: %s, expected %s", #expr, cf_errname(e_), cf_errname(e));         \
 	} while (0)
 /* The call must fail with e1 or e2 (where POSIX allows either). */
 #define EXPECT_ERR2(expr, e1, e2)                                                                  \
@@ -88,7 +88,7 @@ const char *cf_errname(int e);
 #define AS_USER(uid, gid, stmt)                                                                    \
 	do {                                                                                       \
 		if (cf_become(uid, gid, 0, NULL) < 0)                                              \
-			FAIL("become uid %d: %s", (int)(uid), cf_errname(errno));                 \
+			FAIL("become uid %d: %s", (int)(uid), cf_errname(errno));                  \
 		stmt;                                                                              \
 		cf_unbecome();                                                                     \
 	} while (0)
