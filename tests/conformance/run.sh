@@ -135,7 +135,7 @@ supported() {
 	local help=$1 o
 	shift
 	for o in "$@"; do
-		if grep -q -- "${o%%=*}" <<<"$help"; then echo "$o"; else echo "!! $o not supported: its cases fail" >&2; fi
+		if grep -q -E -- "${o%%=*}([^a-z-]|\$)" <<<"$help"; then echo "$o"; else echo "!! $o not supported: its cases fail" >&2; fi
 	done
 }
 
@@ -148,7 +148,7 @@ host_run() { # LABEL RO
 	mapfile -t opts < <(supported "$help" --xattr --posix-acl --posix-lock --flock \
 		--inode-file-handles=prefer)
 	[ "$ro" = 1 ] && opts+=(--readonly)
-	[ "$ro" = 0 ] && grep -q -- --xattrmap <<<"$help" && opts+=("--xattrmap=$xmap")
+	[ "$ro" = 0 ] && grep -q -E -- '--xattrmap([^a-z-]|$)' <<<"$help" && opts+=("--xattrmap=$xmap")
 	[ "$ro" = 0 ] && mapfile -t -O ${#opts[@]} opts < <(supported "$help" "${idmap_opts[@]}")
 	echo "# $label: virtiofsd-fusedev ${opts[*]} (RLIMIT_NOFILE $nofile)"
 	(ulimit -n $nofile && exec "$fusedev" "$share" "$mnt" "${opts[@]}") >"$work/$label/daemon.log" 2>&1 &
@@ -172,7 +172,7 @@ host_run() { # LABEL RO
 	[ $st = 0 ] || note_fail "$label: virtiofsd-fusedev exit status $st after SIGTERM"
 	results "$label" "$work/$label.out"
 	if [ "$ro" = 0 ]; then
-		if grep -q -- --xattrmap <<<"$help"; then
+		if grep -q -E -- '--xattrmap([^a-z-]|$)' <<<"$help"; then
 			host_xattr_check "$label" "$xmap_host_name"
 		else
 			host_xattr_check "$label" user.cf.mapped
@@ -208,7 +208,7 @@ vm_run() { # LABEL RO KIND(ours|legacy)
 			--inode-file-handles=prefer)
 		opts+=(--rlimit-nofile=$nofile)
 		[ "$ro" = 1 ] && opts+=(--readonly)
-		[ "$ro" = 0 ] && grep -q -- --xattrmap <<<"$help" && opts+=("--xattrmap=$xmap")
+		[ "$ro" = 0 ] && grep -q -E -- '--xattrmap([^a-z-]|$)' <<<"$help" && opts+=("--xattrmap=$xmap")
 		[ "$ro" = 0 ] && mapfile -t -O ${#opts[@]} opts < <(supported "$help" "${idmap_opts[@]}")
 	fi
 	local o
@@ -227,7 +227,7 @@ vm_run() { # LABEL RO KIND(ours|legacy)
 	fi
 	results "$label" "$work/$label.out"
 	if [ "$ro" = 0 ]; then
-		if [ "$kind" = legacy ] || grep -q -- --xattrmap <<<"$help"; then
+		if [ "$kind" = legacy ] || grep -q -E -- '--xattrmap([^a-z-]|$)' <<<"$help"; then
 			host_xattr_check "$label" "$xmap_host_name"
 		else
 			host_xattr_check "$label" user.cf.mapped
