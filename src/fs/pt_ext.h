@@ -15,8 +15,8 @@ bool pt_thread_private_fs(void);
 /* pt_xattr.c: the fs_ops xattr entries. */
 int pt_getxattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name, char *buf,
 		size_t size);
-int pt_setxattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name,
-		const void *value, size_t size, uint32_t flags, uint32_t extra_flags);
+int pt_setxattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name, const void *value,
+		size_t size, uint32_t flags, uint32_t extra_flags);
 int pt_listxattr(void *fs, const struct fs_ctx *c, uint64_t ino, char *buf, size_t size);
 int pt_removexattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name);
 
@@ -24,8 +24,8 @@ int pt_removexattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char *n
  * Set a host xattr (name already mapped) on an inode we hold: fd is an O_PATH fd (opath) of
  * any type, or a real open file.
  */
-int pt_xattr_set_fd(struct pt_fs *fs, int fd, bool opath, const char *host_name,
-		    const void *value, size_t size, int flags);
+int pt_xattr_set_fd(struct pt_fs *fs, int fd, bool opath, const char *host_name, const void *value,
+		    size_t size, int flags);
 
 /*
  * CVE-2021-20263: when --xattrmap moves security.capability elsewhere, the host kernel no longer
@@ -48,8 +48,8 @@ int pt_secctx_label_new(struct pt_fs *fs, struct pt_inode *p, const char *name, 
  * O_TMPFILE create, label, and unlink on failure. hflags are the host open flags. Returns the
  * open fd, -EEXIST when name exists (the caller opens it without O_EXCL), or -errno.
  */
-int pt_secctx_create(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
-		     const char *name, uint32_t mode, int hflags, uint32_t umask);
+int pt_secctx_create(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p, const char *name,
+		     uint32_t mode, int hflags, uint32_t umask);
 
 /* pt_idmap.c: --translate-uid/--translate-gid. */
 /* Guest ids to host ids: 0, or -EPERM for a forbidden id. */

@@ -22,8 +22,7 @@ static int label_name(struct pt_fs *fs, const struct fs_secctx *sc, char *buf, s
 	int r = xattrmap_to_host(fs->opts.xattrmap, sc->name, buf, size);
 
 	if (r < 0)
-		log_debug("security label %s refused by the xattr map: %s", sc->name,
-			  strerror(-r));
+		log_debug("security label %s refused by the xattr map: %s", sc->name, strerror(-r));
 	return r;
 }
 
@@ -75,8 +74,8 @@ static int link_tmpfile(struct pt_fs *fs, int fd, struct pt_inode *p, const char
 }
 
 /* An unnamed file in p as the caller. O_TMPFILE needs write access: O_RDONLY becomes O_RDWR. */
-static int open_tmpfile(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
-			uint32_t mode, int hflags, uint32_t umask)
+static int open_tmpfile(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p, uint32_t mode,
+			int hflags, uint32_t umask)
 {
 	int acc = (hflags & O_ACCMODE) == O_WRONLY ? O_WRONLY : O_RDWR;
 	int f = (hflags & ~(O_ACCMODE | O_TRUNC)) | acc | O_TMPFILE | O_CLOEXEC;
@@ -132,8 +131,8 @@ static int create_then_label(struct pt_fs *fs, const struct fs_ctx *c, struct pt
 	return r;
 }
 
-int pt_secctx_create(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
-		     const char *name, uint32_t mode, int hflags, uint32_t umask)
+int pt_secctx_create(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p, const char *name,
+		     uint32_t mode, int hflags, uint32_t umask)
 {
 	char hname[XATTR_NAME_MAX + 1];
 	int r;

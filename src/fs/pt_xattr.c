@@ -58,8 +58,8 @@ static ssize_t do_get(struct pt_fs *fs, int fd, const char *hname, void *buf, si
 	return n < 0 ? -errno : n;
 }
 
-int pt_xattr_set_fd(struct pt_fs *fs, int fd, bool opath, const char *host_name,
-		    const void *value, size_t size, int flags)
+int pt_xattr_set_fd(struct pt_fs *fs, int fd, bool opath, const char *host_name, const void *value,
+		    size_t size, int flags)
 {
 	struct xpath p;
 	int r;

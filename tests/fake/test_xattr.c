@@ -14,7 +14,7 @@
 
 #include "fe_test.h"
 
-#define IOV(p, n) ((struct iovec){ .iov_base = (void *)(p), .iov_len = (n) })
+#define IOV(p, n) ((struct iovec){.iov_base = (void *)(p), .iov_len = (n)})
 #define NAME(s) IOV((s), strlen(s) + 1)
 #define OUT_HDR sizeof(struct fuse_out_header)
 #define REPLY_CAP (OUT_HDR + 70000)
@@ -28,17 +28,17 @@
 static int init_with(struct fe *fe, uint64_t flags)
 {
 	struct fuse_init_in in = {
-		.major = FUSE_KERNEL_VERSION,
-		.minor = 38,
-		.max_readahead = 128 << 10,
-		.flags = (uint32_t)(flags | FUSE_INIT_EXT | FUSE_ASYNC_READ | FUSE_BIG_WRITES |
-				    FUSE_MAX_PAGES),
-		.flags2 = (uint32_t)(flags >> 32),
+	    .major = FUSE_KERNEL_VERSION,
+	    .minor = 38,
+	    .max_readahead = 128 << 10,
+	    .flags = (uint32_t)(flags | FUSE_INIT_EXT | FUSE_ASYNC_READ | FUSE_BIG_WRITES |
+				FUSE_MAX_PAGES),
+	    .flags2 = (uint32_t)(flags >> 32),
 	};
-	struct iovec a[] = { IOV(&in, sizeof(in)) };
+	struct iovec a[] = {IOV(&in, sizeof(in))};
 	struct fe_reply r;
-	int rc = fe_fuse_req(fe, FUSE_INIT, 0, a, 1, OUT_HDR + sizeof(struct fuse_init_out), NULL,
-			     &r);
+	int rc =
+	    fe_fuse_req(fe, FUSE_INIT, 0, a, 1, OUT_HDR + sizeof(struct fuse_init_out), NULL, &r);
 
 	rc = fe_check_reply(rc, &r, -1);
 	fe_reply_free(&r);
@@ -47,7 +47,7 @@ static int init_with(struct fe *fe, uint64_t flags)
 
 static int start(void **state, const char *args, uint64_t flags)
 {
-	struct fe_opts o = { .daemon_args = args };
+	struct fe_opts o = {.daemon_args = args};
 
 	if (fe_test_start(state, &o, false) < 0)
 		return -1;
@@ -90,8 +90,7 @@ static int setup_label(void **state)
 static int setup_acl(void **state)
 {
 	return start(state, "--posix-acl --killpriv-v2",
-		     FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT |
-			     FUSE_HANDLE_KILLPRIV_V2);
+		     FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT | FUSE_HANDLE_KILLPRIV_V2);
 }
 
 static int setup_translate(void **state)
@@ -117,7 +116,7 @@ struct rq {
 static int raw(struct fe *fe, uint32_t op, uint64_t node, const struct iovec *args, unsigned n,
 	       const struct rq *q, struct fe_reply *r)
 {
-	struct fuse_in_header h = { .opcode = op, .nodeid = node, .pid = 1 };
+	struct fuse_in_header h = {.opcode = op, .nodeid = node, .pid = 1};
 	struct iovec iov[10];
 	size_t len = sizeof(h);
 	unsigned k = 1;
@@ -141,8 +140,8 @@ static int raw(struct fe *fe, uint32_t op, uint64_t node, const struct iovec *ar
 }
 
 /* Reply error only (payload not checked). */
-static int raw_err(struct fe *fe, uint32_t op, uint64_t node, const struct iovec *args,
-		   unsigned n, const struct rq *q)
+static int raw_err(struct fe *fe, uint32_t op, uint64_t node, const struct iovec *args, unsigned n,
+		   const struct rq *q)
 {
 	struct fe_reply r;
 	int rc = fe_check_reply(raw(fe, op, node, args, n, q, &r), &r, -1);
@@ -176,9 +175,9 @@ static uint64_t make_file(struct fe *fe, const char *rel, mode_t mode)
 static int setx(struct fe *fe, uint64_t node, const char *name, const void *v, uint32_t size,
 		uint32_t flags, bool ext, uint32_t ext_flags)
 {
-	struct fuse_setxattr_in in = { .size = size, .flags = flags, .setxattr_flags = ext_flags };
-	struct iovec a[] = { IOV(&in, ext ? sizeof(in) : FUSE_COMPAT_SETXATTR_IN_SIZE), NAME(name),
-			     IOV(v, size) };
+	struct fuse_setxattr_in in = {.size = size, .flags = flags, .setxattr_flags = ext_flags};
+	struct iovec a[] = {IOV(&in, ext ? sizeof(in) : FUSE_COMPAT_SETXATTR_IN_SIZE), NAME(name),
+			    IOV(v, size)};
 
 	return raw_err(fe, FUSE_SETXATTR, node, a, 3, NULL);
 }
@@ -187,8 +186,8 @@ static int setx(struct fe *fe, uint64_t node, const char *name, const void *v, u
 static int getx(struct fe *fe, uint64_t node, const char *name, uint32_t size, void *buf,
 		uint32_t *got)
 {
-	struct fuse_getxattr_in in = { .size = size };
-	struct iovec a[] = { IOV(&in, sizeof(in)), name ? NAME(name) : IOV(NULL, 0) };
+	struct fuse_getxattr_in in = {.size = size};
+	struct iovec a[] = {IOV(&in, sizeof(in)), name ? NAME(name) : IOV(NULL, 0)};
 	struct fe_reply r;
 	int rc = raw(fe, name ? FUSE_GETXATTR : FUSE_LISTXATTR, node, a, name ? 2 : 1, NULL, &r);
 
@@ -207,7 +206,7 @@ static int getx(struct fe *fe, uint64_t node, const char *name, uint32_t size, v
 
 static int rmx(struct fe *fe, uint64_t node, const char *name)
 {
-	struct iovec a[] = { NAME(name) };
+	struct iovec a[] = {NAME(name)};
 
 	return raw_err(fe, FUSE_REMOVEXATTR, node, a, 1, NULL);
 }
@@ -269,8 +268,8 @@ static void test_malformed(void **state)
 {
 	struct fe *fe = *state;
 	uint64_t f = make_file(fe, "f", 0644);
-	struct fuse_setxattr_in in = { .size = 2 };
-	struct fuse_getxattr_in gin = { .size = 64 };
+	struct fuse_setxattr_in in = {.size = 2};
+	struct fuse_getxattr_in gin = {.size = 64};
 	char unterminated[300];
 	char *big = calloc(1, 70000);
 	uint32_t n;
@@ -278,31 +277,31 @@ static void test_malformed(void **state)
 	assert_non_null(big);
 	memset(unterminated, 'a', sizeof(unterminated));
 	/* SETXATTR shorter than its 8-byte header. */
-	struct iovec a1[] = { IOV(&in, 4) };
+	struct iovec a1[] = {IOV(&in, 4)};
 	assert_int_equal(raw_err(fe, FUSE_SETXATTR, f, a1, 1, NULL), -EINVAL);
 	/* A name without its NUL. */
-	struct iovec a2[] = { IOV(&in, 8), IOV("user.x", 6) };
+	struct iovec a2[] = {IOV(&in, 8), IOV("user.x", 6)};
 	assert_int_equal(raw_err(fe, FUSE_SETXATTR, f, a2, 2, NULL), -EINVAL);
-	struct iovec a3[] = { IOV(&gin, sizeof(gin)), IOV(unterminated, sizeof(unterminated)) };
+	struct iovec a3[] = {IOV(&gin, sizeof(gin)), IOV(unterminated, sizeof(unterminated))};
 	assert_int_equal(raw_err(fe, FUSE_GETXATTR, f, a3, 2, NULL), -EINVAL);
 	/* A name longer than XATTR_NAME_MAX. */
 	unterminated[sizeof(unterminated) - 1] = '\0';
 	assert_int_equal(raw_err(fe, FUSE_GETXATTR, f, a3, 2, NULL), -ENAMETOOLONG);
-	struct iovec a4[] = { IOV(unterminated, 20) };
+	struct iovec a4[] = {IOV(unterminated, 20)};
 	assert_int_equal(raw_err(fe, FUSE_REMOVEXATTR, f, a4, 1, NULL), -EINVAL);
 	/* The value claims more bytes than the request holds. */
 	in.size = 100;
-	struct iovec a5[] = { IOV(&in, 8), NAME("user.x"), IOV("ab", 2) };
+	struct iovec a5[] = {IOV(&in, 8), NAME("user.x"), IOV("ab", 2)};
 	assert_int_equal(raw_err(fe, FUSE_SETXATTR, f, a5, 3, NULL), -EINVAL);
 	/* A value over 64 KiB. */
 	in.size = 65537;
-	struct iovec a6[] = { IOV(&in, 8), NAME("user.x"), IOV(big, 65537) };
+	struct iovec a6[] = {IOV(&in, 8), NAME("user.x"), IOV(big, 65537)};
 	assert_int_equal(raw_err(fe, FUSE_SETXATTR, f, a6, 3, NULL), -E2BIG);
 	/* An empty name is what the kernel answers ERANGE for. */
 	assert_int_equal(setx(fe, f, "", "v", 1, 0, false, 0), -ERANGE);
 	assert_int_equal(setx(fe, f, "user.x", "v", 1, 0x100, false, 0), -EINVAL);
 	/* A GETXATTR or LISTXATTR without its fuse_getxattr_in. */
-	struct iovec a7[] = { IOV(&gin, 4) };
+	struct iovec a7[] = {IOV(&gin, 4)};
 	assert_int_equal(raw_err(fe, FUSE_LISTXATTR, f, a7, 1, NULL), -EINVAL);
 	/* A huge size is clipped to what fits; the size-0 query needs nothing. */
 	assert_int_equal(setx(fe, f, "user.x", "v", 1, 0, false, 0), 0);
@@ -355,8 +354,8 @@ static void test_capability_killpriv(void **state)
 	struct fe *fe = *state;
 	const char *cap = "user.virtiofs.security.capability";
 	uint64_t f = make_file(fe, "f", 04755), fh;
-	struct fuse_setattr_in sa = { 0 };
-	struct iovec a[] = { IOV(&sa, sizeof(sa)) };
+	struct fuse_setattr_in sa = {0};
+	struct iovec a[] = {IOV(&sa, sizeof(sa))};
 	char buf[64];
 	struct stat st;
 
@@ -383,9 +382,9 @@ static void test_capability_killpriv(void **state)
 	assert_int_equal(chown(host(fe, "f"), 0, 0), 0);
 	assert_int_equal(chmod(host(fe, "f"), 04755), 0);
 	assert_int_equal(setxattr(host(fe, "f"), cap, "c", 1, 0), 0);
-	struct fuse_open_in oi = { .flags = O_WRONLY | O_TRUNC, .open_flags =
-									  FUSE_OPEN_KILL_SUIDGID };
-	struct iovec ao[] = { IOV(&oi, sizeof(oi)) };
+	struct fuse_open_in oi = {.flags = O_WRONLY | O_TRUNC,
+				  .open_flags = FUSE_OPEN_KILL_SUIDGID};
+	struct iovec ao[] = {IOV(&oi, sizeof(oi))};
 	assert_int_equal(raw_err(fe, FUSE_OPEN, f, ao, 1, NULL), 0);
 	assert_int_equal(stat(host(fe, "f"), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0755);
@@ -403,10 +402,9 @@ struct extbuf {
 	size_t len;
 };
 
-static void ext_raw(struct extbuf *x, uint32_t size, uint32_t type, const void *body,
-		    size_t blen)
+static void ext_raw(struct extbuf *x, uint32_t size, uint32_t type, const void *body, size_t blen)
 {
-	struct fuse_ext_header h = { .size = size, .type = type };
+	struct fuse_ext_header h = {.size = size, .type = type};
 
 	memcpy(x->b + x->len, &h, sizeof(h));
 	if (blen)
@@ -418,8 +416,8 @@ static void ext_raw(struct extbuf *x, uint32_t size, uint32_t type, const void *
 static void ext_secctx(struct extbuf *x, const char *name, const void *v, uint32_t vlen,
 		       uint32_t nr)
 {
-	uint8_t body[512] = { 0 };
-	struct fuse_secctx c = { .size = vlen };
+	uint8_t body[512] = {0};
+	struct fuse_secctx c = {.size = vlen};
 	size_t nlen = strlen(name) + 1, blen = 0;
 
 	if (nr) {
@@ -428,8 +426,7 @@ static void ext_secctx(struct extbuf *x, const char *name, const void *v, uint32
 		memcpy(body + sizeof(c) + nlen, v, vlen);
 		blen = sizeof(c) + nlen + vlen;
 	}
-	ext_raw(x, (uint32_t)FUSE_REC_ALIGN(sizeof(struct fuse_ext_header) + blen), nr, body,
-		blen);
+	ext_raw(x, (uint32_t)FUSE_REC_ALIGN(sizeof(struct fuse_ext_header) + blen), nr, body, blen);
 }
 
 static void ext_groups(struct extbuf *x, const uint32_t *g, uint32_t n, uint32_t claimed)
@@ -438,15 +435,15 @@ static void ext_groups(struct extbuf *x, const uint32_t *g, uint32_t n, uint32_t
 
 	body[0] = claimed;
 	memcpy(&body[1], g, n * sizeof(*g));
-	ext_raw(x, (uint32_t)FUSE_REC_ALIGN(sizeof(struct fuse_ext_header) + 4 + 4 * n),
-		EXT_GROUPS, body, 4 + 4 * n);
+	ext_raw(x, (uint32_t)FUSE_REC_ALIGN(sizeof(struct fuse_ext_header) + 4 + 4 * n), EXT_GROUPS,
+		body, 4 + 4 * n);
 }
 
-static int mkdir_rq(struct fe *fe, uint64_t parent, const char *name, uint32_t mode,
-		    uint32_t umask, const struct rq *q, struct fuse_entry_out *e)
+static int mkdir_rq(struct fe *fe, uint64_t parent, const char *name, uint32_t mode, uint32_t umask,
+		    const struct rq *q, struct fuse_entry_out *e)
 {
-	struct fuse_mkdir_in in = { .mode = mode, .umask = umask };
-	struct iovec a[] = { IOV(&in, sizeof(in)), NAME(name) };
+	struct fuse_mkdir_in in = {.mode = mode, .umask = umask};
+	struct iovec a[] = {IOV(&in, sizeof(in)), NAME(name)};
 	struct fe_reply r;
 	int rc = fe_check_reply(raw(fe, FUSE_MKDIR, parent, a, 2, q, &r), &r, -1);
 
@@ -460,7 +457,7 @@ static int mkdir_rq(struct fe *fe, uint64_t parent, const char *name, uint32_t m
 
 static bool host_has_label(struct fe *fe, const char *rel, const char *want)
 {
-	char buf[64] = { 0 };
+	char buf[64] = {0};
 	ssize_t n = lgetxattr(host(fe, rel), "security.vfsdtest", buf, sizeof(buf) - 1);
 
 	return n == (ssize_t)strlen(want) && memcmp(buf, want, (size_t)n) == 0;
@@ -469,21 +466,21 @@ static bool host_has_label(struct fe *fe, const char *rel, const char *want)
 static void test_label(void **state)
 {
 	struct fe *fe = *state;
-	struct extbuf x = { 0 };
-	struct rq q = { 0 };
+	struct extbuf x = {0};
+	struct rq q = {0};
 	struct fe_reply r;
 
 	ext_secctx(&x, "security.vfsdtest", "lbl", 3, 1);
 	q.ext = x.b;
 	q.extlen = x.len;
 	/* CREATE: O_TMPFILE, label, link. */
-	struct fuse_create_in ci = { .flags = O_WRONLY | O_CREAT | O_EXCL, .mode = S_IFREG | 0640 };
-	struct iovec ac[] = { IOV(&ci, sizeof(ci)), NAME("c") };
+	struct fuse_create_in ci = {.flags = O_WRONLY | O_CREAT | O_EXCL, .mode = S_IFREG | 0640};
+	struct iovec ac[] = {IOV(&ci, sizeof(ci)), NAME("c")};
 
-	assert_int_equal(fe_check_reply(raw(fe, FUSE_CREATE, FUSE_ROOT_ID, ac, 2, &q, &r), &r,
-					sizeof(struct fuse_entry_out) +
-						sizeof(struct fuse_open_out)),
-			 0);
+	assert_int_equal(
+	    fe_check_reply(raw(fe, FUSE_CREATE, FUSE_ROOT_ID, ac, 2, &q, &r), &r,
+			   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)),
+	    0);
 	fe_reply_free(&r);
 	assert_true(host_has_label(fe, "c", "lbl"));
 	struct stat st;
@@ -494,22 +491,22 @@ static void test_label(void **state)
 	assert_int_equal(raw_err(fe, FUSE_CREATE, FUSE_ROOT_ID, ac, 2, &q), -EEXIST);
 	assert_int_equal(close(open(host(fe, "e"), O_CREAT | O_WRONLY, 0600)), 0);
 	ci.flags = O_WRONLY | O_CREAT;
-	struct iovec ae[] = { IOV(&ci, sizeof(ci)), NAME("e") };
+	struct iovec ae[] = {IOV(&ci, sizeof(ci)), NAME("e")};
 	assert_int_equal(raw_err(fe, FUSE_CREATE, FUSE_ROOT_ID, ae, 2, &q), 0);
 	assert_false(host_has_label(fe, "e", "lbl"));
 	/* MKDIR, SYMLINK, MKNOD: create, then label. */
 	assert_int_equal(mkdir_rq(fe, FUSE_ROOT_ID, "d", 0755, 0, &q, NULL), 0);
 	assert_true(host_has_label(fe, "d", "lbl"));
-	struct iovec as[] = { NAME("s"), NAME("target") };
+	struct iovec as[] = {NAME("s"), NAME("target")};
 	assert_int_equal(raw_err(fe, FUSE_SYMLINK, FUSE_ROOT_ID, as, 2, &q), 0);
 	assert_true(host_has_label(fe, "s", "lbl"));
-	struct fuse_mknod_in mi = { .mode = S_IFIFO | 0600 };
-	struct iovec am[] = { IOV(&mi, sizeof(mi)), NAME("n") };
+	struct fuse_mknod_in mi = {.mode = S_IFIFO | 0600};
+	struct iovec am[] = {IOV(&mi, sizeof(mi)), NAME("n")};
 	assert_int_equal(raw_err(fe, FUSE_MKNOD, FUSE_ROOT_ID, am, 2, &q), 0);
 	assert_true(host_has_label(fe, "n", "lbl"));
 	/* TMPFILE: the unnamed file is labelled before anyone can link it. */
-	struct fuse_create_in ti = { .flags = O_RDWR, .mode = S_IFREG | 0600 };
-	struct iovec at[] = { IOV(&ti, sizeof(ti)) };
+	struct fuse_create_in ti = {.flags = O_RDWR, .mode = S_IFREG | 0600};
+	struct iovec at[] = {IOV(&ti, sizeof(ti))};
 	struct fuse_entry_out te;
 	char buf[16];
 	uint32_t n;
@@ -533,9 +530,9 @@ static void test_label(void **state)
 }
 
 /* Each malformed area: EINVAL (or EOPNOTSUPP), and nothing created. A macro, for the line. */
-#define check_bad_ext(fe, x, units, want)                                                        \
+#define check_bad_ext(fe, x, units, want)                                                          \
 	do {                                                                                       \
-		struct rq q_ = { .ext = (x)->b, .extlen = (x)->len, .ext_units = (units) };        \
+		struct rq q_ = {.ext = (x)->b, .extlen = (x)->len, .ext_units = (units)};          \
 		struct stat st_;                                                                   \
                                                                                                    \
 		assert_int_equal(mkdir_rq(fe, FUSE_ROOT_ID, "bad", 0755, 0, &q_, NULL), want);     \
@@ -546,60 +543,60 @@ static void test_ext_malformed(void **state)
 {
 	struct fe *fe = *state;
 	struct extbuf x;
-	uint32_t g[2] = { 1, 2 };
+	uint32_t g[2] = {1, 2};
 	static const uint8_t zero[64];
 
 	/* total_extlen past the request. */
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_secctx(&x, "security.vfsdtest", "l", 1, 1);
 	check_bad_ext(fe, &x, 200, -EINVAL);
 	/* A record claiming more than the area holds, one shorter than its header, one not a
 	 * multiple of 8 bytes. */
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_raw(&x, 64, 1, zero, 8);
 	check_bad_ext(fe, &x, 0, -EINVAL);
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_raw(&x, 0, 40, zero, 8);
 	check_bad_ext(fe, &x, 0, -EINVAL);
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_raw(&x, 12, 40, zero, 8);
 	check_bad_ext(fe, &x, 0, -EINVAL);
 	/* A context whose value runs past its record. */
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_secctx(&x, "security.vfsdtest", "l", 1, 1);
 	((struct fuse_secctx *)(void *)(x.b + 8))->size = 4000;
 	check_bad_ext(fe, &x, 0, -EINVAL);
 	/* A name without its NUL inside the record. */
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_secctx(&x, "security.vfsdtest", "", 0, 1);
 	memset(x.b + 16, 'a', x.len - 16);
 	check_bad_ext(fe, &x, 0, -EINVAL);
 	/* Not a security.* name; two contexts in one record; two context records. */
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_secctx(&x, "trusted.vfsdtest", "l", 1, 1);
 	check_bad_ext(fe, &x, 0, -EINVAL);
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_secctx(&x, "security.vfsdtest", "l", 1, 2);
 	check_bad_ext(fe, &x, 0, -EOPNOTSUPP);
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_secctx(&x, "security.vfsdtest", "l", 1, 1);
 	ext_secctx(&x, "security.vfsdtest", "m", 1, 1);
 	check_bad_ext(fe, &x, 0, -EINVAL);
 	/* Group lists claiming more than their record carries (3 would fit in its padding). */
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_groups(&x, g, 2, 4);
 	check_bad_ext(fe, &x, 0, -EINVAL);
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_groups(&x, g, 1, 0x7fffffff);
 	check_bad_ext(fe, &x, 0, -EINVAL);
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_groups(&x, g, 1, 1);
 	ext_groups(&x, g, 1, 1);
 	check_bad_ext(fe, &x, 0, -EINVAL);
 	/* An unknown record type is skipped. */
-	x = (struct extbuf){ 0 };
+	x = (struct extbuf){0};
 	ext_raw(&x, 16, 77, "12345678", 8);
-	struct rq q = { .ext = x.b, .extlen = x.len };
+	struct rq q = {.ext = x.b, .extlen = x.len};
 	assert_int_equal(mkdir_rq(fe, FUSE_ROOT_ID, "ok", 0755, 0, &q, NULL), 0);
 	assert_true(fe_alive(fe));
 }
@@ -609,7 +606,7 @@ static void test_supp_groups(void **state)
 {
 	struct fe *fe = *state;
 	struct fuse_entry_out d, e;
-	struct extbuf x = { 0 };
+	struct extbuf x = {0};
 	uint32_t g = 4321;
 	struct stat st;
 
@@ -617,7 +614,7 @@ static void test_supp_groups(void **state)
 	assert_int_equal(chown(host(fe, "g"), 0, 4321), 0);
 	assert_int_equal(chmod(host(fe, "g"), 0770), 0);
 	assert_int_equal(fe_lookup(fe, FUSE_ROOT_ID, "g", &d), 0);
-	struct rq q = { .uid = 1234, .gid = 1234 };
+	struct rq q = {.uid = 1234, .gid = 1234};
 
 	assert_int_equal(mkdir_rq(fe, d.nodeid, "x", 0755, 0, &q, NULL), -EACCES);
 	ext_groups(&x, &g, 1, 1);
@@ -635,7 +632,7 @@ static void test_supp_groups(void **state)
 
 static size_t acl_blob(uint8_t *b, uint16_t uperm, uint16_t gperm, uint16_t operm)
 {
-	const uint16_t tags[3] = { 0x01, 0x04, 0x20 }, perms[3] = { uperm, gperm, operm };
+	const uint16_t tags[3] = {0x01, 0x04, 0x20}, perms[3] = {uperm, gperm, operm};
 	uint32_t v = 2, id = 0xffffffffu;
 
 	memcpy(b, &v, 4);
@@ -672,9 +669,8 @@ static void test_acl(void **state)
 	assert_int_equal(stat(host(fe, "m"), &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0755);
 	n = acl_blob(acl, 7, 7, 7);
-	assert_int_equal(setx(fe, e.nodeid, "system.posix_acl_default", acl, (uint32_t)n, 0, true,
-			      0),
-			 0);
+	assert_int_equal(
+	    setx(fe, e.nodeid, "system.posix_acl_default", acl, (uint32_t)n, 0, true, 0), 0);
 	assert_int_equal(mkdir_rq(fe, e.nodeid, "in", 0777, 022, NULL, NULL), 0);
 	assert_int_equal(stat(host(fe, "m/in"), &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0777);
@@ -685,7 +681,7 @@ static void test_acl(void **state)
 static void test_translate(void **state)
 {
 	struct fe *fe = *state;
-	struct rq q = { .uid = 1000, .gid = 1000 };
+	struct rq q = {.uid = 1000, .gid = 1000};
 	struct fuse_entry_out e;
 	struct fuse_attr_out a;
 	struct stat st;
@@ -708,13 +704,12 @@ static void test_translate(void **state)
 	assert_int_equal(a.attr.uid, 5);
 	assert_int_equal(a.attr.gid, 6);
 	/* chown translates the new owner. */
-	struct fuse_setattr_in sa = { .valid = FATTR_UID | FATTR_GID, .uid = 1001, .gid = 1002 };
-	struct iovec as[] = { IOV(&sa, sizeof(sa)) };
+	struct fuse_setattr_in sa = {.valid = FATTR_UID | FATTR_GID, .uid = 1001, .gid = 1002};
+	struct iovec as[] = {IOV(&sa, sizeof(sa))};
 	struct fe_reply r;
 
-	assert_int_equal(fe_check_reply(raw(fe, FUSE_SETATTR, e.nodeid, as, 1, NULL, &r), &r,
-					sizeof(a)),
-			 0);
+	assert_int_equal(
+	    fe_check_reply(raw(fe, FUSE_SETATTR, e.nodeid, as, 1, NULL, &r), &r, sizeof(a)), 0);
 	memcpy(&a, r.data, sizeof(a));
 	fe_reply_free(&r);
 	assert_int_equal(stat(host(fe, "h"), &st), 0);
@@ -725,7 +720,7 @@ static void test_translate(void **state)
 	q.uid = 3000;
 	assert_int_equal(mkdir_rq(fe, FUSE_ROOT_ID, "no", 0755, 0, &q, NULL), -EPERM);
 	/* Supplementary groups are translated too: guest 1500 is host 2500. */
-	struct extbuf x = { 0 };
+	struct extbuf x = {0};
 	uint32_t g = 1005;
 	struct fuse_entry_out d;
 
@@ -735,26 +730,24 @@ static void test_translate(void **state)
 	assert_int_equal(fe_lookup(fe, FUSE_ROOT_ID, "g", &d), 0);
 	assert_int_equal(d.attr.gid, 1005);
 	ext_groups(&x, &g, 1, 1);
-	q = (struct rq){ .uid = 1000, .gid = 1000, .ext = x.b, .extlen = x.len };
+	q = (struct rq){.uid = 1000, .gid = 1000, .ext = x.b, .extlen = x.len};
 	assert_int_equal(mkdir_rq(fe, d.nodeid, "x", 0755, 0, &q, NULL), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip, setup_xattr, fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_malformed, setup_xattr, fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_disabled, setup_plain, fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_map, setup_map, fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_capability_killpriv, setup_capmap,
-						fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_label, setup_label, fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_ext_malformed, setup_label,
-						fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_supp_groups, setup_label, fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_acl, setup_acl, fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_translate, setup_translate,
-						fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup_xattr, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_malformed, setup_xattr, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_disabled, setup_plain, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_map, setup_map, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_capability_killpriv, setup_capmap,
+					    fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_label, setup_label, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_ext_malformed, setup_label, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_supp_groups, setup_label, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_acl, setup_acl, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_translate, setup_translate, fe_teardown_checked),
 	};
 
 	fe_test_filter();

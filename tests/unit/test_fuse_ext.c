@@ -22,7 +22,7 @@ static uint8_t *at(struct area *a)
 
 static void put_hdr(struct area *a, uint32_t size, uint32_t type)
 {
-	struct fuse_ext_header h = { .size = size, .type = type };
+	struct fuse_ext_header h = {.size = size, .type = type};
 
 	memcpy(at(a), &h, sizeof(h));
 }
@@ -31,7 +31,7 @@ static void put_hdr(struct area *a, uint32_t size, uint32_t type)
 static void put_secctx(struct area *a, uint32_t nr, const char *name, const void *v, uint32_t vlen,
 		       uint32_t vsize_claim)
 {
-	struct fuse_secctx c = { .size = vsize_claim };
+	struct fuse_secctx c = {.size = vsize_claim};
 	size_t nlen = strlen(name) + 1, body = nr ? sizeof(c) + nlen + vlen : 0;
 	uint32_t size = (uint32_t)FUSE_REC_ALIGN(8 + body);
 	uint8_t *p = at(a);
@@ -77,7 +77,7 @@ static void test_empty_and_framing(void **state)
 	assert_int_equal(fuse_ext_parse(a.q, 4, &e), -EINVAL);
 	assert_int_equal(fuse_ext_parse((uint8_t *)a.q + 4, 8, &e), -EINVAL);
 	/* Records: shorter than a header, not a multiple of 8, past the area. */
-	const uint32_t sizes[] = { 0, 4, 12, 24, 0xfffffff8u };
+	const uint32_t sizes[] = {0, 4, 12, 24, 0xfffffff8u};
 
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		a.len = 0;
@@ -170,7 +170,7 @@ static void test_secctx_bad(void **state)
 static void test_groups(void **state)
 {
 	static struct area a;
-	const uint32_t g[3] = { 10, 20, 30 };
+	const uint32_t g[3] = {10, 20, 30};
 	struct fuse_ext e;
 
 	a.len = 0;
@@ -269,7 +269,8 @@ static void test_random(void **state)
 		if (fuse_ext_parse(a.q, n, &e) == 0) {
 			if (e.has_secctx) {
 				assert_true((const uint8_t *)e.secctx.value >= p);
-				assert_true((const uint8_t *)e.secctx.value + e.secctx.size <= p + n);
+				assert_true((const uint8_t *)e.secctx.value + e.secctx.size <=
+					    p + n);
 			}
 			if (e.has_groups && e.ngroups)
 				assert_true((const uint8_t *)(e.groups + e.ngroups) <= p + n);
@@ -280,9 +281,9 @@ static void test_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_and_framing), cmocka_unit_test(test_secctx),
-		cmocka_unit_test(test_secctx_bad),	  cmocka_unit_test(test_groups),
-		cmocka_unit_test(test_trailing),	  cmocka_unit_test(test_random),
+	    cmocka_unit_test(test_empty_and_framing), cmocka_unit_test(test_secctx),
+	    cmocka_unit_test(test_secctx_bad),	      cmocka_unit_test(test_groups),
+	    cmocka_unit_test(test_trailing),	      cmocka_unit_test(test_random),
 	};
 
 	return cmocka_run_group_tests_name("fuse_ext", tests, NULL, NULL);
