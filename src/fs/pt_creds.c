@@ -77,7 +77,7 @@ static void set_umask(uint32_t umask_val, struct pt_creds *s)
 static int enter_groups(struct pt_fs *fs, const struct fs_ctx *c)
 {
 	gid_t g[PT_GROUPS_MAX];
-	int r;
+	size_t n = 0;
 
 	if (c->ngroups == 0)
 		return 0;
@@ -89,19 +89,18 @@ static int enter_groups(struct pt_fs *fs, const struct fs_ctx *c)
 		return 0;
 	}
 	if (thread_ngroups < 0) {
-		int n = getgroups(PT_GROUPS_MAX, thread_groups);
+		int got = getgroups(PT_GROUPS_MAX, thread_groups);
 
 		/* More than we can restore: never change this thread's groups. */
-		thread_ngroups = n < 0 ? PT_GROUPS_UNKNOWN : n;
+		thread_ngroups = got < 0 ? PT_GROUPS_UNKNOWN : got;
 	}
 	if (thread_ngroups == PT_GROUPS_UNKNOWN)
 		return 0;
-	for (uint32_t i = 0; i < c->ngroups; i++) {
-		r = pt_gid_to_host(fs, c->groups[i], &g[i]);
-		if (r < 0)
-			return r;
-	}
-	return syscall(SYS_setgroups, (size_t)c->ngroups, g) < 0 ? -errno : 1;
+	/* A group the translation forbids is left out: fewer groups, never more rights. */
+	for (uint32_t i = 0; i < c->ngroups; i++)
+		if (pt_gid_to_host(fs, c->groups[i], &g[n]) == 0)
+			n++;
+	return syscall(SYS_setgroups, n, g) < 0 ? -errno : 1;
 }
 
 static void leave_groups(void)
