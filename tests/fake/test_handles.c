@@ -102,7 +102,7 @@ static void many_lookups(struct fe *fe)
 	char name[32];
 	int base, peak;
 
-	if (fe->legacy)
+	if (!fe || fe->legacy)
 		skip();
 	make_files(fe, NFILES);
 	base = daemon_fds(fe);
@@ -137,6 +137,19 @@ static void test_many_lookups(void **state)
 static void test_many_lookups_namespace(void **state)
 {
 	many_lookups(*state);
+}
+
+/* The sanitizer tier runs with --seccomp=none; LeakSanitizer cannot scan the namespace
+ * sandbox's PID 1 (its /proc is the fd directory only), as fake-escape-namespace shows. */
+static int setup_mandatory_ns_unless_asan(void **state)
+{
+	const char *more = getenv("FAKE_DAEMON_ARGS");
+
+	if (more && strstr(more, "--seccomp=none")) {
+		*state = NULL;
+		return 0;
+	}
+	return setup_mandatory_ns(state);
 }
 
 static void test_renamed_on_host(void **state)
@@ -218,8 +231,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_many_lookups, setup_mandatory,
 						fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_many_lookups_namespace, setup_mandatory_ns,
-						fe_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_many_lookups_namespace,
+						setup_mandatory_ns_unless_asan, fe_teardown_checked),
 		cmocka_unit_test_setup_teardown(test_renamed_on_host, setup_mandatory,
 						fe_teardown_checked),
 		cmocka_unit_test_setup_teardown(test_never_low_limit, setup_never_low,
