@@ -118,8 +118,12 @@ if xattr:
     check("getxattr", os.getxattr(f, "user.h") == b"from-host")
     check("listxattr", {"user.k", "user.h"} <= set(os.listxattr(f)))
     big = os.urandom(60000)
-    os.setxattr(f, "user.big", big)
-    check("large xattr", os.getxattr(f, "user.big") == big)
+    try:
+        os.setxattr(f, "user.big", big)
+        check("large xattr", os.getxattr(f, "user.big") == big)
+    except OSError as e:
+        # ext4 without ea_inode holds one block of xattrs: the host's limit, not ours
+        check(f"large xattr: errno {e.errno}", e.errno in (errno.ENOSPC, errno.E2BIG))
     expect_errno("XATTR_CREATE on existing", errno.EEXIST, os.setxattr, f, "user.k", b"x",
                  os.XATTR_CREATE)
     os.removexattr(f, "user.k")
