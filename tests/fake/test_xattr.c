@@ -24,12 +24,12 @@
 #endif
 #define EXT_GROUPS 32
 
-/* INIT offering flags (bits above 31 go to flags2 with INIT_EXT). */
-static int init_with(struct fe *fe, uint64_t flags)
+/* INIT offering flags (bits above 31 go to flags2 with INIT_EXT) as protocol 7.minor. */
+static int init_with(struct fe *fe, uint32_t minor, uint64_t flags)
 {
 	struct fuse_init_in in = {
 	    .major = FUSE_KERNEL_VERSION,
-	    .minor = 38,
+	    .minor = minor,
 	    .max_readahead = 128 << 10,
 	    .flags = (uint32_t)(flags | FUSE_INIT_EXT | FUSE_ASYNC_READ | FUSE_BIG_WRITES |
 				FUSE_MAX_PAGES),
@@ -45,17 +45,22 @@ static int init_with(struct fe *fe, uint64_t flags)
 	return rc;
 }
 
-static int start(void **state, const char *args, uint64_t flags)
+static int start_minor(void **state, const char *args, uint32_t minor, uint64_t flags)
 {
 	struct fe_opts o = {.daemon_args = args};
 
 	if (fe_test_start(state, &o, false) < 0)
 		return -1;
-	if (init_with(*state, flags) != 0) {
+	if (init_with(*state, minor, flags) != 0) {
 		fe_dump_log(*state);
 		return -1;
 	}
 	return 0;
+}
+
+static int start(void **state, const char *args, uint64_t flags)
+{
+	return start_minor(state, args, 38, flags);
 }
 
 static int setup_xattr(void **state)
@@ -85,6 +90,12 @@ static int setup_label(void **state)
 {
 	return start(state, "--security-label --modcaps=+sys_admin",
 		     FUSE_SECURITY_CTX | FUSE_CREATE_SUPP_GROUP);
+}
+
+/* A 7.37 guest (Linux 6.0 to 6.2) sends the context as the last argument. */
+static int setup_label37(void **state)
+{
+	return start_minor(state, "--security-label --modcaps=+sys_admin", 37, FUSE_SECURITY_CTX);
 }
 
 static int setup_acl(void **state)
@@ -529,6 +540,35 @@ static void test_label(void **state)
 	assert_false(host_has_label(fe, "d1", "lbl"));
 }
 
+static void test_label_trailing(void **state)
+{
+	struct fe *fe = *state;
+	struct extbuf x = {0};
+	struct fe_reply r;
+
+	ext_secctx(&x, "security.vfsdtest", "old", 3, 1);
+	struct fuse_mkdir_in mi = {.mode = 0755};
+	struct iovec a[] = {IOV(&mi, sizeof(mi)), NAME("d"), IOV(x.b, x.len)};
+	assert_int_equal(raw_err(fe, FUSE_MKDIR, FUSE_ROOT_ID, a, 3, NULL), 0);
+	assert_true(host_has_label(fe, "d", "old"));
+	struct iovec as[] = {NAME("s"), NAME("target"), IOV(x.b, x.len)};
+	assert_int_equal(raw_err(fe, FUSE_SYMLINK, FUSE_ROOT_ID, as, 3, NULL), 0);
+	assert_true(host_has_label(fe, "s", "old"));
+	struct fuse_create_in ci = {.flags = O_RDWR | O_CREAT | O_EXCL, .mode = S_IFREG | 0600};
+	struct iovec ac[] = {IOV(&ci, sizeof(ci)), NAME("c"), IOV(x.b, x.len)};
+	assert_int_equal(
+	    fe_check_reply(raw(fe, FUSE_CREATE, FUSE_ROOT_ID, ac, 3, NULL, &r), &r, -1), 0);
+	fe_reply_free(&r);
+	assert_true(host_has_label(fe, "c", "old"));
+	/* A trailing record that lies about its size: nothing created. */
+	((struct fuse_ext_header *)(void *)x.b)->size = 4096;
+	struct iovec ab[] = {IOV(&mi, sizeof(mi)), NAME("bad"), IOV(x.b, x.len)};
+	assert_int_equal(raw_err(fe, FUSE_MKDIR, FUSE_ROOT_ID, ab, 3, NULL), -EINVAL);
+	struct stat st;
+
+	assert_int_equal(lstat(host(fe, "bad"), &st), -1);
+}
+
 /* Each malformed area: EINVAL (or EOPNOTSUPP), and nothing created. A macro, for the line. */
 #define check_bad_ext(fe, x, units, want)                                                          \
 	do {                                                                                       \
@@ -744,6 +784,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_capability_killpriv, setup_capmap,
 					    fe_teardown_checked),
 	    cmocka_unit_test_setup_teardown(test_label, setup_label, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_label_trailing, setup_label37,
+					    fe_teardown_checked),
 	    cmocka_unit_test_setup_teardown(test_ext_malformed, setup_label, fe_teardown_checked),
 	    cmocka_unit_test_setup_teardown(test_supp_groups, setup_label, fe_teardown_checked),
 	    cmocka_unit_test_setup_teardown(test_acl, setup_acl, fe_teardown_checked),
