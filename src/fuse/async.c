@@ -135,6 +135,7 @@ static void kick_locked(struct fuse_waitq *wq, struct fuse_waiter *w, int max_tr
 		cond_wait_ms(wq, FUSE_KICK_MS);
 	}
 	w->pins--;
+	pthread_cond_broadcast(&wq->cond); /* an inline waiter may wait for pins to drop */
 }
 
 /* The blocking call, repeated after a signal that was not ours. */
