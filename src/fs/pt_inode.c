@@ -246,11 +246,21 @@ static void inode_close_fd(struct pt_fs *fs, struct pt_inode *in)
 	lru_unlink(&fs->inodes, in);
 	if (in->fd >= 0) {
 		close(in->fd);
-		pt_fd_unreserve(fs);
+		if (!in->fd_unbudgeted)
+			pt_fd_unreserve(fs);
 	}
 	in->fd = -1;
+	in->fd_unbudgeted = false;
 	free(in->fh);
 	in->fh = NULL;
+}
+
+/* Called with the lock held: a request's own fd (outside the budget) goes when it leaves. */
+static void inode_close_fd_only(struct pt_inode *in)
+{
+	close(in->fd);
+	in->fd = -1;
+	in->fd_unbudgeted = false;
 }
 
 /* Called with the lock held, when neither the guest nor a request uses the inode any more. */
@@ -361,25 +371,27 @@ static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live)
  * of two racing openers, the second closes its own. */
 static int inode_reopen(struct pt_fs *fs, struct pt_inode *in)
 {
-	int fd, r;
+	/* With the guest's budget spent on open files, the fd is one of the request's own (the
+	 * reserve covers those): closed when the request leaves, never cached. */
+	bool budgeted = pt_fd_reserve(fs) == 0;
+	int fd = pt_fh_open(in, O_PATH);
 
-	r = pt_fd_reserve(fs);
-	if (r < 0)
-		return r;
-	fd = pt_fh_open(in, O_PATH);
 	if (fd < 0) {
-		pt_fd_unreserve(fs);
+		if (budgeted)
+			pt_fd_unreserve(fs);
 		return fd;
 	}
 	pthread_mutex_lock(&fs->inodes.lock);
 	if (in->fd < 0) {
 		in->fd = fd;
+		in->fd_unbudgeted = !budgeted;
 		fd = -1;
 	}
 	pthread_mutex_unlock(&fs->inodes.lock);
 	if (fd >= 0) {
 		close(fd);
-		pt_fd_unreserve(fs);
+		if (budgeted)
+			pt_fd_unreserve(fs);
 	}
 	return 0;
 }
@@ -422,6 +434,8 @@ void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
 	in->refs--;
 	if (in->refs == 0 && in->nlookup == 0 && !in->pinned)
 		inode_free(fs, in);
+	else if (in->refs == 0 && in->fh && in->fd_unbudgeted)
+		inode_close_fd_only(in);
 	else if (in->refs == 0 && in->fh && in->fd >= 0)
 		lru_push(fs, in);
 	pthread_mutex_unlock(&t->lock);

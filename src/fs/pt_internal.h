@@ -29,6 +29,7 @@ struct pt_inode {
 	int mount_fd;           /* with fh: an fd on the inode's mount, for open_by_handle_at */
 	struct pt_inode *lru_prev, *lru_next; /* idle fds of handle inodes, under inodes.lock */
 	bool in_lru;
+	bool fd_unbudgeted; /* fd opened past the guest's budget: closed when refs drops to 0 */
 	uint32_t idx;
 	uint32_t gen;
 	struct pt_key key;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <cmocka.h>
 
@@ -166,6 +167,14 @@ static void test_fd_limit_handles(void **state)
 	assert_true(nopen > 0 && nopen < 200);
 	assert_int_equal(refused, 200 - nopen);
 	assert_true(count_fds() < (int)rl.rlim_cur - 8);
+	/* Inodes still answer with the budget spent: the reopen is the request's own fd. */
+	for (int i = 0; i < 200; i++) {
+		struct fuse_attr_out a;
+		int before = count_fds();
+
+		assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, ids[i], NULL, &a), 0);
+		assert_true(count_fds() <= before);
+	}
 	for (int i = 0; i < nopen; i++)
 		assert_int_equal(fx->ops->release(fx->fs, &root_ctx, 0, fhs[i], 0, 0, 0), 0);
 	for (int i = 0; i < 200; i++)
@@ -173,6 +182,75 @@ static void test_fd_limit_handles(void **state)
 	assert_int_equal(count_fds(), base);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
+}
+
+#define NTHREADS 4
+#define NSHARED 200
+
+struct race {
+	struct fs_fixture *fx;
+	uint64_t *ids;
+	int seed;
+	int errors;
+};
+
+/* Getattr and open on more inodes than the idle-fd cache holds: reopen, evict and adopt race. */
+static void *race_worker(void *arg)
+{
+	struct race *r = arg;
+	unsigned x = (unsigned)r->seed * 2654435761u + 1;
+
+	for (int i = 0; i < 3000; i++) {
+		struct fuse_attr_out a;
+		struct fuse_open_out o;
+		uint64_t id;
+		char name[32];
+
+		x = x * 1103515245u + 12345u;
+		id = r->ids[(x >> 8) % NSHARED];
+		if (r->fx->ops->getattr(r->fx->fs, &root_ctx, id, NULL, &a) != 0)
+			r->errors++;
+		if ((x & 7) == 0 && r->fx->ops->open(r->fx->fs, &root_ctx, id, O_RDONLY, &o) == 0)
+			r->fx->ops->release(r->fx->fs, &root_ctx, id, o.fh, 0, 0, 0);
+		if ((x & 15) == 1) {
+			snprintf(name, sizeof(name), "f%u", (x >> 12) % NSHARED);
+			id = fx_lookup(r->fx, FUSE_ROOT_ID, name);
+			if (!id)
+				r->errors++;
+			r->fx->ops->forget(r->fx->fs, id, 1);
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_reopen(void **state)
+{
+	struct fs_fixture *fx = *state;
+	static uint64_t ids[NSHARED];
+	struct race rc[NTHREADS];
+	pthread_t th[NTHREADS];
+	char name[32];
+	int base;
+
+	make_files(fx, NSHARED);
+	base = count_fds();
+	for (int i = 0; i < NSHARED; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ids[i] = fx_lookup(fx, FUSE_ROOT_ID, name);
+		assert_true(ids[i] != 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		rc[i] = (struct race){ .fx = fx, .ids = ids, .seed = i + 1 };
+		assert_int_equal(pthread_create(&th[i], NULL, race_worker, &rc[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(rc[i].errors, 0);
+	}
+	assert_true(count_fds() <= base + FD_CACHE);
+	for (int i = 0; i < NSHARED; i++)
+		fx->ops->forget(fx->fs, ids[i], 1);
+	assert_int_equal(count_fds(), base);
 }
 
 /* procfs has no file handles: prefer serves it with O_PATH fds, mandatory refuses. */
@@ -213,6 +291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deleted_and_recreated, setup_mandatory,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_limit_handles, setup_mandatory, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_reopen, setup_mandatory, fx_teardown),
 		cmocka_unit_test(test_modes_without_fs_support),
 	};
 	return cmocka_run_group_tests_name("fs_handles", tests, NULL, NULL);
