@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <cmocka.h>
 
@@ -282,6 +284,65 @@ static void test_modes_without_fs_support(void **state)
 	fs_passthrough_free(fs);
 }
 
+/* Per mount: a tmpfs under the share gets its own mount fd (from mountinfo) and handles, a
+ * procfs (no handles) keeps O_PATH fds with prefer and is refused with mandatory. */
+static void test_submount_fallback(void **state)
+{
+	struct fs_fixture *fx, *fm;
+	struct fuse_attr_out a;
+	struct fuse_entry_out e;
+	uint64_t t, x, p;
+	int base;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		print_message("SKIPPED test_submount_fallback: needs root and a mount namespace\n");
+		skip();
+	}
+	fx = fx_new_handles(CACHE_AUTO, false, INODE_HANDLES_PREFER);
+	assert_non_null(fx);
+	if (!fx)
+		return;
+	assert_int_equal(mkdir(fx_path(fx, "t"), 0755), 0);
+	assert_int_equal(mkdir(fx_path(fx, "p"), 0755), 0);
+	assert_int_equal(mount("tmpfs", fx_path(fx, "t"), "tmpfs", 0, "size=1m"), 0);
+	assert_int_equal(mount("proc", fx_path(fx, "p"), "proc", 0, NULL), 0);
+	assert_int_equal(fx_write_file(fx, "t/x", "tmp"), 0);
+	t = fx_lookup(fx, FUSE_ROOT_ID, "t");
+	x = fx_lookup(fx, t, "x");
+	p = fx_lookup(fx, FUSE_ROOT_ID, "p");
+	assert_true(t && x && p);
+	assert_int_equal(fx->ops->lookup(fx->fs, &root_ctx, p, "self", &e), 0);
+	base = count_fds();
+	make_files(fx, FD_CACHE + 8); /* x's fd leaves the cache: the tmpfs handle reopens */
+	for (int i = 0; i < FD_CACHE + 8; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		fx->ops->forget(fx->fs, fx_lookup(fx, FUSE_ROOT_ID, name), 1);
+	}
+	assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, x, NULL, &a), 0);
+	assert_int_equal(a.attr.size, 3);
+	assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, e.nodeid, NULL, &a), 0);
+	assert_true(count_fds() <= base + FD_CACHE);
+
+	fm = fx_new_handles(CACHE_AUTO, false, INODE_HANDLES_MANDATORY);
+	assert_non_null(fm);
+	if (fm) {
+		assert_int_equal(mkdir(fx_path(fm, "p"), 0755), 0);
+		assert_int_equal(mount("proc", fx_path(fm, "p"), "proc", 0, NULL), 0);
+		assert_int_equal(fm->ops->lookup(fm->fs, &root_ctx, FUSE_ROOT_ID, "p", &e),
+				 -EOPNOTSUPP);
+		fm->ops->destroy(fm->fs);
+		assert_int_equal(umount2(fx_path(fm, "p"), MNT_DETACH), 0);
+		fx_free(fm);
+	}
+	fx->ops->destroy(fx->fs);
+	assert_int_equal(umount2(fx_path(fx, "t"), MNT_DETACH), 0);
+	assert_int_equal(umount2(fx_path(fx, "p"), MNT_DETACH), 0);
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +354,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fd_limit_handles, setup_mandatory, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_reopen, setup_mandatory, fx_teardown),
 		cmocka_unit_test(test_modes_without_fs_support),
+		cmocka_unit_test(test_submount_fallback), /* last: it unshares the mount namespace */
 	};
 	return cmocka_run_group_tests_name("fs_handles", tests, NULL, NULL);
 }
