@@ -216,7 +216,7 @@ static int mount_get(struct pt_fs *fs, int mnt_id, int fd, mode_t type, struct f
 	if (r < 0)
 		return r; /* not recorded: a later lookup tries again */
 	m = &t->m[t->count++];
-	*m = (struct pt_mount){ .mnt_id = mnt_id, .fd = open_mount_fd(fs, mnt_id, fd, type) };
+	*m = (struct pt_mount){.mnt_id = mnt_id, .fd = open_mount_fd(fs, mnt_id, fd, type)};
 	if (m->fd < 0) {
 		r = m->fd;
 		m->fd = -1;
@@ -316,8 +316,7 @@ int pt_fh_setup(struct pt_fs *fs, int root_fd, const char *dir)
 			  dir, strerror(-r));
 		return r;
 	}
-	log_info("inode file handles unavailable on %s (%s): using O_PATH fds", dir,
-		 strerror(-r));
+	log_info("inode file handles unavailable on %s (%s): using O_PATH fds", dir, strerror(-r));
 	return 0;
 }
 

@@ -75,7 +75,7 @@ static uint64_t lookup_ok(struct fe *fe, uint64_t parent, const char *name)
 
 static int start_with(void **state, const char *args)
 {
-	struct fe_opts o = { .daemon_args = args };
+	struct fe_opts o = {.daemon_args = args};
 
 	return fe_test_start(state, &o, true);
 }
@@ -229,14 +229,14 @@ static void test_never_low_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_many_lookups, setup_mandatory,
-						fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_many_lookups_namespace,
-						setup_mandatory_ns_unless_asan, fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_renamed_on_host, setup_mandatory,
-						fe_teardown_checked),
-		cmocka_unit_test_setup_teardown(test_never_low_limit, setup_never_low,
-						fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_many_lookups, setup_mandatory,
+					    fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_many_lookups_namespace,
+					    setup_mandatory_ns_unless_asan, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_renamed_on_host, setup_mandatory,
+					    fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_never_low_limit, setup_never_low,
+					    fe_teardown_checked),
 	};
 
 	fe_test_filter();

@@ -71,7 +71,7 @@ static void test_rename_on_host(void **state)
 	struct fuse_attr_out a;
 	uint64_t d, f, f2;
 	char buf[8];
-	struct iovec iov = { buf, sizeof(buf) };
+	struct iovec iov = {buf, sizeof(buf)};
 
 	assert_int_equal(mkdir(fx_path(fx, "d"), 0755), 0);
 	assert_int_equal(fx_write_file(fx, "d/file", "hello"), 0);
@@ -138,7 +138,7 @@ static void test_deleted_and_recreated(void **state)
 static void test_fd_limit_handles(void **state)
 {
 	struct fs_fixture *fx = *state;
-	struct fs_conn conn = { .proto_minor = 38 };
+	struct fs_conn conn = {.proto_minor = 38};
 	struct rlimit old, rl;
 	struct fuse_open_out o;
 	static uint64_t ids[200], fhs[200];
@@ -242,7 +242,7 @@ static void test_concurrent_reopen(void **state)
 		assert_true(ids[i] != 0);
 	}
 	for (int i = 0; i < NTHREADS; i++) {
-		rc[i] = (struct race){ .fx = fx, .ids = ids, .seed = i + 1 };
+		rc[i] = (struct race){.fx = fx, .ids = ids, .seed = i + 1};
 		assert_int_equal(pthread_create(&th[i], NULL, race_worker, &rc[i]), 0);
 	}
 	for (int i = 0; i < NTHREADS; i++) {
@@ -258,9 +258,10 @@ static void test_concurrent_reopen(void **state)
 /* procfs has no file handles: prefer serves it with O_PATH fds, mandatory refuses. */
 static void test_modes_without_fs_support(void **state)
 {
-	struct fs_passthrough_opts o = { .proc_self_fd = -1, .root_dir = "/proc/self",
-					 .inode_file_handles = INODE_HANDLES_PREFER };
-	struct fs_conn conn = { .proto_minor = 38 };
+	struct fs_passthrough_opts o = {.proc_self_fd = -1,
+					.root_dir = "/proc/self",
+					.inode_file_handles = INODE_HANDLES_PREFER};
+	struct fs_conn conn = {.proto_minor = 38};
 	struct fuse_entry_out e;
 	uint64_t want = 0;
 	void *fs = NULL;
@@ -346,15 +347,15 @@ static void test_submount_fallback(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_many_lookups_few_fds, setup_mandatory,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_rename_on_host, setup_mandatory, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_deleted_and_recreated, setup_mandatory,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_fd_limit_handles, setup_mandatory, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_reopen, setup_mandatory, fx_teardown),
-		cmocka_unit_test(test_modes_without_fs_support),
-		cmocka_unit_test(test_submount_fallback), /* last: it unshares the mount namespace */
+	    cmocka_unit_test_setup_teardown(test_many_lookups_few_fds, setup_mandatory,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_on_host, setup_mandatory, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_deleted_and_recreated, setup_mandatory,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_fd_limit_handles, setup_mandatory, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_reopen, setup_mandatory, fx_teardown),
+	    cmocka_unit_test(test_modes_without_fs_support),
+	    cmocka_unit_test(test_submount_fallback), /* last: it unshares the mount namespace */
 	};
 	return cmocka_run_group_tests_name("fs_handles", tests, NULL, NULL);
 }
