@@ -7,10 +7,11 @@
 
 #include "fs/pt_internal.h"
 #include "fs/pt_ext.h"
+#include "fs/pt_ext.h"
 
 /* Returns the open fd of a new unnamed file in p. */
-static int tmpfile_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
-			uint32_t mode, uint32_t flags, uint32_t umask)
+static int tmpfile_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p, uint32_t mode,
+			uint32_t flags, uint32_t umask)
 {
 	struct pt_creds cr;
 	int hflags, fd, r;
@@ -95,8 +96,8 @@ static void sx_time(struct fuse_sx_time *t, const struct statx_timestamp *s)
 	t->tv_nsec = s->tv_nsec;
 }
 
-int pt_statx(void *fsp, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh,
-	     uint32_t sx_flags, uint32_t sx_mask, struct fuse_statx_out *out)
+int pt_statx(void *fsp, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh, uint32_t sx_flags,
+	     uint32_t sx_mask, struct fuse_statx_out *out)
 {
 	const unsigned served = STATX_BASIC_STATS | STATX_BTIME;
 	struct pt_fs *fs = fsp;
@@ -116,8 +117,10 @@ int pt_statx(void *fsp, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh
 	pt_inode_put(fs, in);
 	if (r < 0)
 		return r;
-	/* Through the same conversion as GETATTR, so both answers agree. */
+	/* Through the same conversion as GETATTR (ids as the guest sees them), so both
+	 * answers agree. */
 	pt_fill_attr(&stx, &attr);
+	pt_attr_to_guest(fs, &attr);
 	pt_attr_to_guest(fs, &attr);
 	memset(out, 0, sizeof(*out));
 	out->attr_valid = fs->timeout;

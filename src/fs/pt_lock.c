@@ -147,7 +147,7 @@ static int ofd_get(struct pt_fs *fs, uint64_t ino, uint64_t owner, bool write, b
 		pt_fd_unreserve(fs);
 		return fd < 0 ? fd : -ENOMEM;
 	}
-	*n = (struct pt_ofd){ .ino = ino, .owner = owner, .fd = fd, .refs = 2 };
+	*n = (struct pt_ofd){.ino = ino, .owner = owner, .fd = fd, .refs = 2};
 	pthread_mutex_lock(&l->lock);
 	o = find_locked(l, ino, owner); /* made by another request meanwhile? */
 	if (o) {

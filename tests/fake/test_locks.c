@@ -14,7 +14,7 @@
 #include "fe_test.h"
 #include "fuse/fuse_compat.h"
 
-#define IOV(p, n) ((struct iovec){ .iov_base = (void *)(p), .iov_len = (n) })
+#define IOV(p, n) ((struct iovec){.iov_base = (void *)(p), .iov_len = (n)})
 #define OUT_HDR sizeof(struct fuse_out_header)
 #define OWNER_A 0x1111
 #define OWNER_B 0x2222
@@ -23,13 +23,13 @@
 static int init_flags(struct fe *fe, uint64_t flags, struct fuse_init_out *out)
 {
 	struct fuse_init_in in = {
-		.major = 7,
-		.minor = 38,
-		.max_readahead = 128 << 10,
-		.flags = (uint32_t)flags | FUSE_INIT_EXT,
-		.flags2 = (uint32_t)(flags >> 32),
+	    .major = 7,
+	    .minor = 38,
+	    .max_readahead = 128 << 10,
+	    .flags = (uint32_t)flags | FUSE_INIT_EXT,
+	    .flags2 = (uint32_t)(flags >> 32),
 	};
-	struct iovec a[] = { IOV(&in, sizeof(in)) };
+	struct iovec a[] = {IOV(&in, sizeof(in))};
 	struct fe_reply r;
 	int rc = fe_fuse_req(fe, FUSE_INIT, 0, a, 1, OUT_HDR + sizeof(*out), NULL, &r);
 
@@ -42,7 +42,7 @@ static int init_flags(struct fe *fe, uint64_t flags, struct fuse_init_out *out)
 
 static int setup_locks(void **state)
 {
-	struct fe_opts o = { .daemon_args = "--posix-lock --flock" };
+	struct fe_opts o = {.daemon_args = "--posix-lock --flock"};
 	struct fuse_init_out io;
 
 	if (fe_test_start(state, &o, false) < 0)
@@ -60,7 +60,7 @@ static struct fuse_lk_in mk_lk(uint64_t fh, uint64_t owner, uint32_t type, uint6
 	memset(&in, 0, sizeof(in));
 	in.fh = fh;
 	in.owner = owner;
-	in.lk = (struct fuse_file_lock){ .type = type, .start = start, .end = end, .pid = 1 };
+	in.lk = (struct fuse_file_lock){.type = type, .start = start, .end = end, .pid = 1};
 	in.lk_flags = flags;
 	return in;
 }
@@ -69,7 +69,7 @@ static int setlk(struct fe *fe, uint64_t node, uint64_t fh, uint64_t owner, uint
 		 uint64_t start, uint64_t end, uint32_t flags)
 {
 	struct fuse_lk_in in = mk_lk(fh, owner, type, start, end, flags);
-	struct iovec a[] = { IOV(&in, sizeof(in)) };
+	struct iovec a[] = {IOV(&in, sizeof(in))};
 	struct fe_reply r;
 	int rc = fe_check_reply(fe_fuse_req(fe, FUSE_SETLK, node, a, 1, 256, NULL, &r), &r, 0);
 
@@ -81,7 +81,7 @@ static int getlk(struct fe *fe, uint64_t node, uint64_t fh, uint64_t owner, uint
 		 uint64_t start, uint64_t end, struct fuse_file_lock *out)
 {
 	struct fuse_lk_in in = mk_lk(fh, owner, type, start, end, 0);
-	struct iovec a[] = { IOV(&in, sizeof(in)) };
+	struct iovec a[] = {IOV(&in, sizeof(in))};
 	struct fe_reply r;
 	int rc = fe_fuse_req(fe, FUSE_GETLK, node, a, 1, LK_CAP, NULL, &r);
 
@@ -112,15 +112,15 @@ static int host_open(struct fe *fe, const char *rel, int flags)
 /* An OFD lock taken by the host side: F_SETLK never blocks. */
 static int host_lock(int fd, short type, off_t start, off_t len)
 {
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len };
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
 
 	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
 }
 
 static int flush(struct fe *fe, uint64_t node, uint64_t fh, uint64_t owner)
 {
-	struct fuse_flush_in in = { .fh = fh, .lock_owner = owner };
-	struct iovec a[] = { IOV(&in, sizeof(in)) };
+	struct fuse_flush_in in = {.fh = fh, .lock_owner = owner};
+	struct iovec a[] = {IOV(&in, sizeof(in))};
 	struct fe_reply r;
 	int rc = fe_check_reply(fe_fuse_req(fe, FUSE_FLUSH, node, a, 1, 256, NULL, &r), &r, 0);
 
@@ -173,7 +173,7 @@ static void test_flock(void **state)
 {
 	struct fe *fe = *state;
 	struct fuse_release_in rel;
-	struct iovec a[] = { IOV(&rel, sizeof(rel)) };
+	struct iovec a[] = {IOV(&rel, sizeof(rel))};
 	struct fe_reply r;
 	uint64_t node, fh, fh2;
 	int hfd;
@@ -191,9 +191,8 @@ static void test_flock(void **state)
 	rel.fh = fh;
 	rel.release_flags = FUSE_RELEASE_FLOCK_UNLOCK;
 	rel.lock_owner = OWNER_A;
-	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_RELEASE, node, a, 1, 256, NULL, &r),
-					&r, 0),
-			 0);
+	assert_int_equal(
+	    fe_check_reply(fe_fuse_req(fe, FUSE_RELEASE, node, a, 1, 256, NULL, &r), &r, 0), 0);
 	fe_reply_free(&r);
 	assert_int_equal(flock(hfd, LOCK_EX | LOCK_NB), 0);
 	assert_int_equal(setlk(fe, node, fh2, OWNER_B, F_RDLCK, 0, INT64_MAX, FUSE_LK_FLOCK),
@@ -205,11 +204,11 @@ static void test_flock(void **state)
 }
 
 /* Post a SETLKW without waiting for it; its reply lands at *reply_gpa. */
-static void post_setlkw(struct fe *fe, uint64_t node, uint64_t fh, uint64_t owner,
-			uint64_t *unique, uint64_t *reply_gpa)
+static void post_setlkw(struct fe *fe, uint64_t node, uint64_t fh, uint64_t owner, uint64_t *unique,
+			uint64_t *reply_gpa)
 {
 	struct fuse_lk_in in = mk_lk(fh, owner, F_WRLCK, 0, INT64_MAX, 0);
-	struct iovec a[] = { IOV(&in, sizeof(in)) };
+	struct iovec a[] = {IOV(&in, sizeof(in))};
 
 	assert_int_equal(fe_fuse_post(fe, FUSE_SETLKW, node, a, 1, 256, NULL, unique, reply_gpa),
 			 0);
@@ -259,8 +258,8 @@ static void test_setlkw_interrupt(void **state)
 {
 	struct fe *fe = *state;
 	struct fuse_interrupt_in ii;
-	struct iovec a[] = { IOV(&ii, sizeof(ii)) };
-	struct fe_req_opts hi = { .hiprio = true };
+	struct iovec a[] = {IOV(&ii, sizeof(ii))};
+	struct fe_req_opts hi = {.hiprio = true};
 	uint64_t node, fh, unique, gpa;
 	struct fe_reply r;
 	int hfd;
@@ -321,7 +320,7 @@ static void test_malformed_locks(void **state)
 	struct fe *fe = *state;
 	struct fuse_file_lock l;
 	struct fuse_lk_in in;
-	struct iovec a[] = { IOV(&in, sizeof(in) - 8) };
+	struct iovec a[] = {IOV(&in, sizeof(in) - 8)};
 	uint64_t node, fh;
 	struct fe_reply r;
 
@@ -334,9 +333,9 @@ static void test_malformed_locks(void **state)
 	assert_int_equal(getlk(fe, node, fh, OWNER_A, 99, 0, 1, &l), -EINVAL);
 	/* Short arguments, and a handle or node that does not exist. */
 	in = mk_lk(fh, OWNER_A, F_WRLCK, 0, 1, 0);
-	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_SETLKW, node, a, 1, 256, NULL, &r),
-					&r, 0),
-			 -EINVAL);
+	assert_int_equal(
+	    fe_check_reply(fe_fuse_req(fe, FUSE_SETLKW, node, a, 1, 256, NULL, &r), &r, 0),
+	    -EINVAL);
 	fe_reply_free(&r);
 	assert_true(setlk(fe, 0xdead00000007ull, fh, OWNER_A, F_WRLCK, 0, 1, 0) < 0);
 	assert_true(setlk(fe, node, 0xbeef, OWNER_A, F_WRLCK, 0, 1, FUSE_LK_FLOCK) < 0);
@@ -358,10 +357,10 @@ static void test_not_enabled(void **state)
 static void test_tmpfile_statx(void **state)
 {
 	struct fe *fe = *state;
-	struct fuse_create_in ci = { .flags = O_RDWR, .mode = S_IFREG | 0640 };
-	struct iovec a[] = { IOV(&ci, sizeof(ci)), IOV("/", 2) };
-	struct fuse_statx_in si = { .sx_mask = STATX_BASIC_STATS | STATX_BTIME };
-	struct iovec sa[] = { IOV(&si, sizeof(si)) };
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = S_IFREG | 0640};
+	struct iovec a[] = {IOV(&ci, sizeof(ci)), IOV("/", 2)};
+	struct fuse_statx_in si = {.sx_mask = STATX_BASIC_STATS | STATX_BTIME};
+	struct iovec sa[] = {IOV(&si, sizeof(si))};
 	struct {
 		struct fuse_entry_out e;
 		struct fuse_open_out o;
@@ -369,14 +368,14 @@ static void test_tmpfile_statx(void **state)
 	struct fuse_statx_out so;
 	struct fuse_link_in li;
 	struct fuse_entry_out le;
-	struct iovec la[] = { IOV(&li, sizeof(li)), IOV("named", 6) };
+	struct iovec la[] = {IOV(&li, sizeof(li)), IOV("named", 6)};
 	struct statx hs;
 	struct fe_reply r;
 	char p[256];
 	uint32_t n;
 
 	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_TMPFILE, FUSE_ROOT_ID, a, 2,
-						     OUT_HDR + sizeof(out), NULL, &r),
+						    OUT_HDR + sizeof(out), NULL, &r),
 					&r, sizeof(out)),
 			 0);
 	memcpy(&out, r.data, sizeof(out));
@@ -389,7 +388,7 @@ static void test_tmpfile_statx(void **state)
 	/* linkat() of the unnamed file gives it a name. */
 	li.oldnodeid = out.e.nodeid;
 	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_LINK, FUSE_ROOT_ID, la, 2,
-						     OUT_HDR + sizeof(le), NULL, &r),
+						    OUT_HDR + sizeof(le), NULL, &r),
 					&r, sizeof(le)),
 			 0);
 	fe_reply_free(&r);
@@ -399,7 +398,7 @@ static void test_tmpfile_statx(void **state)
 	assert_int_equal(hs.stx_size, 5);
 	/* STATX on it agrees with the host. */
 	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_STATX, out.e.nodeid, sa, 1,
-						     OUT_HDR + sizeof(so), NULL, &r),
+						    OUT_HDR + sizeof(so), NULL, &r),
 					&r, sizeof(so)),
 			 0);
 	memcpy(&so, r.data, sizeof(so));
@@ -418,13 +417,13 @@ static void test_tmpfile_statx(void **state)
 	/* Malformed: short STATX arguments, TMPFILE of a non-regular mode. */
 	sa[0].iov_len = sizeof(si) - 4;
 	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_STATX, out.e.nodeid, sa, 1,
-						     OUT_HDR + sizeof(so), NULL, &r),
+						    OUT_HDR + sizeof(so), NULL, &r),
 					&r, 0),
 			 -EINVAL);
 	fe_reply_free(&r);
 	ci.mode = S_IFDIR | 0755;
 	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_TMPFILE, FUSE_ROOT_ID, a, 2,
-						     OUT_HDR + sizeof(out), NULL, &r),
+						    OUT_HDR + sizeof(out), NULL, &r),
 					&r, 0),
 			 -EINVAL);
 	fe_reply_free(&r);
@@ -432,7 +431,7 @@ static void test_tmpfile_statx(void **state)
 
 static void test_allow_mmap(void **state)
 {
-	struct fe_opts o = { .daemon_args = "--allow-mmap" };
+	struct fe_opts o = {.daemon_args = "--allow-mmap"};
 	struct fuse_init_out io;
 	struct fe *fe;
 
@@ -451,11 +450,11 @@ static void test_allow_mmap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		FE_L(test_posix_owners),     FE_L(test_flock),
-		FE_L(test_setlkw_waits),     FE_L(test_setlkw_interrupt),
-		FE_L(test_setlkw_queue_stop), FE_L(test_setlkw_disconnect),
-		FE_L(test_malformed_locks),  FE_T(test_not_enabled),
-		FE_L(test_tmpfile_statx),    FE_T_NOINIT(test_allow_mmap),
+	    FE_L(test_posix_owners),	  FE_L(test_flock),
+	    FE_L(test_setlkw_waits),	  FE_L(test_setlkw_interrupt),
+	    FE_L(test_setlkw_queue_stop), FE_L(test_setlkw_disconnect),
+	    FE_L(test_malformed_locks),	  FE_T(test_not_enabled),
+	    FE_L(test_tmpfile_statx),	  FE_T_NOINIT(test_allow_mmap),
 	};
 
 	fe_test_filter();

@@ -68,9 +68,9 @@ static int lk_setlk(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh
 }
 
 static const struct fs_ops lk_ops = {
-	.init = lk_init,
-	.getlk = lk_getlk,
-	.setlk = lk_setlk,
+    .init = lk_init,
+    .getlk = lk_getlk,
+    .setlk = lk_setlk,
 };
 
 /* What the transport got back through complete(). */
@@ -179,9 +179,9 @@ static void send_interrupt(struct fix *f, uint64_t unique)
 	struct fuse_interrupt_in ii = {.unique = unique};
 	char buf[128], out[64];
 
-	assert_int_equal(run1(f->srv, buf, mk_req(buf, FUSE_INTERRUPT, unique | 1, 0, &ii,
-						   sizeof(ii)),
-			      out, sizeof(out)),
+	assert_int_equal(run1(f->srv, buf,
+			      mk_req(buf, FUSE_INTERRUPT, unique | 1, 0, &ii, sizeof(ii)), out,
+			      sizeof(out)),
 			 0);
 }
 
@@ -386,9 +386,10 @@ static void test_malformed(void **state)
 	size_t n;
 
 	for (uint32_t op = FUSE_GETLK; op <= FUSE_SETLKW; op++) {
-		assert_int_equal(lk_err(f, op, 7, 0, 0, 0), -EINVAL);		  /* bad type */
-		assert_int_equal(lk_err(f, op, F_RDLCK, 10, 9, 0), -EINVAL);	  /* start > end */
-		assert_int_equal(lk_err(f, op, F_RDLCK, 0, UINT64_MAX, 0), -EINVAL); /* past off_t */
+		assert_int_equal(lk_err(f, op, 7, 0, 0, 0), -EINVAL);	     /* bad type */
+		assert_int_equal(lk_err(f, op, F_RDLCK, 10, 9, 0), -EINVAL); /* start > end */
+		assert_int_equal(lk_err(f, op, F_RDLCK, 0, UINT64_MAX, 0),
+				 -EINVAL); /* past off_t */
 		assert_int_equal(lk_err(f, op, F_RDLCK, (uint64_t)INT64_MAX + 1, UINT64_MAX, 0),
 				 -EINVAL);
 		assert_int_equal(lk_err(f, op, F_RDLCK, 0, 0, 0x80), -EINVAL); /* unknown flag */
@@ -439,10 +440,10 @@ static void test_not_negotiated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_granted_at_once), T(test_deferred_then_granted), T(test_interrupt),
-		T(test_interrupt_first), T(test_cancel_by_ctx),		T(test_reset_cancels),
-		T(test_bounded),	 T(test_inline_interrupt),	T(test_getlk),
-		T(test_malformed),	 T(test_not_negotiated),
+	    T(test_granted_at_once), T(test_deferred_then_granted), T(test_interrupt),
+	    T(test_interrupt_first), T(test_cancel_by_ctx),	    T(test_reset_cancels),
+	    T(test_bounded),	     T(test_inline_interrupt),	    T(test_getlk),
+	    T(test_malformed),	     T(test_not_negotiated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
