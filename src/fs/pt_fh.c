@@ -173,6 +173,7 @@ static int probe_mount(struct pt_mount *m, struct file_handle *fh)
 static void mount_refuse(struct pt_fs *fs, struct pt_mount *m, int err, const char *what)
 {
 	m->unsupported = true;
+	m->err = err;
 	if (m->fd >= 0) {
 		close(m->fd);
 		pt_fd_unreserve(fs);
@@ -267,7 +268,7 @@ int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, struct file_handle **fh, 
 	pthread_mutex_lock(&fs->mounts.lock);
 	r = mount_get(fs, mnt_id, fd, type, &b.fh, &m);
 	if (r == 0 && m->unsupported)
-		r = mandatory ? -EOPNOTSUPP : 1;
+		r = mandatory ? m->err : 1;
 	if (r == 0)
 		*mount_fd = m->fd;
 	pthread_mutex_unlock(&fs->mounts.lock);
@@ -283,13 +284,30 @@ int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, struct file_handle **fh, 
 	return 0;
 }
 
+/* The share's own mount, added to the table and probed: 0 or why handles cannot work. */
+static int probe_root(struct pt_fs *fs, int root_fd)
+{
+	struct pt_mount *m;
+	union fh_buf b;
+	int mnt_id, r;
+
+	r = handle_of_fd(root_fd, &b, &mnt_id);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs->mounts.lock);
+	r = mount_get(fs, mnt_id, root_fd, S_IFDIR, &b.fh, &m);
+	if (r == 0 && m->unsupported)
+		r = m->err;
+	pthread_mutex_unlock(&fs->mounts.lock);
+	return r;
+}
+
 /* Decides whether handles are used at all, from the shared directory's own handle: an
  * unprivileged daemon (a user namespace) gets EPERM from open_by_handle_at everywhere. */
 int pt_fh_setup(struct pt_fs *fs, int root_fd, const char *dir)
 {
 	enum inode_file_handles mode = fs->opts.inode_file_handles;
-	struct file_handle *fh = NULL;
-	int mfd, r;
+	int r;
 
 	pthread_mutex_init(&fs->mounts.lock, NULL);
 	fs->mountinfo_fd = fs->opts.mountinfo_fd > 0 ? fs->opts.mountinfo_fd : -1;
@@ -299,12 +317,9 @@ int pt_fh_setup(struct pt_fs *fs, int root_fd, const char *dir)
 		fs->mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 		fs->own_mountinfo_fd = fs->mountinfo_fd >= 0;
 	}
-	fs->use_handles = true;
-	r = pt_fh_of_fd(fs, root_fd, S_IFDIR, &fh, &mfd);
-	if (r == 0 && !fh)
-		r = -EOPNOTSUPP;
-	free(fh);
+	r = probe_root(fs, root_fd);
 	if (r == 0) {
+		fs->use_handles = true;
 		log_debug("inode file handles in use for %s", dir);
 		return 0;
 	}

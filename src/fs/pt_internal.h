@@ -60,6 +60,7 @@ struct pt_mount {
 	int mnt_id;
 	int fd;           /* -1 when handles are not usable on this mount */
 	bool unsupported; /* name_to_handle_at/open_by_handle_at refused: O_PATH fds here */
+	int err;          /* why (negative errno), for the start-up probe's message */
 };
 
 struct pt_mounts {
