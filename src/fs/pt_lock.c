@@ -32,6 +32,10 @@ struct pt_ofd {
 	uint64_t owner;
 	int fd;
 	unsigned refs; /* 1 for the table while listed, plus one per user */
+	/* Of the last lock request (under the table lock): an OFD lock's owner is one open
+	 * file, so its locks go with that handle's RELEASE; pid answers GETLK. */
+	uint64_t fh;
+	uint32_t pid;
 };
 
 struct pt_locks {
@@ -173,6 +177,33 @@ static int ofd_get(struct pt_fs *fs, uint64_t ino, uint64_t owner, bool write, b
 	return 0;
 }
 
+/* Which owner of ino (other than owner) holds the conflicting lock fl? Its pid, else 0 (a host
+ * process, or no way to tell). Asking from the holder's own description does not see the lock
+ * itself. */
+static uint32_t holder_pid(struct pt_fs *fs, uint64_t ino, uint64_t owner, const struct flock *fl)
+{
+	struct pt_locks *l = fs->locks;
+	uint32_t pid = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (unsigned b = 0; b < PT_LOCK_BUCKETS && !pid; b++) {
+		for (struct pt_ofd *o = l->buckets[b]; o && !pid; o = o->next) {
+			struct flock q = *fl;
+
+			if (o->ino != ino || o->owner == owner)
+				continue;
+			q.l_type = F_WRLCK;
+			q.l_pid = 0;
+			if (fcntl(o->fd, F_OFD_GETLK, &q) == 0 &&
+			    (q.l_type == F_UNLCK || q.l_start != fl->l_start ||
+			     q.l_len != fl->l_len))
+				pid = o->pid;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return pid;
+}
+
 static void to_flock(const struct fuse_file_lock *lk, struct flock *fl)
 {
 	memset(fl, 0, sizeof(*fl)); /* l_pid must be 0 for OFD locks */
@@ -206,7 +237,9 @@ int pt_getlk(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint6
 		return -EIO;
 	out->start = (uint64_t)fl.l_start;
 	out->end = fl.l_len == 0 ? INT64_MAX : (uint64_t)fl.l_start + (uint64_t)fl.l_len - 1;
-	out->pid = 0; /* a host pid, or -1 for an OFD lock: nothing the guest can use */
+	/* The host's l_pid (a host pid, or -1 for an OFD lock) means nothing in the guest;
+	 * a lock of another guest owner has the pid of the guest process that took it. */
+	out->pid = holder_pid(fs, ino, owner, &fl);
 	return 0;
 }
 
@@ -242,6 +275,12 @@ int pt_setlk(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint6
 		return 0;
 	if (r < 0)
 		return r;
+	if (lk->type != F_UNLCK) {
+		pthread_mutex_lock(&fs->locks->lock);
+		o->fh = fh;
+		o->pid = c->pid;
+		pthread_mutex_unlock(&fs->locks->lock);
+	}
 	to_flock(lk, &fl);
 	r = fcntl(o->fd, sleep ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0 ? -errno : 0;
 	ofd_put(fs, o);
@@ -267,11 +306,35 @@ void pt_locks_flush(struct pt_fs *fs, uint64_t ino, uint64_t owner)
 		ofd_put(fs, o);
 }
 
-/* RELEASE with FUSE_RELEASE_FLOCK_UNLOCK: the guest's file is gone, so is its flock. */
+/* One description locked last through fh, unlinked from the table; NULL if none. */
+static struct pt_ofd *take_by_fh(struct pt_locks *l, uint64_t fh)
+{
+	struct pt_ofd *o = NULL;
+
+	pthread_mutex_lock(&l->lock);
+	for (unsigned b = 0; b < PT_LOCK_BUCKETS && l->count && !o; b++)
+		for (o = l->buckets[b]; o && o->fh != fh; o = o->next)
+			;
+	if (o)
+		unlink_locked(l, o);
+	pthread_mutex_unlock(&l->lock);
+	return o;
+}
+
+/*
+ * RELEASE: the guest's open file is gone. Its flock goes (FUSE_RELEASE_FLOCK_UNLOCK), and so
+ * do the record locks taken through it that FLUSH left: those are OFD locks of the guest
+ * (their owner is the open file, which FLUSH does not name); a process's POSIX locks were
+ * dropped by the FLUSH of its last close already.
+ */
 void pt_locks_release(struct pt_fs *fs, uint64_t fh, uint32_t release_flags)
 {
+	struct pt_ofd *o;
+
 	if (release_flags & FUSE_RELEASE_FLOCK_UNLOCK)
 		set_flock(fs, fh, F_UNLCK, false);
+	while (fs->locks && (o = take_by_fh(fs->locks, fh)))
+		ofd_put(fs, o);
 }
 
 /* DESTROY or reset: every owner's locks go. A description still in use by a waiting SETLKW

@@ -144,6 +144,7 @@ static void test_posix_owners(void **state)
 	assert_int_equal(l.type, F_WRLCK);
 	assert_int_equal(l.start, 10);
 	assert_int_equal(l.end, 99);
+	assert_int_equal(l.pid, getpid()); /* the guest pid that took it (the request's) */
 	assert_int_equal(getlk(fe, node, fh, OWNER_A, F_WRLCK, 20, 30, &l), 0);
 	assert_int_equal(l.type, F_UNLCK); /* its own lock is no conflict */
 	/* The host sees the guest's locks, and the guest the host's. */
@@ -165,8 +166,13 @@ static void test_posix_owners(void **state)
 	assert_int_equal(setlk(fe, node, fh, OWNER_B, F_WRLCK, 0, INT64_MAX, 0), 0);
 	/* An owner that never locked has nothing to unlock. */
 	assert_int_equal(setlk(fe, node, fh, 0x9999, F_UNLCK, 0, INT64_MAX, 0), 0);
-	close(hfd);
+	/* An OFD lock's owner is the open file: RELEASE (no FLUSH names it) drops its locks. */
+	assert_int_equal(setlk(fe, node, fh, OWNER_B, F_UNLCK, 0, INT64_MAX, 0), 0);
+	assert_int_equal(setlk(fe, node, fh, 0x7777, F_WRLCK, 0, 0, 0), 0);
+	assert_int_equal(host_lock(hfd, F_WRLCK, 0, 1), -EAGAIN);
 	assert_int_equal(fe_release(fe, node, fh, false), 0);
+	assert_int_equal(host_lock(hfd, F_WRLCK, 0, 1), 0);
+	close(hfd);
 }
 
 static void test_flock(void **state)
