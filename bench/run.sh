@@ -3,8 +3,12 @@
 # /usr/lib/qemu/virtiofsd, and the host itself as the ceiling, in the same run, on tmpfs and on
 # the disk. Never part of the test suite; nothing here asserts a timing.
 #
-#   bench/run.sh [--secs S] [--pool N] [--fs tmpfs|disk|both] [--file-mb N] [--depths 1,16,64]
-#                [--works a,b,...] [--legacy PATH] [--legacy-pool] [--out FILE.tsv]
+#   bench/run.sh [--secs S] [--reps N] [--pool N] [--fs tmpfs|disk|both] [--file-mb N]
+#                [--depths 1,16,64] [--works a,b,...] [--legacy PATH] [--legacy-pool]
+#                [--out FILE.tsv]
+#
+# Each cell runs --reps times (default 2) for --secs (default 0.3) after a short warm-up and
+# keeps the best run: other work on a shared machine only ever makes a run slower.
 #
 # Environment: BENCH_BUILD (build dir, default build-bench, configured --buildtype=release),
 # BENCH_DISK_DIR (where the disk data set goes, default the build dir).
@@ -12,12 +16,13 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD:-$root/build-bench}
-secs=0.5 pool=4 fs=both file_mb=256 depths=1,16,64 works= out= legacy_pool=0
+secs=0.3 reps=2 pool=4 fs=both file_mb=256 depths=1,16,64 works= out= legacy_pool=0
 legacy=/usr/lib/qemu/virtiofsd
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--secs) secs=$2; shift ;;
+	--reps) reps=$2; shift ;;
 	--pool) pool=$2; shift ;;
 	--fs) fs=$2; shift ;;
 	--file-mb) file_mb=$2; shift ;;
@@ -26,7 +31,7 @@ while [ $# -gt 0 ]; do
 	--legacy) legacy=$2; shift ;;
 	--legacy-pool) legacy_pool=1 ;;
 	--out) out=$2; shift ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -39,7 +44,8 @@ ninja -C "$build" virtiofsd bench/vufs-bench >/dev/null
 bench=$build/bench/vufs-bench
 out=${out:-$build/bench-$(date +%Y%m%d-%H%M%S).tsv}
 
-targets=(--target "ours,$build/virtiofsd" --target "ours-tp$pool,$build/virtiofsd,--thread-pool-size=$pool")
+targets=(--target "ours,$build/virtiofsd"
+	--target "ours-tp$pool,$build/virtiofsd,--thread-pool-size=$pool")
 if [ -x "$legacy" ]; then
 	targets+=(--target "legacy,$legacy")
 	[ "$legacy_pool" = 1 ] && targets+=(--target "legacy-tp$pool,$legacy,--thread-pool-size=$pool")
@@ -61,7 +67,7 @@ run_fs() { # label parent-dir
 	"$bench" prepare "$d/share" --file-mb "$file_mb"
 	sync
 	echo "bench/run.sh: $1: running" >&2
-	"$bench" run --share "$d/share" --fs "$1" --secs "$secs" --depths "$depths" \
+	"$bench" run --share "$d/share" --fs "$1" --secs "$secs" --reps "$reps" --depths "$depths" \
 		${works:+--works "$works"} "${targets[@]}" | tee -a "$out" >&2
 	rm -rf "$d"
 }

@@ -14,10 +14,10 @@
 #include "frontend.h"
 
 #define VB_MAX_DEPTH 64
-#define VB_BIG (1u << 20) /* the largest request payload */
+#define VB_BIG (1u << 20)  /* the largest request payload */
 #define VB_META_FILES 1000 /* meta/fNNNNN: files the lookup workload looks up */
 #define VB_DIR_FILES 10000 /* dir10k/: the readdirplus workload lists it */
-#define VB_RDP_BUF 4096 /* READDIRPLUS buffer: one page, as the guest kernel asks for */
+#define VB_RDP_BUF 4096	   /* READDIRPLUS buffer: one page, as the guest kernel asks for */
 
 /* Names of the data set inside the share (made by vb_prepare). */
 #define VB_DATA_FILE "data"
@@ -30,7 +30,7 @@ struct vb_slot {
 	uint8_t *in, *out, *data; /* host views of the slot's guest buffers */
 	uint64_t in_gpa, out_gpa, data_gpa, tbl_gpa;
 	struct vring_desc *tbl; /* the slot's indirect descriptor table */
-	int step; /* the workload's step inside the current operation */
+	int step;		/* the workload's step inside the current operation */
 	uint64_t op_start_ns, req_start_ns;
 	uint64_t nodeid, fh, off, seq; /* workload state */
 	bool busy;
@@ -86,6 +86,9 @@ struct vb_run {
 	unsigned depth;
 	struct vb_slot slots[VB_MAX_DEPTH];
 	uint64_t unique;
+	uint32_t uid, gid;
+	pid_t pid;
+	bool ids_known;
 	/* workload state shared by all slots */
 	uint64_t dir_node, data_node, data_fh, cursor, file_size;
 	uint64_t rng;

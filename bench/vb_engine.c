@@ -49,11 +49,15 @@ int vb_slots_init(struct vb_run *r, uint64_t first_gpa)
 
 		if (!p)
 			return -ENOMEM;
-		*s = (struct vb_slot){ .idx = i, .in = p, .out = p + VB_OUT_OFF,
-				       .data = p + VB_DATA_OFF, .in_gpa = base,
-				       .out_gpa = base + VB_OUT_OFF, .data_gpa = base + VB_DATA_OFF,
-				       .tbl_gpa = base + VB_TBL_OFF,
-				       .tbl = (struct vring_desc *)(p + VB_TBL_OFF) };
+		*s = (struct vb_slot){.idx = i,
+				      .in = p,
+				      .out = p + VB_OUT_OFF,
+				      .data = p + VB_DATA_OFF,
+				      .in_gpa = base,
+				      .out_gpa = base + VB_OUT_OFF,
+				      .data_gpa = base + VB_DATA_OFF,
+				      .tbl_gpa = base + VB_TBL_OFF,
+				      .tbl = (struct vring_desc *)(p + VB_TBL_OFF)};
 		memset(s->data, 0x5a, VB_BIG);
 	}
 	return 0;
@@ -68,8 +72,7 @@ uint64_t vb_mem_needed(uint64_t first_off)
 
 static unsigned add_seg(struct vring_desc *t, unsigned n, uint64_t gpa, uint32_t len, bool wr)
 {
-	t[n] = (struct vring_desc){ .addr = gpa, .len = len,
-				    .flags = wr ? VRING_DESC_F_WRITE : 0 };
+	t[n] = (struct vring_desc){.addr = gpa, .len = len, .flags = wr ? VRING_DESC_F_WRITE : 0};
 	return n + 1;
 }
 
@@ -95,8 +98,8 @@ static unsigned build_table(struct vb_slot *s, const struct vb_req *q)
 		if (q->reply_in_data)
 			n = add_pages(t, n, s->data_gpa, q->reply_len, true);
 		else if (q->reply_len)
-			n = add_seg(t, n, s->out_gpa + sizeof(struct fuse_out_header),
-				    q->reply_len, true);
+			n = add_seg(t, n, s->out_gpa + sizeof(struct fuse_out_header), q->reply_len,
+				    true);
 	}
 	for (unsigned i = 0; i + 1 < n; i++) {
 		t[i].flags |= VRING_DESC_F_NEXT;
@@ -108,7 +111,7 @@ static unsigned build_table(struct vb_slot *s, const struct vb_req *q)
 static int submit(struct vb_run *r, struct vb_slot *s)
 {
 	struct fuse_in_header *h = (struct fuse_in_header *)s->in;
-	struct vb_req q = { 0 };
+	struct vb_req q = {0};
 	unsigned n;
 	int d;
 
@@ -117,19 +120,29 @@ static int submit(struct vb_run *r, struct vb_slot *s)
 	    q.reply_len > (q.reply_in_data ? VB_BIG : VB_OUT_OFF - sizeof(struct fuse_out_header)))
 		return -EINVAL;
 	r->unique += 2;
-	*h = (struct fuse_in_header){ .len = sizeof(*h) + q.arg_len + q.payload_len,
-				      .opcode = q.opcode, .unique = r->unique,
-				      .nodeid = q.nodeid, .uid = getuid(), .gid = getgid(),
-				      .pid = getpid() };
+	/* The caller's ids: looked up once, a guest kernel does not make system calls for them. */
+	if (!r->ids_known) {
+		r->uid = getuid();
+		r->gid = getgid();
+		r->pid = getpid();
+		r->ids_known = true;
+	}
+	*h = (struct fuse_in_header){.len = sizeof(*h) + q.arg_len + q.payload_len,
+				     .opcode = q.opcode,
+				     .unique = r->unique,
+				     .nodeid = q.nodeid,
+				     .uid = r->uid,
+				     .gid = r->gid,
+				     .pid = (uint32_t)r->pid};
 	n = build_table(s, &q);
 	if (n > VB_TBL_MAX)
 		return -E2BIG;
 	d = fe_vq_get_desc(r->fe, FE_REQ_Q);
 	if (d < 0)
 		return d;
-	r->fe->vq[FE_REQ_Q].desc[d] = (struct vring_desc){
-		.addr = s->tbl_gpa, .len = n * sizeof(struct vring_desc),
-		.flags = VRING_DESC_F_INDIRECT };
+	r->fe->vq[FE_REQ_Q].desc[d] = (struct vring_desc){.addr = s->tbl_gpa,
+							  .len = n * sizeof(struct vring_desc),
+							  .flags = VRING_DESC_F_INDIRECT};
 	head_slot[d] = s->idx;
 	s->busy = true;
 	s->req_start_ns = vb_now_ns();

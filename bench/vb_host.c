@@ -77,7 +77,7 @@ int vb_prepare(const char *dir, uint64_t file_mb)
 		rc = make_files(big, "entry-with-a-longer-name-%05u", VB_DIR_FILES);
 	if (rc == 0)
 		rc = make_data(root, file_mb);
-	for (int *fd = (int[]){ root, meta, cr, big }, i = 0; i < 4; i++)
+	for (int *fd = (int[]){root, meta, cr, big}, i = 0; i < 4; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);
 	return rc;
@@ -86,8 +86,8 @@ int vb_prepare(const char *dir, uint64_t file_mb)
 int vb_host_open(struct vb_run *r)
 {
 	char path[512];
-	const char *names[] = { "meta", "create", "dir10k" };
-	int *fds[] = { &r->meta_fd, &r->create_fd, &r->rdp_fd };
+	const char *names[] = {"meta", "create", "dir10k"};
+	int *fds[] = {&r->meta_fd, &r->create_fd, &r->rdp_fd};
 	struct stat st;
 
 	r->meta_fd = r->create_fd = r->rdp_fd = r->data_fd = r->rdp_list_fd = -1;
@@ -111,7 +111,7 @@ int vb_host_open(struct vb_run *r)
 
 void vb_host_close(struct vb_run *r)
 {
-	int fds[] = { r->meta_fd, r->create_fd, r->rdp_fd, r->data_fd, r->rdp_list_fd };
+	int fds[] = {r->meta_fd, r->create_fd, r->rdp_fd, r->data_fd, r->rdp_list_fd};
 
 	for (int i = 0; i < 5; i++)
 		if (fds[i] >= 0)

@@ -75,21 +75,23 @@ static void lookup_next(struct vb_run *r, struct vb_slot *s, struct vb_req *q)
 
 	if (s->step == 0) {
 		snprintf(name, sizeof(name), "f%05u", (unsigned)(vb_rand(r) % VB_META_FILES));
-		*q = (struct vb_req){ .opcode = FUSE_LOOKUP, .nodeid = r->dir_node,
-				      .arg_len = put_name(s, 0, name),
-				      .reply_len = sizeof(struct fuse_entry_out) };
+		*q = (struct vb_req){.opcode = FUSE_LOOKUP,
+				     .nodeid = r->dir_node,
+				     .arg_len = put_name(s, 0, name),
+				     .reply_len = sizeof(struct fuse_entry_out)};
 		return;
 	}
 	memset(args(s), 0, sizeof(struct fuse_getattr_in));
-	*q = (struct vb_req){ .opcode = FUSE_GETATTR, .nodeid = s->nodeid,
-			      .arg_len = sizeof(struct fuse_getattr_in),
-			      .reply_len = sizeof(struct fuse_attr_out) };
+	*q = (struct vb_req){.opcode = FUSE_GETATTR,
+			     .nodeid = s->nodeid,
+			     .arg_len = sizeof(struct fuse_getattr_in),
+			     .reply_len = sizeof(struct fuse_attr_out)};
 }
 
 static int lookup_done(struct vb_run *r, struct vb_slot *s, uint32_t used)
 {
-	int rc = check(r, s, used, s->step == 0 ? sizeof(struct fuse_entry_out)
-						 : sizeof(struct fuse_attr_out));
+	int rc = check(r, s, used,
+		       s->step == 0 ? sizeof(struct fuse_entry_out) : sizeof(struct fuse_attr_out));
 
 	if (rc < 0)
 		return rc;
@@ -124,27 +126,28 @@ static void create_next(struct vb_run *r, struct vb_slot *s, struct vb_req *q)
 	if (s->step == 0) {
 		struct fuse_create_in *in = args(s);
 
-		*in = (struct fuse_create_in){ .flags = O_RDWR | O_CREAT | O_EXCL,
-					       .mode = S_IFREG | 0644 };
-		*q = (struct vb_req){ .opcode = FUSE_CREATE, .nodeid = r->dir_node,
-				      .arg_len = put_name(s, sizeof(*in), name),
-				      .reply_len = sizeof(struct fuse_entry_out) +
-						   sizeof(struct fuse_open_out) };
+		*in = (struct fuse_create_in){.flags = O_RDWR | O_CREAT | O_EXCL,
+					      .mode = S_IFREG | 0644};
+		*q = (struct vb_req){.opcode = FUSE_CREATE,
+				     .nodeid = r->dir_node,
+				     .arg_len = put_name(s, sizeof(*in), name),
+				     .reply_len = sizeof(struct fuse_entry_out) +
+						  sizeof(struct fuse_open_out)};
 	} else if (s->step == 1) {
 		struct fuse_release_in *in = args(s);
 
-		*in = (struct fuse_release_in){ .fh = s->fh, .flags = O_RDWR };
-		*q = (struct vb_req){ .opcode = FUSE_RELEASE, .nodeid = s->nodeid,
-				      .arg_len = sizeof(*in) };
+		*in = (struct fuse_release_in){.fh = s->fh, .flags = O_RDWR};
+		*q = (struct vb_req){
+		    .opcode = FUSE_RELEASE, .nodeid = s->nodeid, .arg_len = sizeof(*in)};
 	} else if (s->step == 2) {
-		*q = (struct vb_req){ .opcode = FUSE_UNLINK, .nodeid = r->dir_node,
-				      .arg_len = put_name(s, 0, name) };
+		*q = (struct vb_req){
+		    .opcode = FUSE_UNLINK, .nodeid = r->dir_node, .arg_len = put_name(s, 0, name)};
 	} else {
 		struct fuse_forget_in *in = args(s);
 
-		*in = (struct fuse_forget_in){ .nlookup = 1 };
-		*q = (struct vb_req){ .opcode = FUSE_FORGET, .nodeid = s->nodeid,
-				      .arg_len = sizeof(*in) };
+		*in = (struct fuse_forget_in){.nlookup = 1};
+		*q = (struct vb_req){
+		    .opcode = FUSE_FORGET, .nodeid = s->nodeid, .arg_len = sizeof(*in)};
 	}
 }
 
@@ -156,8 +159,8 @@ static int create_done(struct vb_run *r, struct vb_slot *s, uint32_t used)
 		s->seq += VB_MAX_DEPTH;
 		return used == 0 ? 1 : -EPROTO;
 	}
-	rc = check(r, s, used, s->step == 0 ? sizeof(struct fuse_entry_out) +
-						      sizeof(struct fuse_open_out) : 0);
+	rc = check(r, s, used,
+		   s->step == 0 ? sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out) : 0);
 	if (rc < 0)
 		return rc;
 	if (s->step == 0) {
@@ -185,23 +188,26 @@ static void rdp_next(struct vb_run *r, struct vb_slot *s, struct vb_req *q)
 	if (s->step == 0) {
 		struct fuse_open_in *in = args(s);
 
-		*in = (struct fuse_open_in){ .flags = O_RDONLY | O_DIRECTORY };
-		*q = (struct vb_req){ .opcode = FUSE_OPENDIR, .nodeid = r->dir_node,
-				      .arg_len = sizeof(*in),
-				      .reply_len = sizeof(struct fuse_open_out) };
+		*in = (struct fuse_open_in){.flags = O_RDONLY | O_DIRECTORY};
+		*q = (struct vb_req){.opcode = FUSE_OPENDIR,
+				     .nodeid = r->dir_node,
+				     .arg_len = sizeof(*in),
+				     .reply_len = sizeof(struct fuse_open_out)};
 	} else if (s->step == 1) {
 		struct fuse_read_in *in = args(s);
 
-		*in = (struct fuse_read_in){ .fh = s->fh, .offset = s->off, .size = VB_RDP_BUF };
-		*q = (struct vb_req){ .opcode = FUSE_READDIRPLUS, .nodeid = r->dir_node,
-				      .arg_len = sizeof(*in), .reply_len = VB_RDP_BUF,
-				      .reply_in_data = true };
+		*in = (struct fuse_read_in){.fh = s->fh, .offset = s->off, .size = VB_RDP_BUF};
+		*q = (struct vb_req){.opcode = FUSE_READDIRPLUS,
+				     .nodeid = r->dir_node,
+				     .arg_len = sizeof(*in),
+				     .reply_len = VB_RDP_BUF,
+				     .reply_in_data = true};
 	} else {
 		struct fuse_release_in *in = args(s);
 
-		*in = (struct fuse_release_in){ .fh = s->fh };
-		*q = (struct vb_req){ .opcode = FUSE_RELEASEDIR, .nodeid = r->dir_node,
-				      .arg_len = sizeof(*in) };
+		*in = (struct fuse_release_in){.fh = s->fh};
+		*q = (struct vb_req){
+		    .opcode = FUSE_RELEASEDIR, .nodeid = r->dir_node, .arg_len = sizeof(*in)};
 	}
 }
 
@@ -228,8 +234,10 @@ static int rdp_parse(struct vb_run *r, struct vb_slot *s, uint32_t len)
 
 static int rdp_done(struct vb_run *r, struct vb_slot *s, uint32_t used)
 {
-	int rc = check(r, s, used, s->step == 0 ? sizeof(struct fuse_open_out)
-			     : s->step == 1 ? ANY_LEN : 0);
+	int rc = check(r, s, used,
+		       s->step == 0   ? sizeof(struct fuse_open_out)
+		       : s->step == 1 ? ANY_LEN
+				      : 0);
 
 	if (rc < 0)
 		return rc;
@@ -244,7 +252,8 @@ static int rdp_done(struct vb_run *r, struct vb_slot *s, uint32_t used)
 		return 1;
 	if (used == sizeof(struct fuse_out_header)) {
 		if (s->seq < VB_DIR_FILES) {
-			fprintf(stderr, "vufs-bench: readdirplus listed %llu entries, expected %u\n",
+			fprintf(stderr,
+				"vufs-bench: readdirplus listed %llu entries, expected %u\n",
 				(unsigned long long)s->seq, VB_DIR_FILES);
 			return -EPROTO;
 		}
@@ -297,18 +306,23 @@ static void rw_req(struct vb_run *r, struct vb_slot *s, struct vb_req *q, bool w
 	if (write) {
 		struct fuse_write_in *in = args(s);
 
-		*in = (struct fuse_write_in){ .fh = r->data_fh, .offset = off, .size = io,
-					      .flags = O_RDWR };
-		*q = (struct vb_req){ .opcode = FUSE_WRITE, .nodeid = r->data_node,
-				      .arg_len = sizeof(*in), .payload_len = io,
-				      .reply_len = sizeof(struct fuse_write_out) };
+		*in = (struct fuse_write_in){
+		    .fh = r->data_fh, .offset = off, .size = io, .flags = O_RDWR};
+		*q = (struct vb_req){.opcode = FUSE_WRITE,
+				     .nodeid = r->data_node,
+				     .arg_len = sizeof(*in),
+				     .payload_len = io,
+				     .reply_len = sizeof(struct fuse_write_out)};
 		return;
 	}
 	struct fuse_read_in *in = args(s);
 
-	*in = (struct fuse_read_in){ .fh = r->data_fh, .offset = off, .size = io, .flags = O_RDWR };
-	*q = (struct vb_req){ .opcode = FUSE_READ, .nodeid = r->data_node, .arg_len = sizeof(*in),
-			      .reply_len = io, .reply_in_data = true };
+	*in = (struct fuse_read_in){.fh = r->data_fh, .offset = off, .size = io, .flags = O_RDWR};
+	*q = (struct vb_req){.opcode = FUSE_READ,
+			     .nodeid = r->data_node,
+			     .arg_len = sizeof(*in),
+			     .reply_len = io,
+			     .reply_in_data = true};
 }
 
 static void io_next(struct vb_run *r, struct vb_slot *s, struct vb_req *q)
@@ -329,8 +343,8 @@ static int write_check(struct vb_run *r, struct vb_slot *s, uint32_t used, uint3
 
 static int io_done(struct vb_run *r, struct vb_slot *s, uint32_t used)
 {
-	int rc = r->w->write ? write_check(r, s, used, r->w->io_size)
-			     : check(r, s, used, r->w->io_size);
+	int rc =
+	    r->w->write ? write_check(r, s, used, r->w->io_size) : check(r, s, used, r->w->io_size);
 
 	return rc < 0 ? rc : 1;
 }
@@ -343,8 +357,8 @@ static void fsync_next(struct vb_run *r, struct vb_slot *s, struct vb_req *q)
 		rw_req(r, s, q, true, 4096);
 		return;
 	}
-	*in = (struct fuse_fsync_in){ .fh = r->data_fh };
-	*q = (struct vb_req){ .opcode = FUSE_FSYNC, .nodeid = r->data_node, .arg_len = sizeof(*in) };
+	*in = (struct fuse_fsync_in){.fh = r->data_fh};
+	*q = (struct vb_req){.opcode = FUSE_FSYNC, .nodeid = r->data_node, .arg_len = sizeof(*in)};
 }
 
 static int fsync_done(struct vb_run *r, struct vb_slot *s, uint32_t used)
@@ -356,29 +370,48 @@ static int fsync_done(struct vb_run *r, struct vb_slot *s, uint32_t used)
 	return s->step++ == 1;
 }
 
-#define IO(n, sz, rnd, wr)                                                                     \
-	{ .name = n, .setup = io_setup, .next = io_next, .done = io_done,                      \
-	  .teardown = io_teardown, .host_op = vb_host_io, .io_size = sz, .random = rnd,        \
-	  .write = wr }
+#define IO(n, sz, rnd, wr)                                                                         \
+	{                                                                                          \
+		.name = n, .setup = io_setup, .next = io_next, .done = io_done,                    \
+		.teardown = io_teardown, .host_op = vb_host_io, .io_size = sz, .random = rnd,      \
+		.write = wr                                                                        \
+	}
 
 static const struct vb_work works[] = {
-	{ .name = "lookup", .setup = lookup_setup, .next = lookup_next, .done = lookup_done,
-	  .host_op = vb_host_lookup },
-	{ .name = "create", .setup = create_setup, .next = create_next, .done = create_done,
-	  .host_op = vb_host_create },
-	{ .name = "readdirplus", .setup = rdp_setup, .next = rdp_next, .done = rdp_done,
-	  .host_op = vb_host_readdirplus, .abort_step = 2, .per_unit = true },
-	IO("read-seq-4k", 4096, false, false),
-	IO("read-rand-4k", 4096, true, false),
-	IO("write-seq-4k", 4096, false, true),
-	IO("write-rand-4k", 4096, true, true),
-	IO("read-seq-1m", VB_BIG, false, false),
-	IO("read-rand-1m", VB_BIG, true, false),
-	IO("write-seq-1m", VB_BIG, false, true),
-	IO("write-rand-1m", VB_BIG, true, true),
-	{ .name = "fsync", .setup = io_setup, .next = fsync_next, .done = fsync_done,
-	  .teardown = io_teardown, .host_op = vb_host_fsync, .io_size = 4096, .random = true,
-	  .write = true },
+    {.name = "lookup",
+     .setup = lookup_setup,
+     .next = lookup_next,
+     .done = lookup_done,
+     .host_op = vb_host_lookup},
+    {.name = "create",
+     .setup = create_setup,
+     .next = create_next,
+     .done = create_done,
+     .host_op = vb_host_create},
+    {.name = "readdirplus",
+     .setup = rdp_setup,
+     .next = rdp_next,
+     .done = rdp_done,
+     .host_op = vb_host_readdirplus,
+     .abort_step = 2,
+     .per_unit = true},
+    IO("read-seq-4k", 4096, false, false),
+    IO("read-rand-4k", 4096, true, false),
+    IO("write-seq-4k", 4096, false, true),
+    IO("write-rand-4k", 4096, true, true),
+    IO("read-seq-1m", VB_BIG, false, false),
+    IO("read-rand-1m", VB_BIG, true, false),
+    IO("write-seq-1m", VB_BIG, false, true),
+    IO("write-rand-1m", VB_BIG, true, true),
+    {.name = "fsync",
+     .setup = io_setup,
+     .next = fsync_next,
+     .done = fsync_done,
+     .teardown = io_teardown,
+     .host_op = vb_host_fsync,
+     .io_size = 4096,
+     .random = true,
+     .write = true},
 };
 
 const struct vb_work *vb_work_find(const char *name)

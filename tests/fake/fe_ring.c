@@ -264,7 +264,8 @@ int fe_vq_publish(struct fe *fe, unsigned q, uint16_t head)
 	bool kick;
 
 	vq->avail->ring[old % vq->num] = head;
-	*used_event(vq) = vq->last_used;
+	if (!fe->opts.lazy_used_event)
+		*used_event(vq) = vq->last_used;
 	__atomic_store_n(&vq->avail->idx, new, __ATOMIC_RELEASE);
 	vq->avail_idx = new;
 	vq->inflight++;

@@ -36,6 +36,9 @@ struct fe_opts {
 	uint64_t mem_size; /* guest RAM size, a multiple of 2 MiB, at least 34 MiB; 0: FE_MEM_SIZE
 			    * (fe_alloc's "cross" placement needs the default) */
 	const char *share_dir; /* serve this existing directory (kept) instead of tmp/share */
+	/* Move used_event only when about to wait for a completion, as Linux's virtio ring does
+	 * (its done work drains with callbacks off); default: also at every publish. */
+	bool lazy_used_event;
 };
 
 struct fe_vq {
