@@ -1,5 +1,6 @@
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,16 +36,8 @@ static const int syslog_prio[] = {
 	[LOG_LVL_DEBUG] = LOG_DEBUG,  [LOG_LVL_TRACE] = LOG_DEBUG,
 };
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void emit(enum log_level level, const char *buf)
 {
-	char buf[1024];
-	va_list ap;
-
-	if (level == LOG_LVL_OFF || level > cur_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	if (to_syslog) {
 		syslog(syslog_prio[level], "%s", buf);
 		return;
@@ -57,4 +50,69 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	dprintf(STDERR_FILENO, "[%04d-%02d-%02dT%02d:%02d:%02dZ %s virtiofsd] %s\n",
 		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		level_names[level], buf);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (level == LOG_LVL_OFF || level > cur_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	emit(level, buf);
+}
+
+bool log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ns, unsigned *suppressed_before)
+{
+	const uint64_t interval = (uint64_t)LOG_RATELIMIT_INTERVAL_S * 1000000000u;
+
+	*suppressed_before = 0;
+	if (rl->window_start_ns == 0 || now_ns - rl->window_start_ns >= interval) {
+		*suppressed_before = rl->suppressed;
+		/* 0 marks "no window": a clock that reads 0 still starts one. */
+		rl->window_start_ns = now_ns ? now_ns : 1;
+		rl->printed = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->printed < LOG_RATELIMIT_BURST) {
+		rl->printed++;
+		return true;
+	}
+	if (rl->suppressed < UINT32_MAX)
+		rl->suppressed++;
+	return false;
+}
+
+/* One lock for every call site's state: only taken on the (rare) logging path. */
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_msg_ratelimited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
+{
+	struct timespec ts;
+	unsigned dropped;
+	bool ok;
+	char buf[1024];
+	va_list ap;
+
+	if (level == LOG_LVL_OFF || level > cur_level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&rl_lock);
+	ok = log_ratelimit_allow(rl, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+				 &dropped);
+	pthread_mutex_unlock(&rl_lock);
+	if (!ok)
+		return;
+	if (dropped > 0) {
+		snprintf(buf, sizeof(buf), "%u messages like the next one suppressed in %d s",
+			 dropped, LOG_RATELIMIT_INTERVAL_S);
+		emit(level, buf);
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	emit(level, buf);
 }

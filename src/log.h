@@ -3,6 +3,7 @@
 #define VFSD_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LVL_OFF = 0,
@@ -30,5 +31,35 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 		if (log_get_level() >= LOG_LVL_TRACE)                                              \
 			log_msg(LOG_LVL_TRACE, __VA_ARGS__);                                       \
 	} while (0)
+
+/*
+ * Rate limiting for messages a guest or frontend can trigger at will (one per malformed
+ * request): at most LOG_RATELIMIT_BURST lines per LOG_RATELIMIT_INTERVAL_S seconds per call
+ * site, then silence; the first line after the window says how many were suppressed. State is
+ * per call site (a zero-initialised static); the logger serialises access to it.
+ */
+#define LOG_RATELIMIT_BURST 10
+#define LOG_RATELIMIT_INTERVAL_S 5
+
+struct log_ratelimit {
+	uint64_t window_start_ns; /* 0: no window yet */
+	unsigned printed;	  /* lines printed in the current window */
+	unsigned suppressed;	  /* lines dropped in the current window */
+};
+
+/* Whether a line may be printed at time now_ns (monotonic). *suppressed_before gets how many
+ * lines the previous window dropped when a new window starts with this line, else 0. */
+bool log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ns, unsigned *suppressed_before);
+void log_msg_ratelimited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define log_ratelimited_(level, ...)                                                               \
+	do {                                                                                       \
+		static struct log_ratelimit log_rl_;                                               \
+		if (log_get_level() >= (level))                                                    \
+			log_msg_ratelimited(&log_rl_, (level), __VA_ARGS__);                       \
+	} while (0)
+#define log_error_rl(...) log_ratelimited_(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn_rl(...) log_ratelimited_(LOG_LVL_WARN, __VA_ARGS__)
 
 #endif
