@@ -83,7 +83,7 @@ static int enter_groups(struct pt_fs *fs, const struct fs_ctx *c)
 		return 0;
 	if (c->ngroups > PT_GROUPS_MAX) {
 		if (!atomic_exchange(&groups_warned, true))
-			log_warn("a request carries %u supplementary groups, more than the %u "
+			log_warn_rl("a request carries %u supplementary groups, more than the %u "
 				 "supported: creating without them",
 				 c->ngroups, PT_GROUPS_MAX);
 		return 0;

@@ -170,7 +170,7 @@ static int ofd_get(struct pt_fs *fs, uint64_t ino, uint64_t owner, bool write, b
 		free(n);
 	}
 	if (!o) {
-		log_warn("lock table full (%u owner descriptions): ENOLCK", PT_LOCK_MAX);
+		log_warn_rl("lock table full (%u owner descriptions): ENOLCK", PT_LOCK_MAX);
 		return -ENOLCK;
 	}
 	*out = o;

@@ -56,7 +56,7 @@ int pt_secctx_label_new(struct pt_fs *fs, struct pt_inode *p, const char *name, 
 		return 0;
 out_remove:
 	if (unlinkat(p->fd, name, dir ? AT_REMOVEDIR : 0) < 0)
-		log_warn("removing %s after its security label failed: %s", name, strerror(errno));
+		log_warn_rl("removing %s after its security label failed: %s", name, strerror(errno));
 	return r;
 }
 
@@ -127,7 +127,7 @@ static int create_then_label(struct pt_fs *fs, const struct fs_ctx *c, struct pt
 		return fd;
 	close(fd);
 	if (unlinkat(p->fd, name, 0) < 0)
-		log_warn("removing %s after its security label failed: %s", name, strerror(errno));
+		log_warn_rl("removing %s after its security label failed: %s", name, strerror(errno));
 	return r;
 }
 

@@ -244,7 +244,7 @@ int pt_drop_capability(struct pt_fs *fs, int fd, bool opath)
 	if (r == -ENODATA || r == -EOPNOTSUPP)
 		return 0;
 	if (r < 0)
-		log_warn("removing the mapped file capability %s failed: %s", cap, strerror(-r));
+		log_warn_rl("removing the mapped file capability %s failed: %s", cap, strerror(-r));
 	return r;
 }
 

@@ -106,7 +106,7 @@ int fuse_do_read(struct fuse_req *req)
 	if (r < 0)
 		return r;
 	if ((size_t)r > size) {
-		log_error("READ unique=%llu: the filesystem returned %d bytes for %zu asked",
+		log_error_rl("READ unique=%llu: the filesystem returned %d bytes for %zu asked",
 			  (unsigned long long)req->in.unique, r, size);
 		return -EIO;
 	}
@@ -127,7 +127,7 @@ int fuse_do_write(struct fuse_req *req)
 	if (r < 0)
 		return r;
 	if (in.size > req->arglen - sizeof(in) || in.size > FUSE_MAX_WRITE) {
-		log_warn("WRITE unique=%llu: size %u but %zu payload bytes (max %u)",
+		log_warn_rl("WRITE unique=%llu: size %u but %zu payload bytes (max %u)",
 			 (unsigned long long)req->in.unique, in.size, req->arglen - sizeof(in),
 			 FUSE_MAX_WRITE);
 		return -EINVAL;

@@ -84,7 +84,7 @@ int fuse_do_getlk(struct fuse_req *req)
 		out.lk.start = out.lk.end = 0;
 		out.lk.pid = 0;
 	} else if (check_lock(req, &out.lk, true) < 0) {
-		log_error("GETLK unique=%llu: the filesystem answered a malformed lock",
+		log_error_rl("GETLK unique=%llu: the filesystem answered a malformed lock",
 			  (unsigned long long)req->in.unique);
 		return -EIO;
 	}

@@ -49,7 +49,7 @@ int fuse_do_batch_forget(struct fuse_req *req)
 	if (fuse_cur_read(&req->args, &in, sizeof(in)) < 0)
 		return 0;
 	if (in.count > fuse_cur_remaining(&req->args) / sizeof(one))
-		log_warn("BATCH_FORGET unique=%llu: count %u but room for %zu entries",
+		log_warn_rl("BATCH_FORGET unique=%llu: count %u but room for %zu entries",
 			 (unsigned long long)req->in.unique, in.count,
 			 fuse_cur_remaining(&req->args) / sizeof(one));
 	for (i = 0; i < in.count; i++) {

@@ -172,22 +172,22 @@ static int check_header(const struct fuse_req *req, size_t in_total, size_t *arg
 	size_t ext = (size_t)h->total_extlen * 8;
 
 	if (h->len < sizeof(*h)) {
-		log_warn("FUSE request unique=%llu: len %u shorter than the header",
+		log_warn_rl("FUSE request unique=%llu: len %u shorter than the header",
 			 (unsigned long long)h->unique, h->len);
 		return -EINVAL;
 	}
 	if (h->len > FUSE_MAX_REQ) {
-		log_warn("FUSE request unique=%llu: len %u larger than the %u-byte limit",
+		log_warn_rl("FUSE request unique=%llu: len %u larger than the %u-byte limit",
 			 (unsigned long long)h->unique, h->len, FUSE_MAX_REQ);
 		return -ENOMEM;
 	}
 	if (h->len > in_total) {
-		log_warn("FUSE request unique=%llu: len %u past the %zu bytes the buffer holds",
+		log_warn_rl("FUSE request unique=%llu: len %u past the %zu bytes the buffer holds",
 			 (unsigned long long)h->unique, h->len, in_total);
 		return -EINVAL;
 	}
 	if (ext > h->len - sizeof(*h)) {
-		log_warn("FUSE request unique=%llu: extensions (%zu bytes) past len %u",
+		log_warn_rl("FUSE request unique=%llu: extensions (%zu bytes) past len %u",
 			 (unsigned long long)h->unique, ext, h->len);
 		return -EINVAL;
 	}
@@ -247,7 +247,7 @@ static int dispatch(struct fuse_req *req, const struct fuse_optab *op)
 		return -EINVAL;
 	}
 	if (!op->noreply && fuse_reply_room(req) < op->out_min) {
-		log_warn("FUSE %s unique=%llu: reply buffer of %zu bytes too small", op->name,
+		log_warn_rl("FUSE %s unique=%llu: reply buffer of %zu bytes too small", op->name,
 			 (unsigned long long)req->in.unique, req->out_cap);
 		return -EINVAL;
 	}
@@ -285,7 +285,7 @@ size_t fuse_server_handle_async(struct fuse_server *srv, const struct iovec *in,
 
 	req.out_cap = fuse_iov_total(out, out_cnt);
 	if (fuse_iov_copy_from(in, in_cnt, 0, &req.in, sizeof(req.in)) < sizeof(req.in)) {
-		log_warn("FUSE request of %zu bytes shorter than its header", in_total);
+		log_warn_rl("FUSE request of %zu bytes shorter than its header", in_total);
 		memset(&req.in, 0, sizeof(req.in));
 		fuse_reply_err(&req, -EINVAL);
 		return req.reply_len;
@@ -294,7 +294,7 @@ size_t fuse_server_handle_async(struct fuse_server *srv, const struct iovec *in,
 	if (op && op->noreply) {
 		req.out_cap = 0; /* whatever room there is, these are never answered */
 	} else if (req.out_cap < sizeof(struct fuse_out_header)) {
-		log_warn("FUSE opcode %u unique=%llu: no room for a reply (%zu bytes), dropped",
+		log_warn_rl("FUSE opcode %u unique=%llu: no room for a reply (%zu bytes), dropped",
 			 req.in.opcode, (unsigned long long)req.in.unique, req.out_cap);
 		return 0;
 	}

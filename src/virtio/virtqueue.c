@@ -82,7 +82,7 @@ void vq_start(struct vq *vq, uint16_t base)
 static int vq_fail(struct vq *vq, int err, const char *why)
 {
 	if (!vq->broken)
-		log_error("queue %u: guest broke the ring (%s); the queue stops until reset",
+		log_error_rl("queue %u: guest broke the ring (%s); the queue stops until reset",
 			  vq->index, why);
 	vq->broken = true;
 	return err;
