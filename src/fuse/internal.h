@@ -98,6 +98,16 @@ int fuse_iov_get(struct fuse_iov_tmp *t, const struct iovec *src, unsigned cnt, 
 void fuse_iov_put(struct fuse_iov_tmp *t);
 
 /* ops_node.c */
+/* r < 0: return it for the dispatcher; else reply with the new entry, then o unless NULL. */
+int fuse_reply_entry(struct fuse_req *req, int r, const struct fuse_entry_out *e,
+		     const struct fuse_open_out *o);
+/*
+ * The arguments of MKNOD, MKDIR, CREATE and TMPFILE: inlen fixed bytes into in, then the new
+ * node's name and a 7.36/7.37 guest's trailing security context (kept in *sc), unless name is
+ * NULL (TMPFILE: the file gets no name).
+ */
+int fuse_read_new_node(struct fuse_req *req, void *in, size_t inlen, const char **name,
+		       struct fs_secctx *sc);
 int fuse_do_lookup(struct fuse_req *req);
 int fuse_do_forget(struct fuse_req *req);
 int fuse_do_batch_forget(struct fuse_req *req);

@@ -63,11 +63,7 @@ int fuse_do_create(struct fuse_req *req)
 	int r;
 
 	NEED_OP(req, create);
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r == 0)
-		r = fuse_cur_name(&req->args, &name);
-	if (r == 0)
-		r = fuse_ext_trailing_secctx(req, &sc);
+	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
 	if (r < 0)
 		return r;
 	req->ctx.umask = in.umask;
@@ -75,9 +71,7 @@ int fuse_do_create(struct fuse_req *req)
 	memset(&o, 0, sizeof(o));
 	r = FS_OPS(req)->create(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode,
 				fuse_open_flags(req, in.flags, in.open_flags), in.umask, &e, &o);
-	if (r < 0)
-		return r;
-	return fuse_reply(req, &e, sizeof(e), &o, sizeof(o));
+	return fuse_reply_entry(req, r, &e, &o);
 }
 
 int fuse_do_read(struct fuse_req *req)

@@ -131,7 +131,7 @@ int fuse_do_tmpfile(struct fuse_req *req)
 	int r;
 
 	NEED_OP(req, tmpfile);
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
+	r = fuse_read_new_node(req, &in, sizeof(in), NULL, NULL);
 	if (r < 0)
 		return r;
 	req->ctx.umask = in.umask;
@@ -139,9 +139,7 @@ int fuse_do_tmpfile(struct fuse_req *req)
 	memset(&o, 0, sizeof(o));
 	r = FS_OPS(req)->tmpfile(FS_PRIV(req), &req->ctx, req->in.nodeid, in.mode, in.flags,
 				 in.umask, &e, &o);
-	if (r < 0)
-		return r;
-	return fuse_reply(req, &e, sizeof(e), &o, sizeof(o));
+	return fuse_reply_entry(req, r, &e, &o);
 }
 
 int fuse_do_statx(struct fuse_req *req)

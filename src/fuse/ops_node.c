@@ -9,11 +9,25 @@
 
 #include "log.h"
 
-static int reply_entry(struct fuse_req *req, int r, const struct fuse_entry_out *e)
+int fuse_reply_entry(struct fuse_req *req, int r, const struct fuse_entry_out *e,
+		     const struct fuse_open_out *o)
 {
 	if (r < 0)
 		return r;
-	return fuse_reply(req, e, sizeof(*e), NULL, 0);
+	return fuse_reply(req, e, sizeof(*e), o, o ? sizeof(*o) : 0);
+}
+
+int fuse_read_new_node(struct fuse_req *req, void *in, size_t inlen, const char **name,
+		       struct fs_secctx *sc)
+{
+	int r;
+
+	r = fuse_cur_read(&req->args, in, inlen);
+	if (r == 0 && name)
+		r = fuse_cur_name(&req->args, name);
+	if (r == 0 && name)
+		r = fuse_ext_trailing_secctx(req, sc);
+	return r;
 }
 
 int fuse_do_lookup(struct fuse_req *req)
@@ -28,7 +42,7 @@ int fuse_do_lookup(struct fuse_req *req)
 		return r;
 	memset(&e, 0, sizeof(e));
 	r = FS_OPS(req)->lookup(FS_PRIV(req), &req->ctx, req->in.nodeid, name, &e);
-	return reply_entry(req, r, &e);
+	return fuse_reply_entry(req, r, &e, NULL);
 }
 
 int fuse_do_forget(struct fuse_req *req)
@@ -164,7 +178,7 @@ int fuse_do_symlink(struct fuse_req *req)
 		return r;
 	memset(&e, 0, sizeof(e));
 	r = FS_OPS(req)->symlink(FS_PRIV(req), &req->ctx, req->in.nodeid, name, target, &e);
-	return reply_entry(req, r, &e);
+	return fuse_reply_entry(req, r, &e, NULL);
 }
 
 int fuse_do_mknod(struct fuse_req *req)
@@ -176,18 +190,14 @@ int fuse_do_mknod(struct fuse_req *req)
 	int r;
 
 	NEED_OP(req, mknod);
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r == 0)
-		r = fuse_cur_name(&req->args, &name);
-	if (r == 0)
-		r = fuse_ext_trailing_secctx(req, &sc);
+	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
 	if (r < 0)
 		return r;
 	req->ctx.umask = in.umask;
 	memset(&e, 0, sizeof(e));
 	r = FS_OPS(req)->mknod(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode, in.rdev,
 			       in.umask, &e);
-	return reply_entry(req, r, &e);
+	return fuse_reply_entry(req, r, &e, NULL);
 }
 
 int fuse_do_mkdir(struct fuse_req *req)
@@ -199,18 +209,14 @@ int fuse_do_mkdir(struct fuse_req *req)
 	int r;
 
 	NEED_OP(req, mkdir);
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r == 0)
-		r = fuse_cur_name(&req->args, &name);
-	if (r == 0)
-		r = fuse_ext_trailing_secctx(req, &sc);
+	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
 	if (r < 0)
 		return r;
 	req->ctx.umask = in.umask;
 	memset(&e, 0, sizeof(e));
 	r = FS_OPS(req)->mkdir(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode, in.umask,
 			       &e);
-	return reply_entry(req, r, &e);
+	return fuse_reply_entry(req, r, &e, NULL);
 }
 
 int fuse_do_unlink(struct fuse_req *req)
@@ -293,7 +299,7 @@ int fuse_do_link(struct fuse_req *req)
 		return r;
 	memset(&e, 0, sizeof(e));
 	r = FS_OPS(req)->link(FS_PRIV(req), &req->ctx, in.oldnodeid, req->in.nodeid, name, &e);
-	return reply_entry(req, r, &e);
+	return fuse_reply_entry(req, r, &e, NULL);
 }
 
 int fuse_do_statfs(struct fuse_req *req)
