@@ -40,6 +40,21 @@ static int make_node(struct pt_inode *p, const char *name, const struct mk_args 
 	return r < 0 ? -errno : 0;
 }
 
+/* The directory in which the guest adds or removes name: a writable share, and name one
+ * component. Put *p when done. */
+static int parent_for_change(struct pt_fs *fs, uint64_t parent, const char *name,
+			     struct pt_inode **p)
+{
+	int r;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	r = pt_check_name(name);
+	if (r < 0)
+		return r;
+	return pt_inode_get(fs, parent, p);
+}
+
 /* Creates name under parent as the caller, then looks it up (counting the lookup). */
 static int make_entry(struct pt_fs *fs, const struct fs_ctx *c, uint64_t parent,
 		      const char *name, const struct mk_args *a, struct fuse_entry_out *out)
@@ -48,12 +63,7 @@ static int make_entry(struct pt_fs *fs, const struct fs_ctx *c, uint64_t parent,
 	struct pt_inode *p;
 	int r;
 
-	if (fs->opts.readonly)
-		return -EROFS;
-	r = pt_check_name(name);
-	if (r < 0)
-		return r;
-	r = pt_inode_get(fs, parent, &p);
+	r = parent_for_change(fs, parent, name, &p);
 	if (r < 0)
 		return r;
 	r = pt_creds_enter(fs, c, a->umask, &cr);
@@ -101,12 +111,7 @@ static int remove_entry(struct pt_fs *fs, uint64_t parent, const char *name, int
 	struct pt_inode *p;
 	int r;
 
-	if (fs->opts.readonly)
-		return -EROFS;
-	r = pt_check_name(name);
-	if (r < 0)
-		return r;
-	r = pt_inode_get(fs, parent, &p);
+	r = parent_for_change(fs, parent, name, &p);
 	if (r < 0)
 		return r;
 	r = unlinkat(p->fd, name, flags) < 0 ? -errno : 0;
@@ -258,6 +263,49 @@ static int create_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode
 	return fd;
 }
 
+int pt_new_file_reserve(struct pt_fs *fs)
+{
+	int r = pt_fd_reserve(fs);
+
+	if (r < 0)
+		return r;
+	r = pt_fd_reserve(fs);
+	if (r < 0)
+		pt_fd_unreserve(fs);
+	return r;
+}
+
+void pt_new_file_abandon(struct pt_fs *fs, int fd, int path_fd)
+{
+	if (fd >= 0)
+		close(fd);
+	if (path_fd >= 0)
+		close(path_fd);
+	pt_fd_unreserve(fs);
+	pt_fd_unreserve(fs);
+}
+
+int pt_new_file_publish(struct pt_fs *fs, struct pt_inode *p, int fd, int path_fd,
+			struct fuse_entry_out *entry, struct fuse_open_out *open)
+{
+	uint64_t fh;
+	int r;
+
+	r = pt_entry_from_fd(fs, p, path_fd, entry); /* owns path_fd and one reservation */
+	if (r < 0) {
+		close(fd);
+		pt_fd_unreserve(fs);
+		return r;
+	}
+	r = pt_handle_add(fs, fd, &fh); /* owns fd and the other one */
+	if (r < 0) {
+		pt_inode_forget(fs, entry->nodeid, 1);
+		return r;
+	}
+	pt_fill_open(fs, false, fh, open);
+	return 0;
+}
+
 int pt_create(void *fsp, const struct fs_ctx *c, uint64_t parent, const char *name, uint32_t mode,
 	      uint32_t flags, uint32_t umask, struct fuse_entry_out *entry,
 	      struct fuse_open_out *open)
@@ -265,50 +313,20 @@ int pt_create(void *fsp, const struct fs_ctx *c, uint64_t parent, const char *na
 	struct pt_fs *fs = fsp;
 	struct pt_inode *p;
 	int r, fd, path_fd = -1;
-	uint64_t fh;
 
-	if (fs->opts.readonly)
-		return -EROFS;
-	r = pt_check_name(name);
+	r = parent_for_change(fs, parent, name, &p);
 	if (r < 0)
 		return r;
-	r = pt_inode_get(fs, parent, &p);
-	if (r < 0)
-		return r;
-	r = pt_fd_reserve(fs);
+	r = pt_new_file_reserve(fs);
 	if (r < 0)
 		goto out_put;
-	r = pt_fd_reserve(fs);
-	if (r < 0)
-		goto out_unreserve;
 	fd = create_open(fs, c, p, name, mode, flags, umask, &path_fd);
-	if (fd < 0) {
-		r = fd;
-		pt_fd_unreserve(fs);
-		goto out_unreserve;
-	}
-	r = pt_trunc_killpriv(fs, fd, flags);
+	r = fd < 0 ? fd : pt_trunc_killpriv(fs, fd, flags);
 	if (r < 0) {
-		close(fd);
-		close(path_fd);
-		pt_fd_unreserve(fs);
-		goto out_unreserve;
-	}
-	r = pt_entry_from_fd(fs, p, path_fd, entry);
-	if (r < 0) {
-		close(fd);
-		goto out_unreserve;
-	}
-	r = pt_handle_add(fs, fd, &fh);
-	if (r < 0) {
-		pt_inode_forget(fs, entry->nodeid, 1);
+		pt_new_file_abandon(fs, fd, path_fd);
 		goto out_put;
 	}
-	pt_fill_open(fs, false, fh, open);
-	goto out_put;
-
-out_unreserve:
-	pt_fd_unreserve(fs);
+	r = pt_new_file_publish(fs, p, fd, path_fd, entry, open);
 out_put:
 	pt_inode_put(fs, p);
 	return r;

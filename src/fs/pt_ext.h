@@ -1,5 +1,5 @@
-/* Passthrough internals for xattrs, security labels and id translation (pt_xattr.c,
- * pt_secctx.c, pt_idmap.c). Not a public interface. */
+/* Passthrough internals for xattrs, security labels, id translation and new open files
+ * (pt_xattr.c, pt_secctx.c, pt_idmap.c, pt_dirops.c). Not a public interface. */
 #ifndef VFSD_FS_PT_EXT_H
 #define VFSD_FS_PT_EXT_H
 
@@ -11,6 +11,16 @@
 /* pt_creds.c: give this thread its own umask and working directory (unshare(CLONE_FS)) once;
  * false when that failed (they stay the process's). */
 bool pt_thread_private_fs(void);
+
+/* pt_dirops.c: the end of CREATE and TMPFILE, a new file both open and looked up. */
+/* Reserve its two fds: the inode's O_PATH fd and the open handle's. */
+int pt_new_file_reserve(struct pt_fs *fs);
+/* A failure before publishing: close fd and path_fd (each when >= 0), drop both reservations. */
+void pt_new_file_abandon(struct pt_fs *fs, int fd, int path_fd);
+/* Publish it as an entry (path_fd, an O_PATH fd of it) and an open handle (fd). Takes both fds
+ * and both reservations, whatever happens. */
+int pt_new_file_publish(struct pt_fs *fs, struct pt_inode *p, int fd, int path_fd,
+			struct fuse_entry_out *entry, struct fuse_open_out *open);
 
 /* pt_xattr.c: the fs_ops xattr entries. */
 int pt_getxattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name, char *buf,

@@ -7,7 +7,6 @@
 
 #include "fs/pt_internal.h"
 #include "fs/pt_ext.h"
-#include "fs/pt_ext.h"
 
 /* Returns the open fd of a new unnamed file in p. */
 static int tmpfile_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p, uint32_t mode,
@@ -37,8 +36,7 @@ int pt_tmpfile(void *fsp, const struct fs_ctx *c, uint64_t parent, uint32_t mode
 {
 	struct pt_fs *fs = fsp;
 	struct pt_inode *p;
-	int r, fd, path_fd;
-	uint64_t fh;
+	int r, fd, path_fd = -1;
 
 	if (fs->opts.readonly)
 		return -EROFS;
@@ -51,40 +49,22 @@ int pt_tmpfile(void *fsp, const struct fs_ctx *c, uint64_t parent, uint32_t mode
 		r = -ENOTDIR;
 		goto out_put;
 	}
-	r = pt_fd_reserve(fs);
+	r = pt_new_file_reserve(fs);
 	if (r < 0)
 		goto out_put;
-	r = pt_fd_reserve(fs);
-	if (r < 0)
-		goto out_unreserve;
 	fd = tmpfile_open(fs, c, p, mode, flags, umask);
-	if (fd >= 0 && c->secctx && (r = pt_secctx_label_fd(fs, c->secctx, fd)) < 0) {
-		close(fd);
-		fd = r;
+	r = fd < 0 ? fd : 0;
+	if (r == 0 && c->secctx)
+		r = pt_secctx_label_fd(fs, c->secctx, fd);
+	if (r == 0) {
+		path_fd = pt_proc_open(fs, fd, O_PATH);
+		r = path_fd < 0 ? path_fd : 0;
 	}
-	path_fd = fd >= 0 ? pt_proc_open(fs, fd, O_PATH) : fd;
-	if (path_fd < 0) {
-		r = path_fd;
-		if (fd >= 0)
-			close(fd);
-		pt_fd_unreserve(fs);
-		goto out_unreserve;
-	}
-	r = pt_entry_from_fd(fs, p, path_fd, entry); /* owns path_fd and one reservation */
 	if (r < 0) {
-		close(fd);
-		goto out_unreserve;
-	}
-	r = pt_handle_add(fs, fd, &fh); /* owns fd and the other one */
-	if (r < 0) {
-		pt_inode_forget(fs, entry->nodeid, 1);
+		pt_new_file_abandon(fs, fd, -1);
 		goto out_put;
 	}
-	pt_fill_open(fs, false, fh, open);
-	goto out_put;
-
-out_unreserve:
-	pt_fd_unreserve(fs);
+	r = pt_new_file_publish(fs, p, fd, path_fd, entry, open);
 out_put:
 	pt_inode_put(fs, p);
 	return r;
