@@ -41,9 +41,16 @@ static int proc_path(struct pt_fs *fs, int fd, struct xpath *p)
 	return 0;
 }
 
-static int host_name(struct pt_fs *fs, const char *guest, char *buf, size_t size)
+/* The host name (through --xattrmap) of the guest's xattr name, and the inode it is on. Put
+ * *in when done. */
+static int xattr_target(struct pt_fs *fs, uint64_t ino, const char *name,
+			char hname[XATTR_NAME_MAX + 1], struct pt_inode **in)
 {
-	return xattrmap_to_host(fs->opts.xattrmap, guest, buf, size);
+	int r = xattrmap_to_host(fs->opts.xattrmap, name, hname, XATTR_NAME_MAX + 1);
+
+	if (r < 0)
+		return r;
+	return pt_inode_get(fs, ino, in);
 }
 
 static ssize_t do_get(struct pt_fs *fs, int fd, const char *hname, void *buf, size_t size)
@@ -96,10 +103,7 @@ int pt_getxattr(void *fsp, const struct fs_ctx *c, uint64_t ino, const char *nam
 
 	if (size > XATTR_SIZE_MAX)
 		size = XATTR_SIZE_MAX;
-	r = host_name(fs, name, hname, sizeof(hname));
-	if (r < 0)
-		return r;
-	r = pt_inode_get(fs, ino, &in);
+	r = xattr_target(fs, ino, name, hname, &in);
 	if (r < 0)
 		return r;
 	n = do_get(fs, in->fd, hname, size ? buf : NULL, size);
@@ -139,10 +143,7 @@ int pt_setxattr(void *fsp, const struct fs_ctx *c, uint64_t ino, const char *nam
 		return -EROFS;
 	if (flags & ~(uint32_t)(XATTR_CREATE | XATTR_REPLACE) || size > XATTR_SIZE_MAX)
 		return -EINVAL;
-	r = host_name(fs, name, hname, sizeof(hname));
-	if (r < 0)
-		return r;
-	r = pt_inode_get(fs, ino, &in);
+	r = xattr_target(fs, ino, name, hname, &in);
 	if (r < 0)
 		return r;
 	r = pt_xattr_set_fd(fs, in->fd, true, hname, value, size, (int)flags);
@@ -222,10 +223,7 @@ int pt_removexattr(void *fsp, const struct fs_ctx *c, uint64_t ino, const char *
 
 	if (fs->opts.readonly)
 		return -EROFS;
-	r = host_name(fs, name, hname, sizeof(hname));
-	if (r < 0)
-		return r;
-	r = pt_inode_get(fs, ino, &in);
+	r = xattr_target(fs, ino, name, hname, &in);
 	if (r < 0)
 		return r;
 	r = do_remove(fs, in->fd, true, hname);
