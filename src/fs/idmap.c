@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util/parse.h"
 
 /* Bounds the command line, and the work per lookup. */
 #define IDMAP_MAX_ENTRIES 1024
@@ -68,24 +69,6 @@ static const char *what(const struct idmap *m)
 	return m->what ? m->what : "id map";
 }
 
-/* Decimal digits only: no sign, no blanks, no base prefix. */
-static int parse_u32(const char **p, uint32_t *out)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		v = v * 10 + (uint64_t)(*s - '0');
-		if (v > UINT32_MAX)
-			return -EINVAL;
-	}
-	*out = (uint32_t)v;
-	*p = s;
-	return 0;
-}
-
 static const struct idmap_type *parse_type(const char *spec, const char **rest)
 {
 	const char *colon = strchr(spec, ':');
@@ -108,7 +91,7 @@ static int parse_numbers(const struct idmap *m, const char *spec, const struct i
 	for (unsigned i = 0; i < t->nums; i++) {
 		bool last = i + 1 == t->nums;
 
-		if (parse_u32(&p, &v[i]) < 0 || *p != (last ? '\0' : ':')) {
+		if (util_parse_u32(&p, &v[i]) < 0 || *p != (last ? '\0' : ':')) {
 			log_error("%s=%s: expected %s, with decimal numbers up to %" PRIu32,
 				  what(m), spec, t->usage, UINT32_MAX);
 			return -EINVAL;

@@ -17,22 +17,17 @@
 
 #include "log.h"
 #include "sandbox/internal.h"
+#include "util/parse.h"
 
+/* A decimal field and the ':' that ends it. */
 static int parse_field(const char **p, uint32_t *out)
 {
 	const char *s = *p;
-	uint64_t v = 0;
+	uint32_t v;
 
-	if (*s < '0' || *s > '9')
+	if (util_parse_u32(&s, &v) < 0 || *s != ':')
 		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		v = v * 10 + (uint64_t)(*s - '0');
-		if (v > UINT32_MAX)
-			return -EINVAL;
-	}
-	if (*s != ':')
-		return -EINVAL;
-	*out = (uint32_t)v;
+	*out = v;
 	*p = s + 1;
 	return 0;
 }
