@@ -74,6 +74,18 @@ int fuse_do_create(struct fuse_req *req)
 	return fuse_reply_entry(req, r, &e, &o);
 }
 
+/* What a READ or READDIR may send back: the size asked, within the reply room and max_pages. */
+static size_t read_size(const struct fuse_req *req, uint32_t asked)
+{
+	size_t size = asked;
+
+	if (size > fuse_reply_room(req))
+		size = fuse_reply_room(req);
+	if (size > FUSE_MAX_PAGES_VAL * FUSE_PAGE)
+		size = FUSE_MAX_PAGES_VAL * FUSE_PAGE;
+	return size;
+}
+
 int fuse_do_read(struct fuse_req *req)
 {
 	struct fuse_read_in in;
@@ -85,11 +97,7 @@ int fuse_do_read(struct fuse_req *req)
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
-	size = in.size;
-	if (size > fuse_reply_room(req))
-		size = fuse_reply_room(req);
-	if (size > FUSE_MAX_PAGES_VAL * FUSE_PAGE)
-		size = FUSE_MAX_PAGES_VAL * FUSE_PAGE;
+	size = read_size(req, in.size);
 	r = fuse_iov_get(&t, req->out, req->out_cnt, sizeof(struct fuse_out_header), size);
 	if (r < 0)
 		return r;
@@ -231,11 +239,7 @@ static int do_readdir_common(struct fuse_req *req, bool plus)
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
-	db.size = in.size;
-	if (db.size > fuse_reply_room(req))
-		db.size = fuse_reply_room(req);
-	if (db.size > FUSE_MAX_PAGES_VAL * FUSE_PAGE)
-		db.size = FUSE_MAX_PAGES_VAL * FUSE_PAGE;
+	db.size = read_size(req, in.size);
 	db.len = 0;
 	db.buf = malloc(db.size ? db.size : 1);
 	if (!db.buf)
