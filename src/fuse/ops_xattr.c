@@ -14,6 +14,15 @@
 			return -ENOSYS;                                                            \
 	} while (0)
 
+/* GETXATTR of name, or LISTXATTR when name is NULL. */
+static int get_or_list(struct fuse_req *req, const char *name, char *buf, size_t size)
+{
+	if (name)
+		return FS_OPS(req)->getxattr(FS_PRIV(req), &req->ctx, req->in.nodeid, name, buf,
+					     size);
+	return FS_OPS(req)->listxattr(FS_PRIV(req), &req->ctx, req->in.nodeid, buf, size);
+}
+
 /* GETXATTR and LISTXATTR share a reply shape: a size probe or the bytes themselves. */
 static int reply_xattr_bytes(struct fuse_req *req, uint32_t size, const char *name)
 {
@@ -23,12 +32,7 @@ static int reply_xattr_bytes(struct fuse_req *req, uint32_t size, const char *na
 	int r;
 
 	if (size == 0) {
-		if (name)
-			r = FS_OPS(req)->getxattr(FS_PRIV(req), &req->ctx, req->in.nodeid, name,
-						  NULL, 0);
-		else
-			r = FS_OPS(req)->listxattr(FS_PRIV(req), &req->ctx, req->in.nodeid, NULL,
-						   0);
+		r = get_or_list(req, name, NULL, 0);
 		if (r < 0)
 			return r;
 		memset(&out, 0, sizeof(out));
@@ -42,11 +46,7 @@ static int reply_xattr_bytes(struct fuse_req *req, uint32_t size, const char *na
 	buf = malloc(bufsize ? bufsize : 1);
 	if (!buf)
 		return -ENOMEM;
-	if (name)
-		r = FS_OPS(req)->getxattr(FS_PRIV(req), &req->ctx, req->in.nodeid, name, buf,
-					  bufsize);
-	else
-		r = FS_OPS(req)->listxattr(FS_PRIV(req), &req->ctx, req->in.nodeid, buf, bufsize);
+	r = get_or_list(req, name, buf, bufsize);
 	if (r >= 0 && (size_t)r > bufsize)
 		r = -EIO;
 	if (r >= 0)
