@@ -216,7 +216,7 @@ static int register_locked(struct fuse_waitq *wq, struct fuse_waiter *w)
 		return -EINTR;
 	if (wq->live >= FUSE_MAX_WAITERS) {
 		log_warn_rl("FUSE SETLKW unique=%llu: %u lock waits already, refused (ENOLCK)",
-			 (unsigned long long)w->in.unique, wq->live);
+			    (unsigned long long)w->in.unique, wq->live);
 		return -ENOLCK;
 	}
 	w->next = wq->list;
@@ -239,7 +239,7 @@ static int wait_async(struct fuse_req *req, struct fuse_waiter *w)
 		r = -pthread_create(&w->thread, NULL, waiter_main, w);
 		if (r < 0) {
 			log_error_rl("FUSE SETLKW unique=%llu: cannot start a waiter thread: %s",
-				  (unsigned long long)w->in.unique, strerror(-r));
+				     (unsigned long long)w->in.unique, strerror(-r));
 			wq->list = w->next; /* still the head: added above under the lock */
 			wq->live--;
 			r = -ENOLCK;

@@ -32,7 +32,7 @@ void fuse_reply_err(struct fuse_req *req, int err)
 		err = -EIO;
 	if (req->out_cap < sizeof(struct fuse_out_header)) {
 		log_warn_rl("FUSE opcode %u unique=%llu: no room for the error reply %d, dropped",
-			 req->in.opcode, (unsigned long long)req->in.unique, err);
+			    req->in.opcode, (unsigned long long)req->in.unique, err);
 		req->reply_len = 0;
 		return;
 	}
@@ -52,8 +52,8 @@ int fuse_reply(struct fuse_req *req, const void *a, size_t alen, const void *b, 
 
 	if (alen > fuse_reply_room(req) || blen > fuse_reply_room(req) - alen) {
 		log_warn_rl("FUSE opcode %u unique=%llu: %zu-byte reply does not fit in %zu bytes",
-			 req->in.opcode, (unsigned long long)req->in.unique, hdr + alen + blen,
-			 req->out_cap);
+			    req->in.opcode, (unsigned long long)req->in.unique, hdr + alen + blen,
+			    req->out_cap);
 		return -EIO;
 	}
 	if (alen)

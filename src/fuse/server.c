@@ -173,22 +173,22 @@ static int check_header(const struct fuse_req *req, size_t in_total, size_t *arg
 
 	if (h->len < sizeof(*h)) {
 		log_warn_rl("FUSE request unique=%llu: len %u shorter than the header",
-			 (unsigned long long)h->unique, h->len);
+			    (unsigned long long)h->unique, h->len);
 		return -EINVAL;
 	}
 	if (h->len > FUSE_MAX_REQ) {
 		log_warn_rl("FUSE request unique=%llu: len %u larger than the %u-byte limit",
-			 (unsigned long long)h->unique, h->len, FUSE_MAX_REQ);
+			    (unsigned long long)h->unique, h->len, FUSE_MAX_REQ);
 		return -ENOMEM;
 	}
 	if (h->len > in_total) {
 		log_warn_rl("FUSE request unique=%llu: len %u past the %zu bytes the buffer holds",
-			 (unsigned long long)h->unique, h->len, in_total);
+			    (unsigned long long)h->unique, h->len, in_total);
 		return -EINVAL;
 	}
 	if (ext > h->len - sizeof(*h)) {
 		log_warn_rl("FUSE request unique=%llu: extensions (%zu bytes) past len %u",
-			 (unsigned long long)h->unique, ext, h->len);
+			    (unsigned long long)h->unique, ext, h->len);
 		return -EINVAL;
 	}
 	*arglen = h->len - sizeof(*h) - ext;
@@ -248,7 +248,7 @@ static int dispatch(struct fuse_req *req, const struct fuse_optab *op)
 	}
 	if (!op->noreply && fuse_reply_room(req) < op->out_min) {
 		log_warn_rl("FUSE %s unique=%llu: reply buffer of %zu bytes too small", op->name,
-			 (unsigned long long)req->in.unique, req->out_cap);
+			    (unsigned long long)req->in.unique, req->out_cap);
 		return -EINVAL;
 	}
 	req->ctx.uid = req->in.uid;
@@ -295,7 +295,7 @@ size_t fuse_server_handle_async(struct fuse_server *srv, const struct iovec *in,
 		req.out_cap = 0; /* whatever room there is, these are never answered */
 	} else if (req.out_cap < sizeof(struct fuse_out_header)) {
 		log_warn_rl("FUSE opcode %u unique=%llu: no room for a reply (%zu bytes), dropped",
-			 req.in.opcode, (unsigned long long)req.in.unique, req.out_cap);
+			    req.in.opcode, (unsigned long long)req.in.unique, req.out_cap);
 		return 0;
 	}
 	r = check_header(&req, in_total, &req.arglen);

@@ -57,13 +57,13 @@ void vu_deferred_complete(void *ctx, uint32_t id, const void *reply, size_t len)
 	} else if (q->vq.mem && !q->vq.broken) {
 		/* Give the buffers back, empty, rather than leak the guest's request. */
 		log_warn_rl("queue %u: the chain of a deferred reply (head %u) cannot be mapped "
-			 "(%s): returned without a reply",
-			 q->index, id, strerror(-r));
+			    "(%s): returned without a reply",
+			    q->index, id, strerror(-r));
 		e = (struct vq_elem){.head = (uint16_t)id};
 		vu_queue_push(q, &e, 0);
 	} else {
 		log_warn_rl("queue %u: ring unmapped or broken: deferred reply (head %u) dropped",
-			 q->index, id);
+			    q->index, id);
 	}
 	pthread_rwlock_unlock(&d->mem_lock);
 	free(e.iov);

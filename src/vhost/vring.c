@@ -58,7 +58,7 @@ static void notify_locked(struct vu_queue *q)
 	q->unsignalled = 0;
 	if (vq_should_notify(&q->vq) && q->call_fd >= 0 && eventfd_write(q->call_fd, 1) < 0)
 		log_warn_rl("queue %u: signalling the call eventfd failed: %s", q->index,
-			 strerror(errno));
+			    strerror(errno));
 }
 
 /* Push one used element and interrupt the guest if it asked for it. */
@@ -187,7 +187,7 @@ static void *queue_thread(void *arg)
 		}
 		if (eventfd_read(q->kick_fd, &v) < 0 && errno != EAGAIN)
 			log_warn_rl("queue %u: reading the kick eventfd failed: %s", q->index,
-				 strerror(errno));
+				    strerror(errno));
 	}
 	return NULL;
 }

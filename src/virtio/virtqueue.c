@@ -83,7 +83,7 @@ static int vq_fail(struct vq *vq, int err, const char *why)
 {
 	if (!vq->broken)
 		log_error_rl("queue %u: guest broke the ring (%s); the queue stops until reset",
-			  vq->index, why);
+			     vq->index, why);
 	vq->broken = true;
 	return err;
 }
