@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need, only those missing.
 set -euo pipefail
-pkgs=(meson ninja-build gcc clang pkg-config libcmocka-dev linux-libc-dev python3
+pkgs=(meson ninja-build gcc clang libclang-rt-14-dev pkg-config libcmocka-dev linux-libc-dev python3
       qemu-system-x86 qemu-system-common busybox-static cpio xz-utils gzip kmod
       libseccomp-dev libcap-ng-dev uidmap)
 missing=()
