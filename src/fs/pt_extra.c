@@ -101,7 +101,6 @@ int pt_statx(void *fsp, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh
 	 * answers agree. */
 	pt_fill_attr(&stx, &attr);
 	pt_attr_to_guest(fs, &attr);
-	pt_attr_to_guest(fs, &attr);
 	memset(out, 0, sizeof(*out));
 	out->attr_valid = fs->timeout;
 	/* Every basic field is filled below (from the host's answer): the guest wants them all. */
