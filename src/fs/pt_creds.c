@@ -61,12 +61,22 @@ bool pt_thread_private_fs(void)
 	return thread_fs_private > 0;
 }
 
-static void set_umask(uint32_t umask_val, struct pt_creds *s)
+/* This thread's umask, once it has its own fs_struct and has set one; -1: not known yet. */
+static __thread int thread_umask = -1;
+
+/*
+ * The umask is left as the request set it: nothing else in a request thread creates files
+ * without setting the request's umask first, and guests mostly send the same one (022), so the
+ * umask() call is made only when it changes (it was two per CREATE/MKDIR/MKNOD).
+ */
+static void set_umask(uint32_t umask_val)
 {
-	if (pt_thread_private_fs()) {
-		s->old_umask = umask(umask_val & 07777);
-		s->mask = true;
-	}
+	mode_t want = umask_val & 07777;
+
+	if (!pt_thread_private_fs() || thread_umask == (int)want)
+		return;
+	umask(want);
+	thread_umask = (int)want;
 }
 
 /*
@@ -138,7 +148,7 @@ int pt_creds_enter(struct pt_fs *fs, const struct fs_ctx *c, uint32_t umask_val,
 	if (r < 0)
 		return r; /* a forbidden guest id */
 	if (umask_val != UINT32_MAX)
-		set_umask(umask_val, s);
+		set_umask(umask_val);
 	if (!fs->switch_creds || (uid == fs->euid && gid == fs->egid))
 		return 0;
 	/* Groups first: once the euid is not 0 we have no CAP_SETGID left. */
@@ -154,9 +164,6 @@ out_err:
 	log_error("switching to uid %u gid %u failed: %s", uid, gid, strerror(-r));
 	if (groups > 0)
 		leave_groups();
-	if (s->mask)
-		umask(s->old_umask);
-	s->mask = false;
 	return r;
 }
 
@@ -173,7 +180,5 @@ void pt_creds_leave(struct pt_fs *fs, struct pt_creds *s)
 			leave_groups();
 		thread_groups_set = false;
 	}
-	if (s->mask)
-		umask(s->old_umask);
 	errno = e;
 }

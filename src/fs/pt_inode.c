@@ -351,6 +351,38 @@ out_drop_fd:
 	return r;
 }
 
+/*
+ * The entry of a host inode seen by name (statx and, with handles, name_to_handle_at of the
+ * name, no fd), counted as a lookup. Stricter than key_eq: an entry kept as a handle matches
+ * only the same handle, since no fd keeps its inode alive and its number may have been reused;
+ * an entry without one holds its inode open, so the key alone names it. Returns -ENOENT when
+ * the inode is not in the table (the caller opens it and inserts it from the fd).
+ */
+int pt_inode_find_known(struct pt_fs *fs, const struct pt_key *key, const struct file_handle *fh,
+			uint64_t *id)
+{
+	struct pt_itable *t = &fs->inodes;
+	int32_t i;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = t->buckets[key_hash(key) & (t->nbuckets - 1)]; i >= 0; i = t->slots[i]->hnext) {
+		struct pt_inode *in = t->slots[i];
+		const struct pt_key *a = &in->key;
+
+		if (a->dev != key->dev || a->ino != key->ino || a->mnt_id != key->mnt_id)
+			continue;
+		if (in->fh && (!fh || !pt_fh_equal(in->fh, fh)))
+			continue;
+		in->nlookup++;
+		*id = inode_id(in);
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
 /* Looks up a guest id; with live=false a forgotten entry still held by a request matches. */
 static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live)
 {

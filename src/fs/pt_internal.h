@@ -125,6 +125,9 @@ int pt_inode_get(struct pt_fs *fs, uint64_t id, struct pt_inode **out);
 void pt_inode_put(struct pt_fs *fs, struct pt_inode *ino);
 void pt_inode_forget(struct pt_fs *fs, uint64_t id, uint64_t n);
 void pt_inode_count_lookup(struct pt_fs *fs, struct pt_inode *ino);
+/* A known inode by identity, counted; -ENOENT if not in the table. */
+int pt_inode_find_known(struct pt_fs *fs, const struct pt_key *key, const struct file_handle *fh,
+			uint64_t *id);
 void pt_inode_forget_all(struct pt_fs *fs);
 
 int pt_htable_init(struct pt_htable *t);
@@ -158,6 +161,12 @@ int pt_proc_open(struct pt_fs *fs, int fd, int flags);
 /* passthrough.c */
 int pt_lookup_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		 struct fuse_entry_out *out);
+/* The same for a name just created here (always a new inode: no statx-first fast path). */
+int pt_lookup_new_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
+		     struct fuse_entry_out *out);
+/* READDIRPLUS: statx (and the handle) first, an fd opened only for a new inode. */
+int pt_lookup_plus_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
+		      struct fuse_entry_out *out);
 int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
 		     struct fuse_entry_out *out);
 int pt_stat(int fd, struct statx *stx);

@@ -35,7 +35,7 @@ static int add_plus(struct rd_state *s, const struct dirent64 *d, size_t len)
 	int r = -ENOENT;
 
 	if (!is_dot(d->d_name))
-		r = pt_lookup_at(s->fs, s->dir, d->d_name, &e);
+		r = pt_lookup_plus_at(s->fs, s->dir, d->d_name, &e);
 	if (r == -ENOENT && !is_dot(d->d_name))
 		return 0; /* removed since getdents: skip it */
 	if (r < 0) {
