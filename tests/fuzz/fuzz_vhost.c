@@ -1,19 +1,24 @@
 /*
  * Fuzz target: the vhost-user message decoder and device state machine (src/vhost), whole:
- * the input is turned into messages written into one end of a socketpair, and vu_serve() runs
- * on the other end until it reads EOF or gives up. Input, see README.md:
- *   u16 length + that many bytes: the initial contents of the memfd every memory region
- *   message carries (so rings and chains come from the input too);
- *   then messages: u8 fd count (0-9; 9 is more than a message may carry), the 12-byte header,
- *   and as many payload bytes as its size field says (or what is left of the input).
+ * the input is turned into messages that a second thread writes into one end of a
+ * socketpair, and vu_serve() runs on the other end until it reads EOF or gives up. Input, see
+ * README.md:
+ *   u16 length (bit 15: a worker pool of 2 threads) and that many bytes (at most 32 KiB): the
+ *   initial contents of the memfd every memory message carries (rings and chains come from
+ *   the input too);
+ *   then messages: u8 (bit 7: pause 1 ms first, at most twice; bits 0-6 % 10: fd count, 9
+ *   being more than a message may carry), the 12-byte header, and as many payload bytes as
+ *   its size field says (or what is left of the input).
  * Memory messages carry the memfd, the others eventfds (kick eventfds are already signalled
- * so started queues pop chains at once). Requests are echoed back by a trivial handler.
+ * so started queues pop chains at once). Chains are echoed back by a trivial handler.
  */
 #include "fuzz.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -25,6 +30,7 @@
 
 #define RAM_SIZE 0x10000
 #define MAX_MSGS 256
+#define MAX_PAUSES 2
 
 static size_t echo(void *opaque, const struct iovec *in, unsigned in_cnt,
 		   const struct iovec *out, unsigned out_cnt)
@@ -79,10 +85,27 @@ static bool send_one(int sock, int memfd, const uint8_t *msg, size_t len, unsign
 	return ok;
 }
 
-static void send_all(int sock, int memfd, struct fz *f)
+struct sender {
+	int sock, memfd;
+	struct fz f;
+};
+
+static void pause_1ms(void)
 {
+	struct timespec ts = {0, 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Runs beside vu_serve() so that a pause lets started queues pop before what follows. */
+static void *send_all(void *arg)
+{
+	struct sender *snd = arg;
+	struct fz *f = &snd->f;
+	unsigned pauses = 0;
+
 	for (unsigned i = 0; i < MAX_MSGS && f->left > 0; i++) {
-		unsigned nfds = (unsigned)fz_take(f, 1) % 10;
+		unsigned b = (unsigned)fz_take(f, 1), nfds = (b & 0x7f) % 10;
 		uint8_t msg[sizeof(struct vu_msg_hdr) + VU_MAX_PAYLOAD];
 		struct vu_msg_hdr h = {0};
 		size_t len;
@@ -94,9 +117,13 @@ static void send_all(int sock, int memfd, struct fz *f)
 		memcpy(msg, f->p, len);
 		f->p += len;
 		f->left -= len;
-		if (!send_one(sock, memfd, msg, len, nfds, h.request))
+		if ((b & 0x80) && pauses++ < MAX_PAUSES)
+			pause_1ms();
+		if (!send_one(snd->sock, snd->memfd, msg, len, nfds, h.request))
 			break;
 	}
+	shutdown(snd->sock, SHUT_WR);
+	return NULL;
 }
 
 /* Open descriptors of the process: a refused message must not leak the fds it carried. */
@@ -118,11 +145,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz f = {data, size};
 	size_t ram_len = (size_t)fz_take(&f, 2);
 	struct vu_handler h = {.handle = echo};
-	struct vu_opts o = {0};
+	/* Bit 15 of the RAM length: chains run in a worker pool instead of the queue thread. */
+	struct vu_opts o = {.thread_pool_size = ram_len & 0x8000 ? 2 : 0};
 	int sv[2], memfd, big = 1 << 20;
 	int fds_before = count_fds();
 
 	log_init(LOG_LVL_OFF, false);
+	ram_len &= 0x7fff;
 	if (ram_len > f.left)
 		ram_len = f.left;
 	memfd = memfd_create("fuzz-ram", MFD_CLOEXEC);
@@ -135,9 +164,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	send_all(sv[0], memfd, &f);
-	shutdown(sv[0], SHUT_WR);
-	vu_serve(sv[1], &h, &o); /* closes sv[1] */
+	struct sender snd = {sv[0], memfd, f};
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, send_all, &snd) != 0)
+		abort();
+	vu_serve(sv[1], &h, &o); /* closes sv[1]; ends at EOF, after the sender's shutdown */
+	pthread_join(th, NULL);
 	close(sv[0]);
 	close(memfd);
 	if (count_fds() != fds_before)

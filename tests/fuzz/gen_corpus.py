@@ -81,8 +81,8 @@ save('virtqueue', 'loop', bytes([2, 0, 0, 4]) + ring(4, [(0x1000, 8, NEXT, 1), (
 
 
 # --- vhost: u16 ram length, ram, then (u8 nfds, header, payload) messages ---
-def msg(req, payload=b'', nfds=0, flags=1):
-    return bytes([nfds]) + struct.pack('<III', req, flags, len(payload)) + payload
+def msg(req, payload=b'', nfds=0, flags=1, pause=False):
+    return bytes([nfds | (0x80 if pause else 0)]) + struct.pack('<III', req, flags, len(payload)) + payload
 
 
 GET_FEATURES, SET_FEATURES, SET_OWNER, SET_MEM_TABLE = 1, 2, 3, 5
@@ -96,13 +96,15 @@ setup = (msg(GET_FEATURES) + msg(SET_FEATURES, struct.pack('<Q', (1 << 32) | (1 
          msg(SET_OWNER))
 memtab = msg(SET_MEM_TABLE, struct.pack('<II', 1, 0) + struct.pack('<QQQQ', 0, 0x10000, UVA, 0), 1)
 queue = (msg(SET_VRING_NUM, struct.pack('<II', 1, 16)) +
-         msg(SET_VRING_ADDR, struct.pack('<IIQQQQ', 1, 0, UVA, UVA + 0x1000 - 0x1000 + 256,
-                                         UVA + 0x200, 0)) +
+         # vhost_vring_addr: desc, used, avail, log
+         msg(SET_VRING_ADDR, struct.pack('<IIQQQQ', 1, 0, UVA, UVA + 0x200, UVA + 256, 0)) +
          msg(SET_VRING_BASE, struct.pack('<II', 1, 0)) +
          msg(SET_VRING_CALL, struct.pack('<Q', 1), 1) + msg(SET_VRING_KICK, struct.pack('<Q', 1), 1) +
          msg(SET_VRING_ENABLE, struct.pack('<II', 1, 1)))
 save('vhost', 'serve', struct.pack('<H', len(ram)) + ram + setup + memtab + queue +
-     msg(GET_VRING_BASE, struct.pack('<II', 1, 0)))
+     msg(GET_VRING_BASE, struct.pack('<II', 1, 0), pause=True))
+save('vhost', 'pool', struct.pack('<H', 0x8000 | len(ram)) + ram + setup + memtab + queue +
+     msg(GET_VRING_BASE, struct.pack('<II', 1, 0), pause=True))
 save('vhost', 'memregs', struct.pack('<H', 0) + setup +
      msg(ADD_MEM_REG, struct.pack('<Q', 0) + struct.pack('<QQQQ', 0, 0x8000, UVA, 0), 1) +
      msg(ADD_MEM_REG, struct.pack('<Q', 0) + struct.pack('<QQQQ', 0x8000, 0x8000, UVA + 0x8000, 0x8000), 1) +
