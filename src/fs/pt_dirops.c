@@ -73,8 +73,9 @@ static int make_entry(struct pt_fs *fs, const struct fs_ctx *c, uint64_t parent,
 	pt_creds_leave(fs, &cr);
 	if (r == 0 && c->secctx)
 		r = pt_secctx_label_new(fs, p, name, a->kind == MK_DIR, c->secctx);
+	/* A name just made is a new inode: open it, skip the known-inode statx. */
 	if (r == 0)
-		r = pt_lookup_at(fs, p, name, out);
+		r = pt_lookup_new_at(fs, p, name, out);
 out_put:
 	pt_inode_put(fs, p);
 	return r;
