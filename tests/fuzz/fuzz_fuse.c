@@ -4,10 +4,13 @@
  *   u8 server options, u8 mode (bit 7: no INIT first; bits 0-5: errno the backend answers),
  *   then records: u8 iovec counts (low nibble: in, high nibble: out), u16 reply room,
  *   u16 request length, the request bytes; cut into iovecs at seeded random points.
- * Every iovec is its own allocation, so ASan sees a read or write past any of them.
+ * Every iovec is its own allocation, so ASan sees a read or write past any of them. Requests
+ * go through fuse_server_handle_async(), so SETLKW takes the deferred path.
  */
 #include "fuzz.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -15,6 +18,50 @@
 
 #define MAXIOV 8
 #define MAX_RECORDS 64
+
+/* The mock has no lock calls: these check what fs.h promises the backend (a lock range the
+ * server has already validated) and answer at once, so SETLKW goes through the deferred
+ * path (src/fuse/async.c) and back. */
+static void check_lock(const struct fuse_file_lock *lk)
+{
+	if ((lk->type != F_RDLCK && lk->type != F_WRLCK && lk->type != F_UNLCK) ||
+	    lk->start > lk->end || lk->end > INT64_MAX)
+		abort();
+}
+
+static int fz_getlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
+		    const struct fuse_file_lock *lk, struct fuse_file_lock *out)
+{
+	check_lock(lk);
+	*out = *lk;
+	out->type = F_UNLCK;
+	return 0;
+}
+
+static int fz_setlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
+		    const struct fuse_file_lock *lk, bool flock, bool sleep)
+{
+	if (!flock)
+		check_lock(lk);
+	/* Owner bit 1: a conflict, so SETLKW starts a waiter; bit 0: the wait is interrupted. */
+	if (!sleep)
+		return owner & 2 ? -EAGAIN : 0;
+	return owner & 1 ? -EINTR : 0;
+}
+
+static struct fs_ops fz_ops;
+
+/* A deferred reply: the whole reply, at most the room the request had. */
+static void fz_complete(void *ctx, uint32_t id, const void *reply, size_t len)
+{
+	struct fuse_out_header oh;
+
+	if (len > id || len < sizeof(oh))
+		abort();
+	memcpy(&oh, reply, sizeof(oh));
+	if (oh.len != len || oh.error > 0 || oh.error < -4095)
+		abort();
+}
 
 static void fuzz_init(struct fuse_server *srv)
 {
@@ -78,8 +125,12 @@ static void one_record(struct fuse_server *srv, struct fz *f)
 	f->p += len;
 	f->left -= len;
 	cut(NULL, room, nout, &seed, out);
-	n = fuse_server_handle(srv, in, nin, out, nout);
-	check_reply(out, nout, room, n);
+	/* The completion checks a deferred reply against the room, passed as the id. */
+	struct fuse_async a = {.complete = fz_complete, .ctx = srv, .id = (uint32_t)room};
+
+	n = fuse_server_handle_async(srv, in, nin, out, nout, &a);
+	if (n != FUSE_DEFERRED)
+		check_reply(out, nout, room, n);
 	for (unsigned i = 0; i < nin; i++)
 		free(in[i].iov_base);
 	for (unsigned i = 0; i < nout; i++)
@@ -101,12 +152,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_init(LOG_LVL_OFF, false);
 	memset(&m, 0, sizeof(m));
 	m.result = -(int)(mode & 0x3f);
-	if (fuse_server_new(&mock_ops, &m, &opts, &srv) < 0)
+	fz_ops = mock_ops;
+	fz_ops.getlk = fz_getlk;
+	fz_ops.setlk = fz_setlk;
+	if (fuse_server_new(&fz_ops, &m, &opts, &srv) < 0)
 		return 0;
 	if (!(mode & 0x80))
 		fuzz_init(srv);
 	for (unsigned i = 0; i < MAX_RECORDS && f.left > 0; i++)
 		one_record(srv, &f);
+	fuse_server_cancel(srv, NULL);
 	fuse_server_free(srv);
 	return 0;
 }

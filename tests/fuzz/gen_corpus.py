@@ -48,6 +48,11 @@ fuse = {
             rec(fuse_req(LSEEK, 2, struct.pack('<QQII', 0, 0, 3, 0))) +
             rec(fuse_req(SETATTR, 2, bytes(88))),
     'noinit': rec(fuse_req(GETATTR, 1, bytes(16))),
+    # SETLKW: owner bit 1 makes the first try conflict (a waiter thread), bit 0 makes the
+    # wait end in EINTR
+    'setlkw': rec(fuse_req(33, 2, struct.pack('<QQQQIIII', 0, 2, 0, 10, 1, 0, 0, 0))) +
+              rec(fuse_req(33, 2, struct.pack('<QQQQIIII', 0, 3, 0, 2**63 - 1, 0, 0, 1, 0), 5)) +
+              rec(fuse_req(INTERRUPT, 0, struct.pack('<Q', 5))),
 }
 for name, body in fuse.items():
     save('fuse', name, bytes([0xff, 0x80 if name == 'noinit' else 0]) + body)
