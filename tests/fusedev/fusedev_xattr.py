@@ -177,7 +177,21 @@ def test_translate():
     check("readdir still works", "tf" in names)
 
 
+def test_translate_chain():
+    """--translate-uid/gid=host:3000:4000:1 and host:4000:5000:1: each answer maps a host id
+    once, so GETATTR and STATX (asked for by stat's %W, the birth time) agree on 4000."""
+    h = os.path.join(src, "chained")
+    open(h, "w").close()
+    os.chown(h, 3000, 3000)
+    out = subprocess.run(["stat", "-c", "%u %g %W", os.path.join(mnt, "chained")],
+                         capture_output=True, text=True).stdout.split()
+    check(f"STATX owner 4000:4000 (got {out[:2]})", out[:2] == ["4000", "4000"])
+    st = os.stat(os.path.join(mnt, "chained"))
+    check(f"GETATTR owner 4000:4000 (got {st.st_uid}:{st.st_gid})",
+          (st.st_uid, st.st_gid) == (4000, 4000))
+
+
 {"xattr": test_xattr, "map": test_map, "capmap": test_capmap, "acl": test_acl,
- "translate": test_translate}[mode]()
+ "translate": test_translate, "translate-chain": test_translate_chain}[mode]()
 print(f"fusedev_xattr [{mode}]: {fails} failures")
 sys.exit(1 if fails else 0)

@@ -70,6 +70,8 @@ run capmap "--xattrmap=:map::user.virtiofs.:" --killpriv-v2
 run acl --posix-acl
 run acl --posix-acl --killpriv-v2 --cache=never
 run translate --translate-uid=map:1000:2000:10 --translate-gid=map:1000:2000:10
+run translate-chain --translate-uid=host:3000:4000:1 --translate-uid=host:4000:5000:1 \
+	--translate-gid=host:3000:4000:1 --translate-gid=host:4000:5000:1
 
 echo "$FAILS failures"
 [ "$FAILS" == 0 ]
