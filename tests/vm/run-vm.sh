@@ -106,7 +106,11 @@ trap 'exit 130' INT TERM
 if [ $legacy -eq 1 ]; then
 	dcmd=("$daemon" "--socket-path=$sock" -o "source=$share" -o cache=auto "${daemon_args[@]}")
 else
-	dcmd=("$daemon" "--socket-path=$sock" "--shared-dir=$share" --cache=auto --sandbox=none
+	# Defaults the caller's --daemon-arg may override (the daemon refuses conflicting values).
+	defaults=()
+	[[ " ${daemon_args[*]} " == *" --cache="* ]] || defaults+=(--cache=auto)
+	[[ " ${daemon_args[*]} " == *" --sandbox"* ]] || defaults+=(--sandbox=none)
+	dcmd=("$daemon" "--socket-path=$sock" "--shared-dir=$share" "${defaults[@]}"
 		"${daemon_args[@]}")
 fi
 log "daemon: ${dcmd[*]}"

@@ -149,6 +149,15 @@ if [ $legacy_only -eq 0 ]; then
 		extra=()
 		for a in ${VM_DAEMON_ARGS:-}; do extra+=("--daemon-arg=$a"); done
 		vm_run ours --daemon "$daemon" "${extra[@]}"
+		# The same guest script under the other cache policies and the options that change
+		# what the guest kernel is told at INIT or at OPEN.
+		vm_run ours-never --daemon "$daemon" "${extra[@]}" --daemon-arg=--cache=never \
+			--daemon-arg=--allow-mmap --daemon-arg=--allow-direct-io \
+			--daemon-arg=--no-readdirplus --daemon-arg=--preserve-noatime \
+			--daemon-arg=--thread-pool-size=2
+		vm_run ours-always --daemon "$daemon" "${extra[@]}" --daemon-arg=--cache=always \
+			--daemon-arg=--writeback --daemon-arg=--killpriv-v2 --daemon-arg=--xattr \
+			--daemon-arg=--posix-lock --daemon-arg=--flock --daemon-arg=--announce-submounts
 	fi
 fi
 if [ -n "$asan_daemon" ] && [ $legacy_only -eq 0 ]; then
