@@ -36,8 +36,18 @@ static const int syslog_prio[] = {
 	[LOG_LVL_DEBUG] = LOG_DEBUG,  [LOG_LVL_TRACE] = LOG_DEBUG,
 };
 
-static void emit(enum log_level level, const char *buf)
+/* Guest-chosen names reach log lines: a control character could forge a line or drive the
+ * reader's terminal, so each one is shown as '?'. */
+static void defang(char *buf)
 {
+	for (unsigned char *p = (unsigned char *)buf; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+static void emit(enum log_level level, char *buf)
+{
+	defang(buf);
 	if (to_syslog) {
 		syslog(syslog_prio[level], "%s", buf);
 		return;

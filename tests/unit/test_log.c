@@ -76,12 +76,38 @@ static void test_flood_through_logger(void **state)
 	assert_null(strstr(buf, "malformed request 10\n"));
 }
 
+/* A guest-chosen name with a newline or an escape sequence stays on one harmless line. */
+static void test_control_characters(void **state)
+{
+	char path[] = "/tmp/test_log_XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	char buf[1024];
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	unlink(path);
+	log_init(LOG_LVL_INFO, false);
+	dup2(fd, STDERR_FILENO);
+	log_warn("bad name '%s'", "a\n[2026-01-01T00:00:00Z ERROR virtiofsd] forged\x1b[2J\x7f");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1); /* one line */
+	assert_null(strchr(buf, 0x1b));
+	assert_null(strchr(buf, 0x7f));
+	assert_non_null(strstr(buf, "bad name 'a?[2026-01-01T00:00:00Z ERROR virtiofsd] forged?[2J?'"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_burst_then_silence),
 	    cmocka_unit_test(test_quiet_window_reports_nothing),
 	    cmocka_unit_test(test_flood_through_logger),
+	    cmocka_unit_test(test_control_characters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
