@@ -165,6 +165,51 @@ static int serve(struct vu_listener *l, const struct config *cfg, struct fuse_se
 	return r;
 }
 
+/* The passthrough filesystem over what the sandbox left us (root, /proc/self/fd, mountinfo). */
+static int open_filesystem(const struct config *cfg, const struct sb_env *env, void **fs)
+{
+	struct fs_passthrough_opts fo = {
+		.root_dir = env->root_dir,
+		.proc_self_fd = env->proc_self_fd,
+		.cache = cfg->cache,
+		.allow_direct_io = cfg->allow_direct_io,
+		.announce_submounts = cfg->announce_submounts,
+		.readonly = cfg->readonly,
+		.xattr = cfg->xattr,
+		.preserve_noatime = cfg->preserve_noatime,
+		.xattrmap = cfg->xattr_rules,
+		.uid_map = idmap_is_empty(&cfg->translate_uid) ? NULL : &cfg->translate_uid,
+		.gid_map = idmap_is_empty(&cfg->translate_gid) ? NULL : &cfg->translate_gid,
+		.inode_file_handles = handles_mode(cfg->inode_file_handles),
+		.mountinfo_fd = env->mountinfo_fd,
+		.thread_pool_size = cfg->thread_pool_size,
+	};
+
+	if (cfg->inode_file_handles && strcmp(cfg->inode_file_handles, "fallback") == 0)
+		log_warn("--inode-file-handles=fallback is deprecated: use prefer");
+	return fs_passthrough_new(&fo, fs);
+}
+
+static int new_server(const struct config *cfg, void *fs, struct fuse_server **srv)
+{
+	struct fuse_server_opts so = {
+		.readdirplus = cfg->readdirplus,
+		.writeback = cfg->writeback,
+		.killpriv_v2 = cfg->killpriv_v2,
+		.posix_acl = cfg->posix_acl,
+		.security_label = cfg->security_label,
+		.allow_mmap = cfg->allow_mmap,
+		.posix_locks = cfg->posix_lock,
+		.flock_locks = cfg->flock,
+		.xattr = cfg->xattr,
+	};
+	int r = fuse_server_new(&fs_passthrough_ops, fs, &so, srv);
+
+	if (r < 0)
+		log_error("cannot create the FUSE server: %s", strerror(-r));
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -210,45 +255,14 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 
-	struct fs_passthrough_opts fo = {
-		.root_dir = env.root_dir,
-		.proc_self_fd = env.proc_self_fd,
-		.cache = cfg.cache,
-		.allow_direct_io = cfg.allow_direct_io,
-		.announce_submounts = cfg.announce_submounts,
-		.readonly = cfg.readonly,
-		.xattr = cfg.xattr,
-		.preserve_noatime = cfg.preserve_noatime,
-		.xattrmap = cfg.xattr_rules,
-		.uid_map = idmap_is_empty(&cfg.translate_uid) ? NULL : &cfg.translate_uid,
-		.gid_map = idmap_is_empty(&cfg.translate_gid) ? NULL : &cfg.translate_gid,
-		.inode_file_handles = handles_mode(cfg.inode_file_handles),
-		.mountinfo_fd = env.mountinfo_fd,
-		.thread_pool_size = cfg.thread_pool_size,
-	};
-	if (cfg.inode_file_handles && strcmp(cfg.inode_file_handles, "fallback") == 0)
-		log_warn("--inode-file-handles=fallback is deprecated: use prefer");
-	r = fs_passthrough_new(&fo, &fs);
+	r = open_filesystem(&cfg, &env, &fs);
 	if (r < 0)
 		goto out;
 	/* DAC_READ_SEARCH (open_by_handle_at) stays only if handles are really in use. */
 	co.file_handles = fs_passthrough_uses_handles(fs);
-	struct fuse_server_opts so = {
-		.readdirplus = cfg.readdirplus,
-		.writeback = cfg.writeback,
-		.killpriv_v2 = cfg.killpriv_v2,
-		.posix_acl = cfg.posix_acl,
-		.security_label = cfg.security_label,
-		.allow_mmap = cfg.allow_mmap,
-		.posix_locks = cfg.posix_lock,
-		.flock_locks = cfg.flock,
-		.xattr = cfg.xattr,
-	};
-	r = fuse_server_new(&fs_passthrough_ops, fs, &so, &srv);
-	if (r < 0) {
-		log_error("cannot create the FUSE server: %s", strerror(-r));
+	r = new_server(&cfg, fs, &srv);
+	if (r < 0)
 		goto out;
-	}
 	/* Everything is open; no thread runs yet. */
 	r = sb_drop_caps(&co);
 	if (r == 0)
