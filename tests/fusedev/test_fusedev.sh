@@ -9,10 +9,8 @@ BIN=${1:?usage: test_fusedev.sh <virtiofsd-fusedev> [options]}
 shift
 EXTRA=("$@")
 
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
-	echo "SKIP: needs root and /dev/fuse"
-	exit 77
-fi
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+fusedev_require
 
 TMP=$(mktemp -d /tmp/fusedev-test.XXXXXX)
 chmod 755 "$TMP" # other uids run tests inside the mount
@@ -23,11 +21,7 @@ FAILS=0
 CHECKS=0
 
 cleanup() {
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	mountpoint -q "$MNT" 2>/dev/null && umount -l "$MNT"
+	fusedev_teardown "$PID" "$MNT"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -57,11 +51,7 @@ start() {
 	mkdir -p "$SRC" "$MNT"
 	"$BIN" "$SRC" "$MNT" "$@" >"$TMP/daemon.log" 2>&1 &
 	PID=$!
-	for _ in $(seq 100); do
-		grep -q " $MNT fuse" /proc/mounts && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	fusedev_wait_mount "$MNT" "$PID" && return 0
 	echo "FAIL: daemon did not mount $MNT"
 	cat "$TMP/daemon.log"
 	exit 1

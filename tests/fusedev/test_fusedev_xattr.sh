@@ -7,10 +7,8 @@ set -u
 HERE=$(dirname "$(readlink -f "$0")")
 BIN=${1:?usage: test_fusedev_xattr.sh <virtiofsd-fusedev>}
 
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
-	echo "SKIP: needs root and /dev/fuse"
-	exit 77
-fi
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+fusedev_require
 
 TMP=$(mktemp -d /tmp/fusedev-xattr.XXXXXX)
 chmod 755 "$TMP" # other uids run commands inside the mount
@@ -20,11 +18,7 @@ PID=
 FAILS=0
 
 cleanup() {
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	mountpoint -q "$MNT" 2>/dev/null && umount -l "$MNT"
+	fusedev_teardown "$PID" "$MNT"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -39,12 +33,7 @@ run() {
 	chmod 755 "$SRC"
 	"$BIN" "$SRC" "$MNT" "$@" >"$TMP/daemon.log" 2>&1 &
 	PID=$!
-	for _ in $(seq 100); do
-		grep -q " $MNT fuse" /proc/mounts && break
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! grep -q " $MNT fuse" /proc/mounts; then
+	if ! fusedev_wait_mount "$MNT" "$PID"; then
 		echo "FAIL: $mode: daemon did not mount"
 		cat "$TMP/daemon.log"
 		FAILS=$((FAILS + 1))

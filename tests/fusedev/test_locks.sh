@@ -7,10 +7,8 @@ set -u
 HERE=$(dirname "$(readlink -f "$0")")
 BIN=${1:?usage: test_locks.sh <virtiofsd-fusedev>}
 
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
-	echo "SKIP: needs root and /dev/fuse"
-	exit 77
-fi
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+fusedev_require
 if ! command -v python3 >/dev/null; then
 	echo "SKIP: needs python3"
 	exit 77
@@ -21,11 +19,7 @@ PID=
 FAILS=0
 
 cleanup() {
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	mountpoint -q "$TMP/mnt" 2>/dev/null && umount -l "$TMP/mnt"
+	fusedev_teardown "$PID" "$TMP/mnt"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -35,11 +29,7 @@ run_mode() {
 	rm -rf "$TMP/src" && mkdir -p "$TMP/src" "$TMP/mnt"
 	"$BIN" "$TMP/src" "$TMP/mnt" --cache="$cache" --posix-lock --flock >"$TMP/daemon.log" 2>&1 &
 	PID=$!
-	for _ in $(seq 100); do
-		grep -q " $TMP/mnt fuse" /proc/mounts && break
-		sleep 0.05
-	done
-	if ! grep -q " $TMP/mnt fuse" /proc/mounts; then
+	if ! fusedev_wait_mount "$TMP/mnt" "$PID"; then
 		echo "FAIL: daemon did not mount ($cache)"
 		cat "$TMP/daemon.log"
 		exit 1

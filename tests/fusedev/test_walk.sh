@@ -15,10 +15,8 @@ NFILES=${2:-200000}
 PER_DIR=1000
 FD_MAX_HANDLES=100 # "tens": the LRU cache of idle fds (64) plus the daemon's own
 
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
-	echo "SKIP: needs root and /dev/fuse"
-	exit 77
-fi
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+fusedev_require
 
 # tmpfs (it has file handles) makes the tree in seconds; WALK_TMPDIR=/tmp walks the disk's fs.
 BASE=${WALK_TMPDIR:-/dev/shm}
@@ -32,11 +30,7 @@ FAILS=0
 
 cleanup() {
 	[ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	mountpoint -q "$MNT" 2>/dev/null && umount -l "$MNT"
+	fusedev_teardown "$PID" "$MNT"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -67,11 +61,7 @@ start() {
 	(ulimit -n "$nofile" && exec "$BIN" "$SRC" "$MNT" --cache=always "$@") \
 		>"$TMP/daemon.log" 2>&1 &
 	PID=$!
-	for _ in $(seq 200); do
-		grep -q " $MNT fuse" /proc/mounts && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	fusedev_wait_mount "$MNT" "$PID" 200 && return 0
 	echo "FAIL: daemon did not mount $MNT"
 	cat "$TMP/daemon.log"
 	exit 1
