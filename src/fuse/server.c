@@ -208,8 +208,8 @@ static int check_phase(const struct fuse_req *req, const struct fuse_optab *op)
 	return 0;
 }
 
-/* Copy the arguments out of the transport and run the handler. */
-static int run_handler(struct fuse_req *req, const struct fuse_optab *op)
+/* Copy the arguments out of the transport and call the opcode's handler (fuse_handler_fn). */
+static int call_op(struct fuse_req *req, const struct fuse_optab *op)
 {
 	uint64_t small[512]; /* 4 KiB covers every request but large SETXATTRs */
 	struct fuse_ext_area ext;
@@ -258,7 +258,7 @@ static int dispatch(struct fuse_req *req, const struct fuse_optab *op)
 	log_debug("FUSE %s unique=%llu nodeid=%llu len=%u", op->name,
 		  (unsigned long long)req->in.unique, (unsigned long long)req->in.nodeid,
 		  req->in.len);
-	return run_handler(req, op);
+	return call_op(req, op);
 }
 
 size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsigned in_cnt,

@@ -68,7 +68,7 @@ struct vu_dev {
 	struct vu_queue q[VU_MAX_QUEUES];
 };
 
-/* vring.c */
+/* vring.c: SET_VRING_* messages and starting, stopping, resetting queues. */
 void vu_queue_init(struct vu_dev *d, unsigned i);
 void vu_queue_stop(struct vu_queue *q);
 void vu_queue_try_start(struct vu_queue *q);
@@ -82,8 +82,11 @@ int vu_get_vring_base(struct vu_dev *d, struct vu_msg *m);
 int vu_set_vring_fd(struct vu_dev *d, struct vu_msg *m);
 int vu_set_vring_enable(struct vu_dev *d, struct vu_msg *m);
 
-/* Handle one popped chain and push it (queue thread or worker). */
-void vu_run_elem(struct vu_queue *q, const struct vq_elem *e);
+/* queue.c: the hot path. */
+/* The queue thread (arg: its struct vu_queue), started by vu_queue_try_start. */
+void *vu_queue_thread(void *arg);
+/* Hand one popped chain to the handler and push it (queue thread or worker). */
+void vu_serve_elem(struct vu_queue *q, const struct vq_elem *e);
 /* Push one used element and notify if needed (memory read lock held). */
 void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len);
 

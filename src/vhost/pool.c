@@ -80,7 +80,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (!j)
 			return NULL;
-		vu_run_elem(j->q, &j->e);
+		vu_serve_elem(j->q, &j->e);
 		vu_inflight_add(j->q, -1);
 		free(j);
 	}

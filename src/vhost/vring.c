@@ -1,7 +1,8 @@
 /*
- * Vring set-up messages and the queue threads. A queue thread runs while its ring is started
- * (size, addresses and kick fd known, and enabled when protocol features were negotiated); it is
- * stopped and joined before anything it reads without locks changes.
+ * The SET_VRING_* / GET_VRING_BASE messages and the queue lifecycle they drive. A queue thread
+ * (queue.c) runs while its ring is started (size, addresses and kick fd known, and enabled when
+ * protocol features were negotiated); it is stopped and joined before anything it reads without
+ * locks changes.
  */
 #include "vhost/dev.h"
 
@@ -10,12 +11,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/virtio_ring.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
-#include <time.h>
 
 void vu_queue_init(struct vu_dev *d, unsigned i)
 {
@@ -35,161 +34,6 @@ static void close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
-}
-
-/* A queue thread serving chains inline notifies once per batch rather than once per chain:
- * the call eventfd write (a wake-up of the guest's vCPU) costs more than a small request. The
- * batch ends when the ring is empty, after VU_NOTIFY_BATCH chains, or before the next chain
- * once the oldest unsignalled one has waited VU_NOTIFY_WAIT_NS. */
-#define VU_NOTIFY_BATCH 16
-#define VU_NOTIFY_WAIT_NS 50000
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Called with q->lock held. */
-static void notify_locked(struct vu_queue *q)
-{
-	q->unsignalled = 0;
-	if (vq_should_notify(&q->vq) && q->call_fd >= 0 && eventfd_write(q->call_fd, 1) < 0)
-		log_warn_rl("queue %u: signalling the call eventfd failed: %s", q->index,
-			    strerror(errno));
-}
-
-/* Push one used element and interrupt the guest if it asked for it. */
-void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
-{
-	pthread_mutex_lock(&q->lock);
-	vq_push(&q->vq, e, len);
-	notify_locked(q);
-	pthread_mutex_unlock(&q->lock);
-}
-
-static void push_batched(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
-{
-	pthread_mutex_lock(&q->lock);
-	vq_push(&q->vq, e, len);
-	if (q->unsignalled++ == 0)
-		q->unsignalled_since_ns = now_ns();
-	if (q->unsignalled >= VU_NOTIFY_BATCH)
-		notify_locked(q);
-	pthread_mutex_unlock(&q->lock);
-}
-
-/* all: the batch ends; otherwise only if the oldest unsignalled chain has waited too long. */
-static void flush_notify(struct vu_queue *q, bool all)
-{
-	pthread_mutex_lock(&q->lock);
-	if (q->unsignalled && (all || now_ns() - q->unsignalled_since_ns >= VU_NOTIFY_WAIT_NS))
-		notify_locked(q);
-	pthread_mutex_unlock(&q->lock);
-}
-
-/* Run the handler; true with *len when the reply is complete, false when it was deferred. */
-static bool run_handler(struct vu_queue *q, const struct vq_elem *e, uint32_t *len)
-{
-	const struct vu_handler *h = q->dev->h;
-	size_t n;
-
-	if (h->handle_async && h->cancel) {
-		n = h->handle_async(h->opaque, e->iov, e->rd_cnt, e->iov + e->rd_cnt, e->wr_cnt,
-				    vu_deferred_complete, q, e->head);
-		if (n == VU_DEFERRED) {
-			vu_deferred_add(q, 1);
-			return false;
-		}
-	} else {
-		n = h->handle(h->opaque, e->iov, e->rd_cnt, e->iov + e->rd_cnt, e->wr_cnt);
-	}
-	*len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-	return true;
-}
-
-void vu_run_elem(struct vu_queue *q, const struct vq_elem *e)
-{
-	uint32_t len;
-
-	if (run_handler(q, e, &len))
-		vu_queue_push(q, e, len);
-}
-
-/* Serve one chain; false when the ring is empty, unmapped or broken. */
-static bool serve_one(struct vu_queue *q)
-{
-	struct vu_dev *d = q->dev;
-	struct vq_elem e = {.iov = q->iov, .iov_max = vq_iov_max(q->num)};
-	int r;
-
-	/* A guest can make a chain available again while it is still in flight: bound what it
-	 * can make us hold. */
-	if (d->pool)
-		vu_wait_queue_idle(q, q->num);
-	flush_notify(q, false);
-	pthread_rwlock_rdlock(&d->mem_lock);
-	r = vq_pop(&q->vq, &e);
-	if (r == 1 && (!d->pool || vu_pool_submit(d->pool, q, &e) < 0)) {
-		uint32_t len;
-
-		if (run_handler(q, &e, &len))
-			push_batched(q, &e, len);
-	}
-	pthread_rwlock_unlock(&d->mem_lock);
-	return r == 1;
-}
-
-static void drain(struct vu_queue *q)
-{
-	bool more;
-
-	do {
-		pthread_rwlock_rdlock(&q->dev->mem_lock);
-		vq_disable_notify(&q->vq);
-		pthread_rwlock_unlock(&q->dev->mem_lock);
-		/* A guest that keeps the ring full must not keep us from stopping. */
-		while (!__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE) && serve_one(q))
-			;
-		/* Before sleeping (or stopping), every pushed chain is signalled. */
-		flush_notify(q, true);
-		/* Re-arm, then look once more: a chain made available between our last pop and
-		 * the re-arm would otherwise wait for a kick that never comes. */
-		pthread_rwlock_rdlock(&q->dev->mem_lock);
-		more = vq_enable_notify(&q->vq);
-		pthread_rwlock_unlock(&q->dev->mem_lock);
-	} while (more && !__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE));
-}
-
-static void *queue_thread(void *arg)
-{
-	struct vu_queue *q = arg;
-
-	for (;;) {
-		struct pollfd p[2] = {{q->kick_fd, POLLIN, 0}, {q->stop_fd, POLLIN, 0}};
-		eventfd_t v;
-
-		/* Chains may already wait (kicked before we started): look before sleeping. */
-		drain(q);
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("queue %u: poll failed: %s", q->index, strerror(errno));
-			break;
-		}
-		if (p[1].revents)
-			break;
-		if (p[0].revents & (POLLERR | POLLNVAL)) {
-			log_error("queue %u: the kick fd failed; the queue stops", q->index);
-			break;
-		}
-		if (eventfd_read(q->kick_fd, &v) < 0 && errno != EAGAIN)
-			log_warn_rl("queue %u: reading the kick eventfd failed: %s", q->index,
-				    strerror(errno));
-	}
-	return NULL;
 }
 
 void vu_queue_stop(struct vu_queue *q)
@@ -248,7 +92,7 @@ void vu_queue_try_start(struct vu_queue *q)
 		log_error("queue %u: cannot start: out of memory or fds", q->index);
 		goto fail;
 	}
-	r = pthread_create(&q->thread, NULL, queue_thread, q);
+	r = pthread_create(&q->thread, NULL, vu_queue_thread, q);
 	if (r != 0) {
 		log_error("queue %u: cannot start its thread: %s", q->index, strerror(r));
 		goto fail;
