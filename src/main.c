@@ -210,6 +210,40 @@ static int new_server(const struct config *cfg, void *fs, struct fuse_server **s
 	return r;
 }
 
+/* The command line, and what it asks that needs no serving (help, version, capabilities):
+ * 1 when that is done (cfg freed), 0 to go on, negative after a bad command line. */
+static int read_options(int argc, char **argv, struct config *cfg)
+{
+	if (argc < 2) {
+		config_print_help(argv[0]);
+		return 1;
+	}
+	if (config_parse(cfg, argc, argv) < 0)
+		return -EINVAL;
+	if (cfg->help)
+		config_print_help(argv[0]);
+	else if (cfg->version)
+		printf("virtiofsd %s\n", VIRTIOFSD_VERSION);
+	else if (cfg->print_capabilities)
+		print_capabilities();
+	else
+		return 0;
+	config_free(cfg);
+	return 1;
+}
+
+/* Every check that needs no resource, before anything is opened (cfg freed on failure). */
+static int check_options(struct config *cfg, struct sb_opts *sbo, struct sb_caps_opts *co)
+{
+	sandbox_opts(cfg, sbo, co);
+	if (check_required(cfg) < 0 || refuse_unimplemented(cfg) < 0 || sb_check(sbo) < 0 ||
+	    sb_caps_check(co) < 0) {
+		config_free(cfg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -222,28 +256,11 @@ int main(int argc, char **argv)
 	void *fs = NULL;
 	int r;
 
-	if (argc < 2) {
-		config_print_help(argv[0]);
-		return 0;
-	}
-	if (config_parse(&cfg, argc, argv) < 0)
+	r = read_options(argc, argv, &cfg);
+	if (r != 0)
+		return r < 0 ? 1 : 0;
+	if (check_options(&cfg, &sbo, &co) < 0)
 		return 1;
-	if (cfg.help || cfg.version || cfg.print_capabilities) {
-		if (cfg.help)
-			config_print_help(argv[0]);
-		else if (cfg.version)
-			printf("virtiofsd %s\n", VIRTIOFSD_VERSION);
-		else
-			print_capabilities();
-		config_free(&cfg);
-		return 0;
-	}
-	sandbox_opts(&cfg, &sbo, &co);
-	if (check_required(&cfg) < 0 || refuse_unimplemented(&cfg) < 0 || sb_check(&sbo) < 0 ||
-	    sb_caps_check(&co) < 0) {
-		config_free(&cfg);
-		return 1;
-	}
 	log_init(cfg.log_level, cfg.syslog);
 	signal(SIGPIPE, SIG_IGN);
 	sb_set_rlimit_nofile(cfg.rlimit_nofile_set, cfg.rlimit_nofile); /* a failure only warns */
