@@ -87,6 +87,15 @@ struct fs_ops {
 	int (*init)(void *fs, const struct fs_conn *conn, uint64_t *want);
 	void (*destroy)(void *fs); /* forget all inodes and handles (DESTROY/reset) */
 
+	/* Lookup count: every successful reply that hands the guest an entry (a nonzero
+	 * nodeid) is one lookup the backend counts on that inode: LOOKUP ("." too), MKNOD,
+	 * MKDIR, SYMLINK, LINK, CREATE, TMPFILE, and each READDIRPLUS entry but "." and ".."
+	 * (nodeid 0); an entry counted but then not sent is forgotten again by the backend.
+	 * FORGET and BATCH_FORGET subtract nlookup (clamped at 0): the guest dropped its inode
+	 * and will not use the id again; at 0, and once no request in flight holds it, the
+	 * backend drops the inode and its fd, and the id goes stale (EBADF). The root is never
+	 * forgotten. destroy (DESTROY, a new INIT on a live session, device reset, disconnect)
+	 * zeroes every count at once. */
 	int (*lookup)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
 		      struct fuse_entry_out *out);
 	void (*forget)(void *fs, uint64_t ino, uint64_t nlookup);
