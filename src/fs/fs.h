@@ -20,6 +20,7 @@
 #include <linux/fuse.h>
 
 #include "fuse/fuse_compat.h" /* protocol structs newer than the installed header */
+#include "util/iov.h"
 
 /* A security context the guest sent with a create (FUSE_SECURITY_CTX): an xattr to set on the
  * new node, under its guest name (the backend maps it). */
@@ -122,14 +123,17 @@ struct fs_ops {
 	int (*create)(void *fs, const struct fs_ctx *c, uint64_t parent, const char *name,
 		      uint32_t mode, uint32_t flags, uint32_t umask, struct fuse_entry_out *entry,
 		      struct fuse_open_out *open);
-	/* READ straight into guest memory: iov/iovcnt is the reply's payload space (size bytes
-	 * at most). Returns bytes read. */
+	/*
+	 * READ and WRITE move data straight between the file and guest memory, through a view the
+	 * server cut once: dst->len is what READ may read (the size asked, clipped to the reply
+	 * space and max_pages), src->len exactly what WRITE writes (the request's size). The
+	 * backend does no iovec arithmetic: it hands the view to iov_preadv_all/iov_pwritev_all,
+	 * which may consume it. Returns the bytes moved (at most the view's len).
+	 */
 	int (*read)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-		    uint32_t size, uint32_t flags, const struct iovec *iov, int iovcnt);
-	/* WRITE straight from guest memory. Returns bytes written. */
+		    uint32_t flags, struct iov_view *dst);
 	int (*write)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-		     uint32_t size, uint32_t write_flags, uint32_t flags, const struct iovec *iov,
-		     int iovcnt);
+		     uint32_t write_flags, uint32_t flags, struct iov_view *src);
 	int (*statfs)(void *fs, const struct fs_ctx *c, uint64_t ino, struct fuse_statfs_out *out);
 	int (*release)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags,
 		       uint32_t release_flags, uint64_t lock_owner);

@@ -12,8 +12,6 @@
 #include "fs/pt_internal.h"
 #include "fs/pt_ext.h"
 
-#define PT_IOV_STACK 32
-
 int pt_open_flags(struct pt_fs *fs, uint32_t guest_flags, int *host_flags)
 {
 	/* Anything else (O_CREAT, O_PATH, O_TMPFILE, O_NOFOLLOW, ...) means nothing for a reopen
@@ -121,66 +119,22 @@ int pt_opendir(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
 }
 
 int pt_read(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-	    uint32_t size, uint32_t flags, const struct iovec *iov, int iovcnt)
+	    uint32_t flags, struct iov_view *dst)
 {
 	struct pt_handle *h;
 	ssize_t n;
 	int r;
 
-	if (offset > INT64_MAX)
+	if (offset > INT64_MAX || dst->len > INT_MAX) /* the byte count is returned as an int */
 		return -EINVAL;
-	if (size == 0 || iovcnt <= 0)
+	if (dst->len == 0)
 		return 0;
 	r = pt_handle_get(fs, fh, &h);
 	if (r < 0)
 		return r;
-	n = preadv(h->fd, iov, iovcnt, (off_t)offset);
-	r = n < 0 ? -errno : (int)n;
+	n = iov_preadv_all(h->fd, dst, (off_t)offset);
 	pt_handle_put(fs, h);
-	return r;
-}
-
-/* Copies iov, clipped to at most size bytes. Returns the entry count used. */
-static int clip_iov(const struct iovec *iov, int iovcnt, size_t size, struct iovec *dst)
-{
-	int n = 0;
-
-	for (int i = 0; i < iovcnt && size > 0; i++) {
-		dst[n] = iov[i];
-		if (dst[n].iov_len > size)
-			dst[n].iov_len = size;
-		size -= dst[n].iov_len;
-		n++;
-	}
-	return n;
-}
-
-static int write_all(int fd, struct iovec *v, int cnt, off_t off)
-{
-	size_t done = 0;
-
-	while (cnt > 0) {
-		ssize_t n = pwritev(fd, v, cnt, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return done ? (int)done : -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-		off += n;
-		while (cnt > 0 && (size_t)n >= v->iov_len) {
-			n -= (ssize_t)v->iov_len;
-			v++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			v->iov_base = (char *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-		}
-	}
-	return (int)done;
+	return (int)n;
 }
 
 /*
@@ -209,41 +163,25 @@ int pt_kill_suidgid(struct pt_fs *fs, int fd, bool opath)
 }
 
 int pt_write(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-	     uint32_t size, uint32_t write_flags, uint32_t flags, const struct iovec *iov,
-	     int iovcnt)
+	     uint32_t write_flags, uint32_t flags, struct iov_view *src)
 {
 	struct pt_fs *fs = fsp;
-	struct iovec stack[PT_IOV_STACK], *v = stack;
 	struct pt_handle *h;
-	int r, cnt;
+	int r;
 
 	if (fs->opts.readonly)
 		return -EROFS;
-	if (offset > INT64_MAX || iovcnt < 0 || iovcnt > IOV_MAX)
+	if (offset > INT64_MAX || src->len > INT_MAX) /* the byte count is returned as an int */
 		return -EINVAL;
-	if (size > INT_MAX)
-		size = INT_MAX; /* the byte count is returned as an int */
 	r = pt_handle_get(fs, fh, &h);
 	if (r < 0)
 		return r;
-	if (iovcnt > PT_IOV_STACK) {
-		v = malloc((size_t)iovcnt * sizeof(*v));
-		if (!v) {
-			r = -ENOMEM;
-			goto out_put;
-		}
-	}
-	cnt = clip_iov(iov, iovcnt, size, v);
-	r = 0;
 	if (write_flags & FUSE_WRITE_KILL_SUIDGID)
 		r = pt_kill_suidgid(fs, h->fd, false);
 	if (r == 0)
 		r = pt_drop_capability(fs, h->fd, false);
 	if (r == 0)
-		r = write_all(h->fd, v, cnt, (off_t)offset);
-	if (v != stack)
-		free(v);
-out_put:
+		r = (int)iov_pwritev_all(h->fd, src, (off_t)offset);
 	pt_handle_put(fs, h);
 	return r;
 }

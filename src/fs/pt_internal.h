@@ -196,10 +196,9 @@ int pt_kill_suidgid(struct pt_fs *fs, int fd, bool opath);
 int pt_open(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
 	    struct fuse_open_out *out);
 int pt_read(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-	    uint32_t size, uint32_t flags, const struct iovec *iov, int iovcnt);
+	    uint32_t flags, struct iov_view *dst);
 int pt_write(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-	     uint32_t size, uint32_t write_flags, uint32_t flags, const struct iovec *iov,
-	     int iovcnt);
+	     uint32_t write_flags, uint32_t flags, struct iov_view *src);
 int pt_release(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags,
 	       uint32_t release_flags, uint64_t lock_owner);
 int pt_fsync(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, bool datasync);

@@ -150,7 +150,7 @@ int fuse_ext_load(struct fuse_req *req, bool payload, struct fuse_ext_area *a)
 		buf = a->heap;
 	}
 	/* check_header() put the area inside len, and len inside the transport's buffer. */
-	if (fuse_iov_copy_from(req->in_iov, req->in_cnt, off, buf, len) != len)
+	if (iov_copy_from(req->in_iov, req->in_cnt, off, buf, len) != len)
 		return -EINVAL;
 	r = fuse_ext_parse(buf, len, &a->ext);
 	if (r < 0) {

@@ -13,6 +13,7 @@
 #include "fuse/cursor.h"
 #include "fuse/fuse_compat.h"
 #include "fuse/server.h"
+#include "util/iov.h"
 
 #define FUSE_OUR_MAJOR 7
 #define FUSE_OUR_MINOR 38
@@ -85,13 +86,12 @@ int fuse_reply_status(struct fuse_req *req, int r);
 void fuse_reply_hdr(struct fuse_req *req, size_t payload);
 size_t fuse_reply_room(const struct fuse_req *req); /* payload bytes available */
 
-/* Build an iovec array for bytes [off, off+len) of src; *out is stack (if it fits) or heap,
- * free it with fuse_iov_put. */
+/* The view of a READ or WRITE payload: bytes [off, off+len) of src, exactly. Its entries live
+ * on the stack when they fit, else on the heap: release with fuse_iov_put. */
 struct fuse_iov_tmp {
 	struct iovec small[16];
-	struct iovec *v;
-	unsigned cnt;
-	size_t covered;
+	struct iovec *heap;
+	struct iov_view v;
 };
 int fuse_iov_get(struct fuse_iov_tmp *t, const struct iovec *src, unsigned cnt, size_t off,
 		 size_t len);

@@ -98,12 +98,12 @@ int fuse_do_read(struct fuse_req *req)
 	if (r < 0)
 		return r;
 	size = read_size(req, in.size);
+	/* The one slice of the reply space: the backend reads straight into it, no more. */
 	r = fuse_iov_get(&t, req->out, req->out_cnt, sizeof(struct fuse_out_header), size);
 	if (r < 0)
 		return r;
-	size = t.covered;
-	r = FS_OPS(req)->read(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.offset,
-			      (uint32_t)size, in.flags, t.v, (int)t.cnt);
+	r = FS_OPS(req)->read(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.offset, in.flags,
+			      &t.v);
 	fuse_iov_put(&t);
 	if (r < 0)
 		return r;
@@ -134,16 +134,14 @@ int fuse_do_write(struct fuse_req *req)
 			 FUSE_MAX_WRITE);
 		return -EINVAL;
 	}
-	/* The payload stays in the transport: the backend writes it straight to the file. */
+	/* The payload stays in the transport: the backend writes exactly these size bytes
+	 * straight to the file. (The check above bounds size by len, not by the buffer: bytes of
+	 * the chain past len are not the request's.) */
 	r = fuse_iov_get(&t, req->in_iov, req->in_cnt, off, in.size);
 	if (r < 0)
 		return r;
-	if (t.covered != in.size) {
-		fuse_iov_put(&t);
-		return -EINVAL;
-	}
-	r = FS_OPS(req)->write(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.offset, in.size,
-			       in.write_flags, in.flags, t.v, (int)t.cnt);
+	r = FS_OPS(req)->write(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.offset,
+			       in.write_flags, in.flags, &t.v);
 	fuse_iov_put(&t);
 	if (r < 0)
 		return r;

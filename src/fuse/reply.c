@@ -1,4 +1,4 @@
-/* Reply encoding: every byte goes through fuse_iov_copy_to, bounded by the out iovecs. */
+/* Reply encoding: every byte goes through iov_copy_to, bounded by the out iovecs. */
 #include "fuse/internal.h"
 
 #include <errno.h>
@@ -22,7 +22,7 @@ static void put_header(struct fuse_req *req, size_t payload, int error)
 	oh.len = (uint32_t)(sizeof(oh) + payload);
 	oh.error = error;
 	oh.unique = req->in.unique;
-	fuse_iov_copy_to(req->out, req->out_cnt, 0, &oh, sizeof(oh));
+	iov_copy_to(req->out, req->out_cnt, 0, &oh, sizeof(oh));
 	req->reply_len = sizeof(oh) + payload;
 }
 
@@ -57,9 +57,9 @@ int fuse_reply(struct fuse_req *req, const void *a, size_t alen, const void *b, 
 		return -EIO;
 	}
 	if (alen)
-		fuse_iov_copy_to(req->out, req->out_cnt, hdr, a, alen);
+		iov_copy_to(req->out, req->out_cnt, hdr, a, alen);
 	if (blen)
-		fuse_iov_copy_to(req->out, req->out_cnt, hdr + alen, b, blen);
+		iov_copy_to(req->out, req->out_cnt, hdr + alen, b, blen);
 	put_header(req, alen + blen, 0);
 	return 0;
 }
@@ -74,21 +74,24 @@ int fuse_reply_status(struct fuse_req *req, int r)
 int fuse_iov_get(struct fuse_iov_tmp *t, const struct iovec *src, unsigned cnt, size_t off,
 		 size_t len)
 {
-	unsigned max = cnt ? cnt : 1;
+	struct iovec *dst = t->small;
+	int r;
 
-	t->v = t->small;
-	if (max > sizeof(t->small) / sizeof(t->small[0])) {
-		t->v = calloc(max, sizeof(*t->v));
-		if (!t->v)
+	t->heap = NULL;
+	if (cnt > sizeof(t->small) / sizeof(t->small[0])) {
+		t->heap = calloc(cnt, sizeof(*t->heap));
+		if (!t->heap)
 			return -ENOMEM;
+		dst = t->heap;
 	}
-	t->cnt = fuse_iov_slice(src, cnt, off, len, t->v, max, &t->covered);
-	return 0;
+	r = iov_slice(src, cnt, off, len, dst, cnt, &t->v);
+	if (r < 0)
+		fuse_iov_put(t);
+	return r;
 }
 
 void fuse_iov_put(struct fuse_iov_tmp *t)
 {
-	if (t->v != t->small)
-		free(t->v);
-	t->v = NULL;
+	free(t->heap);
+	t->heap = NULL;
 }

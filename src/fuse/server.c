@@ -223,7 +223,7 @@ static int call_op(struct fuse_req *req, const struct fuse_optab *op)
 		if (!buf)
 			return -ENOMEM;
 	}
-	got = fuse_iov_copy_from(req->in_iov, req->in_cnt, sizeof(req->in), buf, copy);
+	got = iov_copy_from(req->in_iov, req->in_cnt, sizeof(req->in), buf, copy);
 	if (got != copy) {
 		r = -EINVAL; /* cannot happen: len was checked against the buffer */
 		goto out_free;
@@ -279,12 +279,15 @@ size_t fuse_server_handle_async(struct fuse_server *srv, const struct iovec *in,
 	    .out_cnt = out_cnt,
 	    .async = a,
 	};
-	size_t in_total = fuse_iov_total(in, in_cnt);
 	const struct fuse_optab *op;
+	size_t in_total;
 	int r;
 
-	req.out_cap = fuse_iov_total(out, out_cnt);
-	if (fuse_iov_copy_from(in, in_cnt, 0, &req.in, sizeof(req.in)) < sizeof(req.in)) {
+	if (iov_total(in, in_cnt, &in_total) < 0 || iov_total(out, out_cnt, &req.out_cap) < 0) {
+		log_warn_rl("FUSE request: its buffer lengths overflow a size_t: dropped");
+		return 0; /* not a buffer a transport can hand over: nowhere to reply */
+	}
+	if (iov_copy_from(in, in_cnt, 0, &req.in, sizeof(req.in)) < sizeof(req.in)) {
 		log_warn_rl("FUSE request of %zu bytes shorter than its header", in_total);
 		memset(&req.in, 0, sizeof(req.in));
 		fuse_reply_err(&req, -EINVAL);

@@ -9,6 +9,7 @@
 #include "vhost/dev.h"
 
 #include "log.h"
+#include "util/iov.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,23 +25,6 @@ void vu_deferred_add(struct vu_queue *q, int delta)
 	pthread_mutex_unlock(&d->inflight_lock);
 }
 
-/* Copy the reply into the writable part of e; returns the bytes written. */
-static uint32_t copy_reply(const struct vq_elem *e, const void *reply, size_t len)
-{
-	const uint8_t *p = reply;
-	size_t done = 0;
-
-	for (unsigned i = e->rd_cnt; i < e->rd_cnt + e->wr_cnt && done < len; i++) {
-		size_t n = e->iov[i].iov_len;
-
-		if (n > len - done)
-			n = len - done;
-		memcpy(e->iov[i].iov_base, p + done, n);
-		done += n;
-	}
-	return (uint32_t)done;
-}
-
 void vu_deferred_complete(void *ctx, uint32_t id, const void *reply, size_t len)
 {
 	struct vu_queue *q = ctx;
@@ -53,7 +37,9 @@ void vu_deferred_complete(void *ctx, uint32_t id, const void *reply, size_t len)
 	if (e.iov)
 		r = vq_chain_at(&q->vq, (uint16_t)id, &e);
 	if (r == 0) {
-		vu_queue_push(q, &e, copy_reply(&e, reply, len));
+		/* The writable part of the chain takes what fits of the reply. */
+		vu_queue_push(q, &e,
+			      (uint32_t)iov_copy_to(e.iov + e.rd_cnt, e.wr_cnt, 0, reply, len));
 	} else if (q->vq.mem && !q->vq.broken) {
 		/* Give the buffers back, empty, rather than leak the guest's request. */
 		log_warn_rl("queue %u: the chain of a deferred reply (head %u) cannot be mapped "

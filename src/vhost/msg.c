@@ -2,6 +2,7 @@
 #include "vhost/msg.h"
 
 #include "log.h"
+#include "util/iov.h"
 
 #include <errno.h>
 #include <string.h>
@@ -159,10 +160,10 @@ int vu_msg_reply(int sock, const struct vu_msg_hdr *req, const void *payload, ui
 	    .size = size,
 	};
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-	size_t left = sizeof(h) + size;
+	struct iov_view left = {.iov = iov, .cnt = 2, .len = sizeof(h) + size};
 
-	while (left > 0) {
+	while (left.len > 0) {
+		struct msghdr mh = {.msg_iov = left.iov, .msg_iovlen = left.cnt};
 		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
@@ -174,20 +175,8 @@ int vu_msg_reply(int sock, const struct vu_msg_hdr *req, const void *payload, ui
 				  vu_request_name(req->request), strerror(e));
 			return -e;
 		}
-		left -= (size_t)n;
 		/* Skip what was sent; short writes on a UNIX stream socket are rare. */
-		while (n > 0 && mh.msg_iovlen > 0) {
-			size_t k =
-			    (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
-
-			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + k;
-			mh.msg_iov->iov_len -= k;
-			n -= (ssize_t)k;
-			if (mh.msg_iov->iov_len == 0) {
-				mh.msg_iov++;
-				mh.msg_iovlen--;
-			}
-		}
+		iov_advance(&left, (size_t)n);
 	}
 	return 0;
 }

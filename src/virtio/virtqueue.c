@@ -5,6 +5,7 @@
 #include "virtio/virtqueue.h"
 
 #include "log.h"
+#include "util/iov.h"
 #include "virtio/barrier.h"
 
 #include <endian.h>
@@ -118,7 +119,6 @@ static int enter_indirect(struct vq *vq, struct walk *w, const struct vring_desc
 {
 	struct iovec iov[INDIRECT_BOUNCE_IOV];
 	unsigned n = 0;
-	size_t off = 0;
 
 	if (!vq->indirect)
 		return w->why = "indirect descriptor without INDIRECT_DESC", -EINVAL;
@@ -136,8 +136,7 @@ static int enter_indirect(struct vq *vq, struct walk *w, const struct vring_desc
 		w->bounce = malloc(d->len);
 		if (!w->bounce)
 			return w->why = "out of memory for an indirect table", -ENOMEM;
-		for (unsigned i = 0; i < n; off += iov[i].iov_len, i++)
-			memcpy(w->bounce + off, iov[i].iov_base, iov[i].iov_len);
+		iov_copy_from(iov, n, 0, w->bounce, d->len); /* the map covered d->len exactly */
 		w->table = w->bounce;
 	}
 	w->table_len = d->len / sizeof(struct vring_desc);

@@ -163,4 +163,8 @@ static inline uint64_t fx_lookup(struct fs_fixture *fx, uint64_t parent, const c
 	return e.nodeid;
 }
 
+/* A one-piece view of n bytes at p, for the read and write ops (which may consume it). */
+#define FX_VIEW(p, n)                                                                              \
+	(&(struct iov_view){.iov = &(struct iovec){(void *)(p), (n)}, .cnt = 1, .len = (n)})
+
 #endif

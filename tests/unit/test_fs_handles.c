@@ -71,7 +71,6 @@ static void test_rename_on_host(void **state)
 	struct fuse_attr_out a;
 	uint64_t d, f, f2;
 	char buf[8];
-	struct iovec iov = {buf, sizeof(buf)};
 
 	assert_int_equal(mkdir(fx_path(fx, "d"), 0755), 0);
 	assert_int_equal(fx_write_file(fx, "d/file", "hello"), 0);
@@ -92,7 +91,7 @@ static void test_rename_on_host(void **state)
 	assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, f, NULL, &a), 0);
 	assert_int_equal(a.attr.size, 5);
 	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, f, O_RDONLY, &o), 0);
-	assert_int_equal(fx->ops->read(fx->fs, &root_ctx, f, o.fh, 0, 5, 0, &iov, 1), 5);
+	assert_int_equal(fx->ops->read(fx->fs, &root_ctx, f, o.fh, 0, 0, FX_VIEW(buf, 5)), 5);
 	assert_memory_equal(buf, "hello", 5);
 	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, f, o.fh, 0, 0, 0), 0);
 	/* Under its new name it is the same inode; the old name is gone. */

@@ -92,17 +92,19 @@ static int do_write(struct fs_fixture *fx, uint64_t ino, uint64_t fh, uint64_t o
 	/* Two pieces: the backend writes straight from a scattered guest buffer. */
 	size_t n = strlen(s), h = n / 2;
 	struct iovec iov[2] = { { (void *)s, h }, { (void *)(s + h), n - h } };
+	struct iov_view v = { .iov = iov, .cnt = 2, .len = n };
 
-	return fx->ops->write(fx->fs, &root_ctx, ino, fh, off, (uint32_t)n, 0, 0, iov, 2);
+	return fx->ops->write(fx->fs, &root_ctx, ino, fh, off, 0, 0, &v);
 }
 
 static int do_read(struct fs_fixture *fx, uint64_t ino, uint64_t fh, uint64_t off, char *buf,
 		   size_t size)
 {
 	struct iovec iov[2] = { { buf, size / 2 }, { buf + size / 2, size - size / 2 } };
+	struct iov_view v = { .iov = iov, .cnt = 2, .len = size };
 
 	memset(buf, 0, size);
-	return fx->ops->read(fx->fs, &root_ctx, ino, fh, off, (uint32_t)size, 0, iov, 2);
+	return fx->ops->read(fx->fs, &root_ctx, ino, fh, off, 0, &v);
 }
 
 static void test_create_write_read_append(void **state)

@@ -187,7 +187,6 @@ static void test_stale_and_garbage_ids(void **state)
 	struct fuse_attr_out a;
 	struct fuse_open_out o;
 	char buf[16];
-	struct iovec iov = { buf, sizeof(buf) };
 	uint64_t f, off;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -199,11 +198,11 @@ static void test_stale_and_garbage_ids(void **state)
 		assert_int_equal(fx->ops->mkdir(fx->fs, &root_ctx, b, "x", 0755, 0, &e), -EBADF);
 		fx->ops->forget(fx->fs, b, 1);
 		/* The same values as file handles. */
-		assert_int_equal(fx->ops->read(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, 16, 0, &iov,
-					       1),
+		assert_int_equal(fx->ops->read(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, 0,
+					       FX_VIEW(buf, 16)),
 				 -EBADF);
-		assert_int_equal(fx->ops->write(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, 16, 0, 0,
-						&iov, 1),
+		assert_int_equal(fx->ops->write(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, 0, 0,
+						FX_VIEW(buf, 16)),
 				 -EBADF);
 		assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, false, &db),
 				 -EBADF);
@@ -223,7 +222,7 @@ static void test_stale_and_garbage_ids(void **state)
 	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, f, O_RDONLY, &o), 0);
 	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, f, o.fh, 0, 0, 0), 0);
 	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, f, o.fh, 0, 0, 0), -EBADF);
-	assert_int_equal(fx->ops->read(fx->fs, &root_ctx, f, o.fh, 0, 16, 0, &iov, 1), -EBADF);
+	assert_int_equal(fx->ops->read(fx->fs, &root_ctx, f, o.fh, 0, 0, FX_VIEW(buf, 16)), -EBADF);
 	fx->ops->forget(fx->fs, f, 1);
 	fx->ops->forget(fx->fs, f, 1);
 	assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, f, NULL, &a), -EBADF);
@@ -279,7 +278,6 @@ static void test_readonly(void **state)
 	struct fs_fixture *fx = fx_new(CACHE_AUTO, true);
 	struct fs_setattr sa = { .valid = FATTR_MODE, .mode = 0600 };
 	char data[] = "zz";
-	struct iovec iov = { data, 2 };
 	struct fuse_entry_out e;
 	struct fuse_attr_out a;
 	struct fuse_open_out o;
@@ -306,7 +304,7 @@ static void test_readonly(void **state)
 	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, f, O_RDONLY | O_TRUNC, &o), -EROFS);
 	assert_int_equal(fx->ops->access(fx->fs, &root_ctx, f, W_OK), -EROFS);
 	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, f, O_RDONLY, &o), 0);
-	assert_int_equal(fx->ops->write(fx->fs, &root_ctx, f, o.fh, 0, 2, 0, 0, &iov, 1), -EROFS);
+	assert_int_equal(fx->ops->write(fx->fs, &root_ctx, f, o.fh, 0, 0, 0, FX_VIEW(data, 2)), -EROFS);
 	assert_int_equal(fx->ops->fallocate(fx->fs, &root_ctx, f, o.fh, 0, 0, 10), -EROFS);
 	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, f, o.fh, 0, 0, 0), 0);
 	assert_int_equal(count_entries(fx->share), 2);
@@ -362,7 +360,6 @@ static void test_kill_suidgid(void **state)
 	struct fs_fixture *fx = *state;
 	struct fs_setattr sa = { .valid = FATTR_SIZE | FATTR_KILL_SUIDGID, .size = 0 };
 	char data[] = "zz";
-	struct iovec iov = { data, 2 };
 	struct fuse_attr_out a;
 	struct fuse_open_out o;
 	struct stat st;
@@ -372,14 +369,14 @@ static void test_kill_suidgid(void **state)
 	assert_int_equal(chmod(fx_path(fx, "f"), 06755), 0);
 	f = fx_lookup(fx, FUSE_ROOT_ID, "f");
 	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, f, O_RDWR, &o), 0);
-	assert_int_equal(fx->ops->write(fx->fs, &root_ctx, f, o.fh, 0, 2, 0, 0, &iov, 1), 2);
+	assert_int_equal(fx->ops->write(fx->fs, &root_ctx, f, o.fh, 0, 0, 0, FX_VIEW(data, 2)), 2);
 	assert_int_equal(stat(fx_path(fx, "f"), &st), 0);
 	/* Not asked: kept (a writer without CAP_FSETID has them cleared by the host anyway). */
 	if (geteuid() == 0)
 		assert_int_equal(st.st_mode & 07777, 06755);
 	assert_int_equal(chmod(fx_path(fx, "f"), 06755), 0);
-	assert_int_equal(fx->ops->write(fx->fs, &root_ctx, f, o.fh, 0, 2,
-					FUSE_WRITE_KILL_SUIDGID, 0, &iov, 1),
+	assert_int_equal(fx->ops->write(fx->fs, &root_ctx, f, o.fh, 0, FUSE_WRITE_KILL_SUIDGID,
+					0, FX_VIEW(data, 2)),
 			 2);
 	assert_int_equal(stat(fx_path(fx, "f"), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0755);

@@ -1,4 +1,4 @@
-/* The bounds-checked cursor, iovec helpers and READDIR record encoding. */
+/* The bounds-checked cursor and READDIR record encoding (the iovec helpers: test_iov.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,63 +82,6 @@ static void test_cur_str(void **state)
 	assert_int_equal(fuse_cur_str(&c, 5, &s), 0);
 }
 
-static void test_iov_copy(void **state)
-{
-	uint8_t a[3], b[0 + 1], c[5], src[9], dst[9];
-	struct iovec iov[4] = {
-	    {a, sizeof(a)},
-	    {b, 0},
-	    {c, sizeof(c)},
-	    {b, sizeof(b)},
-	};
-
-	for (int i = 0; i < 9; i++)
-		src[i] = (uint8_t)(i + 1);
-	assert_int_equal(fuse_iov_total(iov, 4), 9);
-	assert_int_equal(fuse_iov_copy_to(iov, 4, 0, src, 9), 9);
-	assert_int_equal(a[2], 3);
-	assert_int_equal(c[0], 4);
-	assert_int_equal(b[0], 9);
-	memset(dst, 0, sizeof(dst));
-	assert_int_equal(fuse_iov_copy_from(iov, 4, 2, dst, 100), 7);
-	assert_memory_equal(dst, src + 2, 7);
-	/* Past the end: nothing. */
-	assert_int_equal(fuse_iov_copy_from(iov, 4, 9, dst, 1), 0);
-	assert_int_equal(fuse_iov_copy_from(iov, 4, 1000, dst, 1), 0);
-	assert_int_equal(fuse_iov_copy_to(iov, 4, 8, src, 5), 1);
-
-	struct iovec big[2] = {{a, SIZE_MAX}, {c, 5}};
-	assert_int_equal(fuse_iov_total(big, 2), SIZE_MAX);
-}
-
-static void test_iov_slice(void **state)
-{
-	uint8_t a[3], c[5], d[4];
-	struct iovec iov[3] = {{a, 3}, {c, 5}, {d, 4}};
-	struct iovec out[3];
-	size_t covered;
-	unsigned n;
-
-	n = fuse_iov_slice(iov, 3, 2, 7, out, 3, &covered);
-	assert_int_equal(n, 3);
-	assert_int_equal(covered, 7);
-	assert_ptr_equal(out[0].iov_base, a + 2);
-	assert_int_equal(out[0].iov_len, 1);
-	assert_int_equal(out[1].iov_len, 5);
-	assert_int_equal(out[2].iov_len, 1);
-	/* Clipped to what the iovecs hold. */
-	n = fuse_iov_slice(iov, 3, 10, 100, out, 3, &covered);
-	assert_int_equal(n, 1);
-	assert_int_equal(covered, 2);
-	/* Clipped to the room in dst. */
-	n = fuse_iov_slice(iov, 3, 0, 12, out, 2, &covered);
-	assert_int_equal(n, 2);
-	assert_int_equal(covered, 8);
-	n = fuse_iov_slice(iov, 3, 12, 1, out, 3, &covered);
-	assert_int_equal(n, 0);
-	assert_int_equal(covered, 0);
-}
-
 static void test_dirbuf(void **state)
 {
 	char buf[64];
@@ -208,7 +151,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cur_read_take), cmocka_unit_test(test_cur_str),
-	    cmocka_unit_test(test_iov_copy),	  cmocka_unit_test(test_iov_slice),
 	    cmocka_unit_test(test_dirbuf),	  cmocka_unit_test(test_name_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
