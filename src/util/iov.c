@@ -65,9 +65,11 @@ size_t iov_copy_to(const struct iovec *iov, size_t cnt, size_t off, const void *
 int iov_slice(const struct iovec *iov, size_t cnt, size_t off, size_t len, struct iovec *dst,
 	      size_t dst_max, struct iov_view *view)
 {
-	size_t done = 0, used = 0, skip;
+	size_t done = 0, used = 0, skip, i = seek(iov, cnt, off, &skip);
 
-	for (size_t i = seek(iov, cnt, off, &skip); i < cnt && done < len; i++, skip = 0) {
+	if (i == cnt && skip > 0)
+		return -EINVAL; /* off itself is past the end */
+	for (; i < cnt && done < len; i++, skip = 0) {
 		size_t n = iov[i].iov_len - skip;
 
 		if (n == 0)
