@@ -1,4 +1,5 @@
-/* FUSE server data paths: READ and WRITE over many small iovecs, READDIR buffer bounds. */
+/* FUSE server data paths: READ and WRITE over many small iovecs, the WRITE payload bounded by
+ * len, READDIR buffer bounds. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,6 +172,46 @@ static void test_write_split(void **state)
 	fuse_server_free(srv);
 }
 
+/*
+ * The WRITE payload is what len says, not what the chain holds: a size past len is refused even
+ * when the buffer goes on (guest bytes after the request are not its payload), and the backend's
+ * view is exactly size bytes.
+ */
+static void test_write_size_past_len(void **state)
+{
+	struct mock_fs m;
+	struct fuse_server *srv = mk_server(&m, NULL);
+	struct fuse_write_in wi = {.fh = 3, .size = 300};
+	uint8_t payload[300], req[1024], outb[64];
+	struct iovec out = {outb, sizeof(outb)};
+	size_t len, n;
+
+	for (int i = 0; i < 300; i++)
+		payload[i] = (uint8_t)(i ^ 0x5a);
+	/* 300 payload bytes in the buffer, but len carries only 10 of them. */
+	len = mk_req2(req, FUSE_WRITE, 40, 4, &wi, sizeof(wi), payload, sizeof(payload));
+	((struct fuse_in_header *)req)->len = (uint32_t)(HDR + sizeof(wi) + 10);
+	n = fuse_server_handle(srv, (struct iovec[]){{req, len}}, 1, &out, 1);
+	assert_int_equal(reply_error(outb, n, 40), -EINVAL);
+	wi.size = 11;
+	mk_req2(req, FUSE_WRITE, 41, 4, &wi, sizeof(wi), payload, sizeof(payload));
+	((struct fuse_in_header *)req)->len = (uint32_t)(HDR + sizeof(wi) + 10);
+	n = fuse_server_handle(srv, (struct iovec[]){{req, len}}, 1, &out, 1);
+	assert_int_equal(reply_error(outb, n, 41), -EINVAL);
+	assert_int_equal(m.calls[M_WRITE], 0);
+	/* size = the 10 bytes len carries: written, exactly those. */
+	wi.size = 10;
+	mk_req2(req, FUSE_WRITE, 42, 4, &wi, sizeof(wi), payload, sizeof(payload));
+	((struct fuse_in_header *)req)->len = (uint32_t)(HDR + sizeof(wi) + 10);
+	n = fuse_server_handle(srv, (struct iovec[]){{req, len}}, 1, &out, 1);
+	assert_int_equal(reply_error(outb, n, 42), 0);
+	assert_int_equal(m.calls[M_WRITE], 1);
+	assert_int_equal(m.io_size, 10);
+	assert_int_equal(m.wlen, 10);
+	assert_memory_equal(m.wbuf, payload, 10);
+	fuse_server_free(srv);
+}
+
 static void check_dirents(const uint8_t *p, size_t len, bool plus, int expect)
 {
 	size_t off = 0;
@@ -249,6 +290,7 @@ int main(void)
 	    cmocka_unit_test(test_read_split),
 	    cmocka_unit_test(test_read_many_iovecs),
 	    cmocka_unit_test(test_write_split),
+	    cmocka_unit_test(test_write_size_past_len),
 	    cmocka_unit_test(test_readdir_bounds),
 	};
 	return cmocka_run_group_tests_name("fuse_io", tests, NULL, NULL);
