@@ -56,7 +56,8 @@ int iov_advance(struct iov_view *v, size_t n);
  * calls as it takes: short transfers and EINTR are retried, at most IOV_MAX entries per call.
  * Stops early at EOF (a call that moves 0 bytes) or on an error. Returns the bytes moved, or a
  * negative errno when nothing was moved (-EINVAL for v->len > SSIZE_MAX or a negative off other
- * than IOV_NO_OFFSET). v is consumed: on return it describes what was not moved.
+ * than IOV_NO_OFFSET). v is consumed: on return it describes what was not moved. (IOV_MAX
+ * empty entries in a row would read as EOF; a view from iov_slice has none.)
  */
 ssize_t iov_preadv_all(int fd, struct iov_view *v, off_t off);
 ssize_t iov_pwritev_all(int fd, struct iov_view *v, off_t off);
