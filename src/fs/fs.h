@@ -19,7 +19,7 @@
 #include <sys/uio.h>
 #include <linux/fuse.h>
 
-#include "fuse/fuse_compat.h" /* protocol structs newer than the installed header */
+#include "uapi/fuse_compat.h" /* protocol structs newer than the installed header */
 #include "util/iov.h"
 
 /* A security context the guest sent with a create (FUSE_SECURITY_CTX): an xattr to set on the

@@ -11,7 +11,7 @@
 
 #include "fs/fs.h"
 #include "fuse/cursor.h"
-#include "fuse/fuse_compat.h"
+#include "uapi/fuse_compat.h"
 #include "fuse/server.h"
 #include "util/iov.h"
 
@@ -25,10 +25,6 @@
 #define FUSE_MAX_REQ (FUSE_MAX_WRITE + FUSE_PAGE)
 /* Longest symlink target accepted (PATH_MAX including its NUL). */
 #define FUSE_TARGET_MAX 4095
-
-#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
-#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
-#endif
 
 enum fuse_phase {
 	FUSE_PHASE_NEW = 0, /* waiting for INIT */

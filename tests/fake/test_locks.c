@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "fe_test.h"
-#include "fuse/fuse_compat.h"
+#include "uapi/fuse_compat.h"
 
 #define IOV(p, n) ((struct iovec){.iov_base = (void *)(p), .iov_len = (n)})
 #define OUT_HDR sizeof(struct fuse_out_header)

@@ -4,9 +4,12 @@
  * Debian 12's kernel headers stop at protocol 7.38; FUSE_STATX and its structures came with
  * 7.39 (Linux 6.6). The layout below follows the kernel's include/uapi/linux/fuse.h of 7.39.
  * Each block is used only when the installed header lacks it, so a newer header wins.
+ *
+ * Below every layer (src/uapi/): the filesystem contract and the FUSE server both use these
+ * structures, and neither may include the other's headers for them.
  */
-#ifndef VFSD_FUSE_FUSE_COMPAT_H
-#define VFSD_FUSE_FUSE_COMPAT_H
+#ifndef VFSD_UAPI_FUSE_COMPAT_H
+#define VFSD_UAPI_FUSE_COMPAT_H
 
 #include <stdint.h>
 #include <linux/fuse.h>
