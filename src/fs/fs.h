@@ -4,7 +4,7 @@
  *
  * The FUSE server has validated shapes: sizes, NUL-terminated names, flag masks it knows. Values
  * are still guest-chosen: every name passed here is checked by the backend as one path component
- * (fs_name_valid) whatever the sandbox.
+ * (fs_name_check) whatever the sandbox.
  *
  * Out structures are the kernel UAPI ones from <linux/fuse.h>; the backend fills them
  * completely, timeouts included (they follow the backend's cache policy).
@@ -64,22 +64,31 @@ struct fs_setattr {
 	struct timespec mtime;
 };
 
-/* READDIR/READDIRPLUS output sink: the backend appends entries through fs_dirbuf_add*(). */
-struct fs_dirbuf {
-	char *buf;
-	size_t size; /* capacity (the guest's requested size, bounded) */
-	size_t len;  /* bytes used */
+/* One directory entry, as the backend hands it to a READDIR/READDIRPLUS sink. */
+struct fs_dirent {
+	const char *name; /* namelen bytes, not NUL-terminated: 1..255, one component */
+	size_t namelen;
+	uint32_t type; /* DT_* */
+	uint64_t ino;
+	uint64_t off; /* the cookie to resume after this entry */
+	/* READDIRPLUS: the entry as LOOKUP answers it (a counted lookup unless nodeid is 0);
+	 * NULL for READDIR. */
+	const struct fuse_entry_out *entry;
 };
 
-/* Append one fuse_dirent (plus=false) or fuse_direntplus (plus=true, e != NULL).
- * Returns 0, or -ENOSPC when it does not fit (the entry was not added). */
-int fs_dirbuf_add(struct fs_dirbuf *db, const char *name, size_t namelen, uint64_t ino,
-		  uint32_t type, uint64_t off);
-int fs_dirbuf_add_plus(struct fs_dirbuf *db, const char *name, size_t namelen, uint32_t type,
-		       uint64_t off, const struct fuse_entry_out *e);
+/*
+ * READDIR/READDIRPLUS output: the backend hands entries to add() in order; the FUSE server
+ * encodes the records. add() returns false when the entry was not added (the reply is full):
+ * the backend stops there, and forgets a READDIRPLUS lookup that did not go out.
+ */
+struct fs_dir_sink {
+	bool (*add)(struct fs_dir_sink *sink, const struct fs_dirent *d);
+	size_t size; /* the guest's buffer size: how much is worth reading from the host at once */
+};
 
-/* One component: non-empty, <= 255 bytes, no '/', not "." or "..". */
-bool fs_name_valid(const char *name);
+/* A guest name as one component: 0, -ENAMETOOLONG (over 255 bytes), or -EINVAL (NULL,
+ * empty, a '/' in it, "." or ".."). The one name check of the fs layer. */
+int fs_name_check(const char *name);
 
 struct fs_ops {
 	/* INIT: the backend may refuse (e.g. missing a needed flag) and may add wanted flags.
@@ -143,7 +152,7 @@ struct fs_ops {
 	int (*opendir)(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
 		       struct fuse_open_out *out);
 	int (*readdir)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-		       bool plus, struct fs_dirbuf *db);
+		       bool plus, struct fs_dir_sink *sink);
 	int (*releasedir)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh,
 			  uint32_t flags);
 	int (*fsyncdir)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, bool datasync);

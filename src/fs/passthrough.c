@@ -227,7 +227,7 @@ static int pt_lookup(void *fsp, const struct fs_ctx *c, uint64_t parent, const c
 		r = lookup_self(fs, p, parent, out);
 	else if (strcmp(name, "..") == 0)
 		r = pt_lookup_at(fs, p, name, out);
-	else if ((r = pt_check_name(name)) == 0)
+	else if ((r = fs_name_check(name)) == 0)
 		r = pt_lookup_at(fs, p, name, out);
 	pt_inode_put(fs, p);
 	return r;

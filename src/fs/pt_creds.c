@@ -30,15 +30,6 @@ static __thread int thread_ngroups = -1;
 static __thread bool thread_groups_set;
 static atomic_bool groups_warned;
 
-int pt_check_name(const char *name)
-{
-	if (strnlen(name, NAME_MAX + 1) > NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!fs_name_valid(name))
-		return -EINVAL;
-	return 0;
-}
-
 /* Reopens an O_PATH fd with real open flags through /proc/self/fd (no path walk). */
 int pt_proc_open(struct pt_fs *fs, int fd, int flags)
 {

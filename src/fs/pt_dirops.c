@@ -49,7 +49,7 @@ static int parent_for_change(struct pt_fs *fs, uint64_t parent, const char *name
 
 	if (fs->opts.readonly)
 		return -EROFS;
-	r = pt_check_name(name);
+	r = fs_name_check(name);
 	if (r < 0)
 		return r;
 	return pt_inode_get(fs, parent, p);
@@ -141,9 +141,9 @@ int pt_rename(void *fsp, const struct fs_ctx *c, uint64_t parent, const char *na
 		return -EROFS;
 	if (flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
 		return -EINVAL;
-	r = pt_check_name(name);
+	r = fs_name_check(name);
 	if (r == 0)
-		r = pt_check_name(newname);
+		r = fs_name_check(newname);
 	if (r < 0)
 		return r;
 	r = pt_inode_get(fs, parent, &p);
@@ -181,7 +181,7 @@ int pt_link(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t newparent,
 
 	if (fs->opts.readonly)
 		return -EROFS;
-	r = pt_check_name(newname);
+	r = fs_name_check(newname);
 	if (r < 0)
 		return r;
 	r = pt_inode_get(fs, ino, &in);

@@ -155,7 +155,6 @@ struct pt_creds {
 };
 int pt_creds_enter(struct pt_fs *fs, const struct fs_ctx *c, uint32_t umask, struct pt_creds *s);
 void pt_creds_leave(struct pt_fs *fs, struct pt_creds *s);
-int pt_check_name(const char *name);
 int pt_proc_open(struct pt_fs *fs, int fd, int flags);
 
 /* passthrough.c */
@@ -206,7 +205,7 @@ int pt_flush(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64
 int pt_opendir(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
 	       struct fuse_open_out *out);
 int pt_readdir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-	       bool plus, struct fs_dirbuf *db);
+	       bool plus, struct fs_dir_sink *sink);
 int pt_releasedir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags);
 int pt_fallocate(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t mode,
 		 uint64_t offset, uint64_t length);

@@ -17,12 +17,32 @@
 struct rd_state {
 	struct pt_fs *fs;
 	struct pt_inode *dir; /* READDIRPLUS only: the parent of the lookups */
-	struct fs_dirbuf *db;
+	struct fs_dir_sink *sink;
+	size_t added; /* entries the sink took */
 };
 
 static bool is_dot(const char *name)
 {
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+/* Hand one entry to the sink. Returns 0, or 1 when it did not fit (the reply is full). */
+static int hand_over(struct rd_state *s, const struct dirent64 *d, size_t len,
+		     const struct fuse_entry_out *e)
+{
+	const struct fs_dirent de = {
+		.name = d->d_name,
+		.namelen = len,
+		.type = d->d_type,
+		.ino = d->d_ino,
+		.off = (uint64_t)d->d_off,
+		.entry = e,
+	};
+
+	if (!s->sink->add(s->sink, &de))
+		return 1;
+	s->added++;
+	return 0;
 }
 
 /*
@@ -43,8 +63,8 @@ static int add_plus(struct rd_state *s, const struct dirent64 *d, size_t len)
 		e.attr.ino = d->d_ino;
 		e.attr.mode = (uint32_t)DTTOIF(d->d_type);
 	}
-	r = fs_dirbuf_add_plus(s->db, d->d_name, len, d->d_type, (uint64_t)d->d_off, &e);
-	if (r < 0 && e.nodeid)
+	r = hand_over(s, d, len, &e);
+	if (r && e.nodeid)
 		pt_inode_forget(s->fs, e.nodeid, 1);
 	return r;
 }
@@ -57,7 +77,7 @@ static int add_entry(struct rd_state *s, const struct dirent64 *d)
 		return 0; /* not from a sane filesystem: nothing the guest could use */
 	if (s->dir)
 		return add_plus(s, d, len);
-	return fs_dirbuf_add(s->db, d->d_name, len, d->d_ino, d->d_type, (uint64_t)d->d_off);
+	return hand_over(s, d, len, NULL);
 }
 
 /* Returns 1 when the guest's buffer is full, 0 at the end of the directory, or -errno. */
@@ -76,7 +96,7 @@ static int fill_from(struct rd_state *s, struct pt_handle *h, char *buf, size_t 
 
 			if (d->d_reclen == 0 || d->d_reclen > (size_t)n - pos)
 				return -EIO;
-			if (add_entry(s, d) == -ENOSPC) {
+			if (add_entry(s, d) > 0) {
 				h->dir_pos = -1; /* the fd is past what the guest got */
 				return 1;
 			}
@@ -88,7 +108,7 @@ static int fill_from(struct rd_state *s, struct pt_handle *h, char *buf, size_t 
 
 static int read_dir(struct rd_state *s, struct pt_handle *h, uint64_t offset)
 {
-	size_t bufsize = s->db->size;
+	size_t bufsize = s->sink->size;
 	char *buf;
 	int r;
 
@@ -107,13 +127,13 @@ static int read_dir(struct rd_state *s, struct pt_handle *h, uint64_t offset)
 	r = fill_from(s, h, buf, bufsize);
 	free(buf);
 	/* What was added is a valid reply even if reading further failed. */
-	return r < 0 && s->db->len == 0 ? r : 0;
+	return r < 0 && s->added == 0 ? r : 0;
 }
 
 int pt_readdir(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-	       bool plus, struct fs_dirbuf *db)
+	       bool plus, struct fs_dir_sink *sink)
 {
-	struct rd_state s = { .fs = fsp, .db = db };
+	struct rd_state s = { .fs = fsp, .sink = sink };
 	struct pt_handle *h;
 	int r;
 

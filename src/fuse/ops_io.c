@@ -1,6 +1,7 @@
 /* Handlers for open files and directories: data goes between the file and the transport's
  * iovecs without a bounce buffer (READDIR excepted: entries are built in a private buffer). */
 #include "fuse/internal.h"
+#include "fuse/dirent.h"
 #include "fuse/ext.h"
 
 #include <errno.h>
@@ -230,25 +231,27 @@ int fuse_do_flush(struct fuse_req *req)
 static int do_readdir_common(struct fuse_req *req, bool plus)
 {
 	struct fuse_read_in in;
-	struct fs_dirbuf db;
+	struct fuse_dirbuf db;
+	size_t size;
+	char *buf;
 	int r;
 
 	NEED_OP(req, readdir);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
-	db.size = read_size(req, in.size);
-	db.len = 0;
-	db.buf = malloc(db.size ? db.size : 1);
-	if (!db.buf)
+	size = read_size(req, in.size);
+	buf = malloc(size ? size : 1);
+	if (!buf)
 		return -ENOMEM;
+	fuse_dirbuf_init(&db, buf, size, plus);
 	r = FS_OPS(req)->readdir(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.offset, plus,
-				 &db);
-	if (r == 0 && db.len > db.size)
-		r = -EIO; /* a backend bug: do not send what it overran */
+				 &db.sink);
+	if (r == 0 && db.err < 0)
+		r = db.err; /* a backend bug: do not send what it handed */
 	if (r == 0)
 		r = fuse_reply(req, db.buf, db.len, NULL, 0);
-	free(db.buf);
+	free(buf);
 	return r;
 }
 

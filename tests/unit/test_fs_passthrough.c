@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "fs_test_util.h"
+#include "fuse/dirent.h"
 
 static void test_root_and_getattr(void **state)
 {
@@ -286,14 +287,15 @@ static void read_all(struct fs_fixture *fx, uint64_t fh, bool plus, int *seen, u
 		     size_t *nids)
 {
 	char buf[700];
-	struct fs_dirbuf db = { .buf = buf, .size = sizeof(buf) };
+	struct fuse_dirbuf db;
 	uint64_t off = 0;
 	size_t total = 0, n;
 
+	fuse_dirbuf_init(&db, buf, sizeof(buf), plus);
 	do {
 		db.len = 0;
 		assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, fh, off, plus,
-						  &db),
+						  &db.sink),
 				 0);
 		n = parse_dirbuf(buf, db.len, plus, &off, seen, NFILES, ids, nids);
 		total += n;
@@ -306,33 +308,34 @@ static void test_readdir_many_resume(void **state)
 	struct fs_fixture *fx = *state;
 	static int seen[NFILES];
 	char buf[700];
-	struct fs_dirbuf db = { .buf = buf, .size = sizeof(buf) };
+	struct fuse_dirbuf db;
 	struct fuse_open_out o;
 	uint64_t off, off2;
 	size_t n, n2;
 
 	make_many(fx);
+	fuse_dirbuf_init(&db, buf, sizeof(buf), false);
 	assert_int_equal(fx->ops->opendir(fx->fs, &root_ctx, FUSE_ROOT_ID, 0, &o), 0);
 	memset(seen, 0, sizeof(seen));
 	read_all(fx, o.fh, false, seen, NULL, NULL);
 	for (int i = 0; i < NFILES; i++)
 		assert_int_equal(seen[i], 1);
 	/* Resuming from an earlier cookie gives the same entries again. */
-	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, 0, false, &db),
+	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, 0, false, &db.sink),
 			 0);
 	n = parse_dirbuf(buf, db.len, false, &off, seen, 0, NULL, NULL);
 	assert_true(n > 2);
 	db.len = 0;
-	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, off, false, &db),
+	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, off, false, &db.sink),
 			 0);
 	char first[sizeof(buf)];
 	size_t flen = db.len;
 	memcpy(first, buf, flen);
 	db.len = 0;
-	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, 0, false, &db),
+	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, 0, false, &db.sink),
 			 0);
 	db.len = 0;
-	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, off, false, &db),
+	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, off, false, &db.sink),
 			 0);
 	assert_int_equal(db.len, flen);
 	assert_memory_equal(buf, first, flen);
@@ -341,7 +344,7 @@ static void test_readdir_many_resume(void **state)
 	/* Too small for even one entry: an empty reply, not an error. */
 	db.size = 8;
 	db.len = 0;
-	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, 0, false, &db),
+	assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, 0, false, &db.sink),
 			 0);
 	assert_int_equal(db.len, 0);
 	assert_int_equal(fx->ops->releasedir(fx->fs, &root_ctx, FUSE_ROOT_ID, o.fh, 0), 0);
@@ -550,12 +553,13 @@ static void *stress_worker(void *arg)
 {
 	struct fs_fixture *fx = arg;
 	char buf[16], dbuf[512];
-	struct fs_dirbuf db = { .buf = dbuf, .size = sizeof(dbuf) };
+	struct fuse_dirbuf db;
 	struct fuse_open_out o, od;
 	struct fuse_entry_out e;
 	struct fuse_attr_out a;
 	long bad = 0;
 
+	fuse_dirbuf_init(&db, dbuf, sizeof(dbuf), true);
 	for (int i = 0; i < STRESS_LOOPS; i++) {
 		if (fx->ops->lookup(fx->fs, &root_ctx, FUSE_ROOT_ID, "f", &e) < 0) {
 			bad++;
@@ -572,7 +576,7 @@ static void *stress_worker(void *arg)
 			/* Entries looked up by READDIRPLUS are forgotten right away, racing the
 			 * other threads' lookups of the same inode. */
 			db.len = 0;
-			fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, od.fh, 0, true, &db);
+			fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, od.fh, 0, true, &db.sink);
 			for (size_t p = 0; p < db.len;) {
 				const struct fuse_direntplus *d = (const void *)(dbuf + p);
 

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include "fs_test_util.h"
+#include "fuse/dirent.h"
 
 #define SKIP_UNLESS_ROOT()                                                                         \
 	do {                                                                                       \
@@ -182,13 +183,15 @@ static void test_stale_and_garbage_ids(void **state)
 	struct fs_fixture *fx = *state;
 	const uint64_t bad[] = { 0, 2, 12345, (5ull << 32) | 1, (1ull << 32) | 1, UINT64_MAX,
 				 (1ull << 32) | 0xffffffffu };
-	struct fs_dirbuf db = { .buf = (char[256]){ 0 }, .size = 256 };
+	struct fuse_dirbuf db;
 	struct fuse_entry_out e;
 	struct fuse_attr_out a;
 	struct fuse_open_out o;
 	char buf[16];
+	char dbuf[256];
 	uint64_t f, off;
 
+	fuse_dirbuf_init(&db, dbuf, sizeof(dbuf), false);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t b = bad[i];
 
@@ -204,10 +207,12 @@ static void test_stale_and_garbage_ids(void **state)
 		assert_int_equal(fx->ops->write(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, 0, 0,
 						FX_VIEW(buf, 16)),
 				 -EBADF);
-		assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, false, &db),
+		assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, false, &db.sink),
 				 -EBADF);
-		assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, true, &db),
+		db.plus = true;
+		assert_int_equal(fx->ops->readdir(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, true, &db.sink),
 				 -EBADF);
+		db.plus = false;
 		assert_int_equal(fx->ops->fsync(fx->fs, &root_ctx, FUSE_ROOT_ID, b, false), -EBADF);
 		assert_int_equal(fx->ops->flush(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0), -EBADF);
 		assert_int_equal(fx->ops->lseek(fx->fs, &root_ctx, FUSE_ROOT_ID, b, 0, SEEK_DATA,

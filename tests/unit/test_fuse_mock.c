@@ -243,30 +243,28 @@ static int m_opendir(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t fl
 }
 
 static int m_readdir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
-		     bool plus, struct fs_dirbuf *db)
+		     bool plus, struct fs_dir_sink *sink)
 {
 	char name[32];
 	int i;
 
 	rec(fs, M_READDIR, c, ino);
-	M(fs)->dir_size = db->size;
+	M(fs)->dir_size = sink->size;
 	M(fs)->dir_added = 0;
 	for (i = 0; M(fs)->dir_entries == 0 || i < M(fs)->dir_entries; i++) {
 		struct fuse_entry_out e;
 		int n = snprintf(name, sizeof(name), "entry%d", i);
-		int r;
+		struct fs_dirent d = {.name = name,
+				      .namelen = (size_t)n,
+				      .type = 8,
+				      .ino = 100 + (uint64_t)i,
+				      .off = (uint64_t)i + 1,
+				      .entry = plus ? &e : NULL};
 
 		memset(&e, 0, sizeof(e));
 		fill_entry(100 + (uint64_t)i, &e);
-		if (plus)
-			r = fs_dirbuf_add_plus(db, name, (size_t)n, 8, (uint64_t)i + 1, &e);
-		else
-			r = fs_dirbuf_add(db, name, (size_t)n, 100 + (uint64_t)i, 8,
-					  (uint64_t)i + 1);
-		if (r == -ENOSPC)
+		if (!sink->add(sink, &d))
 			break;
-		if (r < 0)
-			return r;
 		M(fs)->dir_added++;
 	}
 	return 0;
