@@ -66,12 +66,25 @@ typedef int (*fuse_handler_fn)(struct fuse_req *req);
 #define FS_OPS(req) ((req)->srv->ops)
 #define FS_PRIV(req) ((req)->srv->fs)
 
-/* Bail out with ENOSYS when the backend lacks an op. */
-#define NEED_OP(req, op)                                                                           \
-	do {                                                                                       \
-		if (!FS_OPS(req)->op)                                                              \
-			return -ENOSYS;                                                            \
-	} while (0)
+/* One opcode in the dispatch table (server.c). */
+struct fuse_optab {
+	fuse_handler_fn fn;
+	const char *name;
+	uint32_t in_min;  /* argument bytes the opcode needs (names are checked by the handler) */
+	uint32_t out_min; /* reply payload bytes the opcode needs room for */
+	/* offsetof(struct fs_ops, member) + 1 of the op the handler calls, 0 for none: the
+	 * dispatcher answers ENOSYS when the backend leaves it NULL. */
+	uint16_t fs_op;
+	bool xattr;   /* served only with --xattr (ENOSYS otherwise) */
+	bool noreply; /* FORGET and friends: never answered */
+	bool payload; /* only in_min bytes are copied; the rest stays in the transport */
+};
+
+/* The entry of an opcode, or NULL when it is not served; opcodes are below fuse_optab_end(). */
+const struct fuse_optab *fuse_optab_find(uint32_t opcode);
+uint32_t fuse_optab_end(void);
+/* Does ops implement what op's handler calls? */
+bool fuse_optab_backed(const struct fuse_optab *op, const struct fs_ops *ops);
 
 /* Reply helpers: header plus up to two payload parts, never past out (checked). */
 int fuse_reply(struct fuse_req *req, const void *a, size_t alen, const void *b, size_t blen);

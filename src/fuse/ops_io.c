@@ -26,10 +26,6 @@ static int do_open_common(struct fuse_req *req, bool dir)
 	struct fuse_open_out out;
 	int r;
 
-	if (dir)
-		NEED_OP(req, opendir);
-	else
-		NEED_OP(req, open);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -63,7 +59,6 @@ int fuse_do_create(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_OP(req, create);
 	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
 	if (r < 0)
 		return r;
@@ -94,7 +89,6 @@ int fuse_do_read(struct fuse_req *req)
 	size_t size;
 	int r;
 
-	NEED_OP(req, read);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -125,7 +119,6 @@ int fuse_do_write(struct fuse_req *req)
 	struct fuse_iov_tmp t;
 	int r;
 
-	NEED_OP(req, write);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -158,10 +151,6 @@ static int do_release_common(struct fuse_req *req, bool dir)
 	struct fuse_release_in in;
 	int r;
 
-	if (dir)
-		NEED_OP(req, releasedir);
-	else
-		NEED_OP(req, release);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -189,10 +178,6 @@ static int do_fsync_common(struct fuse_req *req, bool dir)
 	struct fuse_fsync_in in;
 	int r;
 
-	if (dir)
-		NEED_OP(req, fsyncdir);
-	else
-		NEED_OP(req, fsync);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -220,7 +205,6 @@ int fuse_do_flush(struct fuse_req *req)
 	struct fuse_flush_in in;
 	int r;
 
-	NEED_OP(req, flush);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -236,7 +220,6 @@ static int do_readdir_common(struct fuse_req *req, bool plus)
 	char *buf;
 	int r;
 
-	NEED_OP(req, readdir);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -270,7 +253,6 @@ int fuse_do_fallocate(struct fuse_req *req)
 	struct fuse_fallocate_in in;
 	int r;
 
-	NEED_OP(req, fallocate);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -286,7 +268,6 @@ int fuse_do_lseek(struct fuse_req *req)
 	uint64_t off = 0;
 	int r;
 
-	NEED_OP(req, lseek);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -307,7 +288,6 @@ int fuse_do_copy_file_range(struct fuse_req *req)
 	struct fuse_write_out out;
 	int r;
 
-	NEED_OP(req, copy_file_range);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;

@@ -72,7 +72,6 @@ int fuse_do_getlk(struct fuse_req *req)
 	struct fuse_lk_out out;
 	int r;
 
-	NEED_OP(req, getlk);
 	r = read_lk(req, true, &la);
 	if (r < 0)
 		return r;
@@ -96,7 +95,6 @@ static int do_setlk_common(struct fuse_req *req, bool sleep)
 	struct fuse_lk_args la;
 	int r;
 
-	NEED_OP(req, setlk);
 	r = read_lk(req, false, &la);
 	if (r < 0)
 		return r;
@@ -130,7 +128,6 @@ int fuse_do_tmpfile(struct fuse_req *req)
 	struct fuse_open_out o;
 	int r;
 
-	NEED_OP(req, tmpfile);
 	r = fuse_read_new_node(req, &in, sizeof(in), NULL, NULL);
 	if (r < 0)
 		return r;
@@ -148,7 +145,6 @@ int fuse_do_statx(struct fuse_req *req)
 	struct fuse_statx_out out;
 	int r;
 
-	NEED_OP(req, statx);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;

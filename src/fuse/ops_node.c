@@ -36,7 +36,6 @@ int fuse_do_lookup(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_OP(req, lookup);
 	r = fuse_cur_name(&req->args, &name);
 	if (r < 0)
 		return r;
@@ -81,7 +80,6 @@ int fuse_do_getattr(struct fuse_req *req)
 	struct fuse_attr_out out;
 	int r;
 
-	NEED_OP(req, getattr);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -120,7 +118,6 @@ int fuse_do_setattr(struct fuse_req *req)
 	struct fuse_attr_out out;
 	int r;
 
-	NEED_OP(req, setattr);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -150,7 +147,6 @@ int fuse_do_readlink(struct fuse_req *req)
 	size_t size = fuse_reply_room(req);
 	int r;
 
-	NEED_OP(req, readlink);
 	if (size > sizeof(buf))
 		size = sizeof(buf);
 	r = FS_OPS(req)->readlink(FS_PRIV(req), &req->ctx, req->in.nodeid, buf, size);
@@ -168,7 +164,6 @@ int fuse_do_symlink(struct fuse_req *req)
 	struct fs_secctx sc;
 	int r;
 
-	NEED_OP(req, symlink);
 	r = fuse_cur_name(&req->args, &name);
 	if (r == 0)
 		r = fuse_cur_str(&req->args, FUSE_TARGET_MAX, &target);
@@ -189,7 +184,6 @@ int fuse_do_mknod(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_OP(req, mknod);
 	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
 	if (r < 0)
 		return r;
@@ -208,7 +202,6 @@ int fuse_do_mkdir(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_OP(req, mkdir);
 	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
 	if (r < 0)
 		return r;
@@ -224,7 +217,6 @@ int fuse_do_unlink(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_OP(req, unlink);
 	r = fuse_cur_name(&req->args, &name);
 	if (r < 0)
 		return r;
@@ -237,7 +229,6 @@ int fuse_do_rmdir(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_OP(req, rmdir);
 	r = fuse_cur_name(&req->args, &name);
 	if (r < 0)
 		return r;
@@ -251,7 +242,6 @@ static int do_rename_common(struct fuse_req *req, uint64_t newdir, uint32_t flag
 	const char *name, *newname;
 	int r;
 
-	NEED_OP(req, rename);
 	if (flags & ~known)
 		return -EINVAL;
 	r = fuse_cur_name(&req->args, &name);
@@ -291,7 +281,6 @@ int fuse_do_link(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_OP(req, link);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r == 0)
 		r = fuse_cur_name(&req->args, &name);
@@ -307,7 +296,6 @@ int fuse_do_statfs(struct fuse_req *req)
 	struct fuse_statfs_out out;
 	int r;
 
-	NEED_OP(req, statfs);
 	memset(&out, 0, sizeof(out));
 	r = FS_OPS(req)->statfs(FS_PRIV(req), &req->ctx, req->in.nodeid, &out);
 	if (r < 0)
@@ -320,7 +308,6 @@ int fuse_do_access(struct fuse_req *req)
 	struct fuse_access_in in;
 	int r;
 
-	NEED_OP(req, access);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;

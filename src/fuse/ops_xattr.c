@@ -8,12 +8,6 @@
 
 #include "log.h"
 
-#define NEED_XATTR_OP(req, op)                                                                     \
-	do {                                                                                       \
-		if (!(req)->srv->opts.xattr || !FS_OPS(req)->op)                                   \
-			return -ENOSYS;                                                            \
-	} while (0)
-
 /* GETXATTR of name, or LISTXATTR when name is NULL. */
 static int get_or_list(struct fuse_req *req, const char *name, char *buf, size_t size)
 {
@@ -61,7 +55,6 @@ int fuse_do_getxattr(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_XATTR_OP(req, getxattr);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r == 0)
 		r = fuse_cur_name(&req->args, &name);
@@ -75,7 +68,6 @@ int fuse_do_listxattr(struct fuse_req *req)
 	struct fuse_getxattr_in in;
 	int r;
 
-	NEED_XATTR_OP(req, listxattr);
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
@@ -92,7 +84,6 @@ int fuse_do_setxattr(struct fuse_req *req)
 	const void *value;
 	int r;
 
-	NEED_XATTR_OP(req, setxattr);
 	memset(&in, 0, sizeof(in));
 	r = fuse_cur_read(&req->args, &in, inlen);
 	if (r == 0)
@@ -114,7 +105,6 @@ int fuse_do_removexattr(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	NEED_XATTR_OP(req, removexattr);
 	r = fuse_cur_name(&req->args, &name);
 	if (r < 0)
 		return r;
@@ -126,7 +116,6 @@ int fuse_do_syncfs(struct fuse_req *req)
 {
 	int r;
 
-	NEED_OP(req, syncfs);
 	r = FS_OPS(req)->syncfs(FS_PRIV(req), &req->ctx, req->in.nodeid);
 	return fuse_reply_status(req, r);
 }

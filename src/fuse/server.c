@@ -6,86 +6,132 @@
 #include "fuse/ext.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
-struct fuse_optab {
-	fuse_handler_fn fn;
-	const char *name;
-	uint32_t in_min;  /* argument bytes the opcode needs (names are checked by the handler) */
-	uint32_t out_min; /* reply payload bytes the opcode needs room for */
-	bool noreply;	  /* FORGET and friends: never answered */
-	bool payload;	  /* only in_min bytes are copied; the rest stays in the transport */
-};
+/* The fs_ops member an opcode's handler calls, for the dispatcher's ENOSYS check. */
+#define FS_OP(member) (offsetof(struct fs_ops, member) + 1)
+#define NO_OP 0
 
-#define OP(code, fn_, in, out) [code] = {.fn = fn_, .name = &#code[5], .in_min = in, .out_min = out}
+#define OP(code, fn_, in, out, op_)                                                                \
+	[code] = {.fn = fn_, .name = &#code[5], .in_min = in, .out_min = out, .fs_op = op_}
 #define OP_NOREPLY(code, fn_, in)                                                                  \
 	[code] = {.fn = fn_, .name = &#code[5], .in_min = in, .noreply = true}
+/* Served only with --xattr: ENOSYS otherwise, as for a backend without the op. */
+#define OP_XATTR(code, fn_, in, op_)                                                               \
+	[code] = {.fn = fn_, .name = &#code[5], .in_min = in, .fs_op = op_, .xattr = true}
 
 static const struct fuse_optab opcodes[] = {
-    OP(FUSE_LOOKUP, fuse_do_lookup, 0, sizeof(struct fuse_entry_out)),
+    OP(FUSE_LOOKUP, fuse_do_lookup, 0, sizeof(struct fuse_entry_out), FS_OP(lookup)),
+    /* The backend's forget is optional: nothing is answered either way. */
     OP_NOREPLY(FUSE_FORGET, fuse_do_forget, sizeof(struct fuse_forget_in)),
-    OP(FUSE_GETATTR, fuse_do_getattr, sizeof(struct fuse_getattr_in), sizeof(struct fuse_attr_out)),
-    OP(FUSE_SETATTR, fuse_do_setattr, sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out)),
-    OP(FUSE_READLINK, fuse_do_readlink, 0, 0),
-    OP(FUSE_SYMLINK, fuse_do_symlink, 0, sizeof(struct fuse_entry_out)),
-    OP(FUSE_MKNOD, fuse_do_mknod, sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out)),
-    OP(FUSE_MKDIR, fuse_do_mkdir, sizeof(struct fuse_mkdir_in), sizeof(struct fuse_entry_out)),
-    OP(FUSE_UNLINK, fuse_do_unlink, 0, 0),
-    OP(FUSE_RMDIR, fuse_do_rmdir, 0, 0),
-    OP(FUSE_RENAME, fuse_do_rename, sizeof(struct fuse_rename_in), 0),
-    OP(FUSE_LINK, fuse_do_link, sizeof(struct fuse_link_in), sizeof(struct fuse_entry_out)),
-    OP(FUSE_OPEN, fuse_do_open, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out)),
-    OP(FUSE_READ, fuse_do_read, sizeof(struct fuse_read_in), 0),
+    OP(FUSE_GETATTR, fuse_do_getattr, sizeof(struct fuse_getattr_in), sizeof(struct fuse_attr_out),
+       FS_OP(getattr)),
+    OP(FUSE_SETATTR, fuse_do_setattr, sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out),
+       FS_OP(setattr)),
+    OP(FUSE_READLINK, fuse_do_readlink, 0, 0, FS_OP(readlink)),
+    OP(FUSE_SYMLINK, fuse_do_symlink, 0, sizeof(struct fuse_entry_out), FS_OP(symlink)),
+    OP(FUSE_MKNOD, fuse_do_mknod, sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out),
+       FS_OP(mknod)),
+    OP(FUSE_MKDIR, fuse_do_mkdir, sizeof(struct fuse_mkdir_in), sizeof(struct fuse_entry_out),
+       FS_OP(mkdir)),
+    OP(FUSE_UNLINK, fuse_do_unlink, 0, 0, FS_OP(unlink)),
+    OP(FUSE_RMDIR, fuse_do_rmdir, 0, 0, FS_OP(rmdir)),
+    OP(FUSE_RENAME, fuse_do_rename, sizeof(struct fuse_rename_in), 0, FS_OP(rename)),
+    OP(FUSE_LINK, fuse_do_link, sizeof(struct fuse_link_in), sizeof(struct fuse_entry_out),
+       FS_OP(link)),
+    OP(FUSE_OPEN, fuse_do_open, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out),
+       FS_OP(open)),
+    OP(FUSE_READ, fuse_do_read, sizeof(struct fuse_read_in), 0, FS_OP(read)),
     [FUSE_WRITE] = {.fn = fuse_do_write,
 		    .name = "WRITE",
 		    .in_min = sizeof(struct fuse_write_in),
 		    .out_min = sizeof(struct fuse_write_out),
+		    .fs_op = FS_OP(write),
 		    .payload = true},
-    OP(FUSE_STATFS, fuse_do_statfs, 0, sizeof(struct fuse_statfs_out)),
-    OP(FUSE_RELEASE, fuse_do_release, sizeof(struct fuse_release_in), 0),
-    OP(FUSE_FSYNC, fuse_do_fsync, sizeof(struct fuse_fsync_in), 0),
-    OP(FUSE_SETXATTR, fuse_do_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, 0),
-    OP(FUSE_GETXATTR, fuse_do_getxattr, sizeof(struct fuse_getxattr_in), 0),
-    OP(FUSE_LISTXATTR, fuse_do_listxattr, sizeof(struct fuse_getxattr_in), 0),
-    OP(FUSE_REMOVEXATTR, fuse_do_removexattr, 0, 0),
-    OP(FUSE_FLUSH, fuse_do_flush, sizeof(struct fuse_flush_in), 0),
+    OP(FUSE_STATFS, fuse_do_statfs, 0, sizeof(struct fuse_statfs_out), FS_OP(statfs)),
+    OP(FUSE_RELEASE, fuse_do_release, sizeof(struct fuse_release_in), 0, FS_OP(release)),
+    OP(FUSE_FSYNC, fuse_do_fsync, sizeof(struct fuse_fsync_in), 0, FS_OP(fsync)),
+    OP_XATTR(FUSE_SETXATTR, fuse_do_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, FS_OP(setxattr)),
+    OP_XATTR(FUSE_GETXATTR, fuse_do_getxattr, sizeof(struct fuse_getxattr_in), FS_OP(getxattr)),
+    OP_XATTR(FUSE_LISTXATTR, fuse_do_listxattr, sizeof(struct fuse_getxattr_in),
+	     FS_OP(listxattr)),
+    OP_XATTR(FUSE_REMOVEXATTR, fuse_do_removexattr, 0, FS_OP(removexattr)),
+    OP(FUSE_FLUSH, fuse_do_flush, sizeof(struct fuse_flush_in), 0, FS_OP(flush)),
     /* Kernels before 7.36 send the 16-byte fuse_init_in. */
-    OP(FUSE_INIT, fuse_do_init, 16, sizeof(struct fuse_init_out)),
-    OP(FUSE_OPENDIR, fuse_do_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out)),
-    OP(FUSE_READDIR, fuse_do_readdir, sizeof(struct fuse_read_in), 0),
-    OP(FUSE_RELEASEDIR, fuse_do_releasedir, sizeof(struct fuse_release_in), 0),
-    OP(FUSE_FSYNCDIR, fuse_do_fsyncdir, sizeof(struct fuse_fsync_in), 0),
-    OP(FUSE_ACCESS, fuse_do_access, sizeof(struct fuse_access_in), 0),
+    OP(FUSE_INIT, fuse_do_init, 16, sizeof(struct fuse_init_out), NO_OP),
+    OP(FUSE_OPENDIR, fuse_do_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out),
+       FS_OP(opendir)),
+    OP(FUSE_READDIR, fuse_do_readdir, sizeof(struct fuse_read_in), 0, FS_OP(readdir)),
+    OP(FUSE_RELEASEDIR, fuse_do_releasedir, sizeof(struct fuse_release_in), 0,
+       FS_OP(releasedir)),
+    OP(FUSE_FSYNCDIR, fuse_do_fsyncdir, sizeof(struct fuse_fsync_in), 0, FS_OP(fsyncdir)),
+    OP(FUSE_ACCESS, fuse_do_access, sizeof(struct fuse_access_in), 0, FS_OP(access)),
     OP(FUSE_CREATE, fuse_do_create, sizeof(struct fuse_create_in),
-       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)),
+       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), FS_OP(create)),
     OP_NOREPLY(FUSE_INTERRUPT, fuse_do_interrupt, sizeof(struct fuse_interrupt_in)),
-    OP(FUSE_DESTROY, fuse_do_destroy, 0, 0),
+    OP(FUSE_DESTROY, fuse_do_destroy, 0, 0, NO_OP),
     OP_NOREPLY(FUSE_BATCH_FORGET, fuse_do_batch_forget, sizeof(struct fuse_batch_forget_in)),
-    OP(FUSE_FALLOCATE, fuse_do_fallocate, sizeof(struct fuse_fallocate_in), 0),
-    OP(FUSE_READDIRPLUS, fuse_do_readdirplus, sizeof(struct fuse_read_in), 0),
-    OP(FUSE_RENAME2, fuse_do_rename2, sizeof(struct fuse_rename2_in), 0),
-    OP(FUSE_LSEEK, fuse_do_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out)),
+    OP(FUSE_FALLOCATE, fuse_do_fallocate, sizeof(struct fuse_fallocate_in), 0, FS_OP(fallocate)),
+    OP(FUSE_READDIRPLUS, fuse_do_readdirplus, sizeof(struct fuse_read_in), 0, FS_OP(readdir)),
+    OP(FUSE_RENAME2, fuse_do_rename2, sizeof(struct fuse_rename2_in), 0, FS_OP(rename)),
+    OP(FUSE_LSEEK, fuse_do_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out),
+       FS_OP(lseek)),
     OP(FUSE_COPY_FILE_RANGE, fuse_do_copy_file_range, sizeof(struct fuse_copy_file_range_in),
-       sizeof(struct fuse_write_out)),
-    OP(FUSE_SYNCFS, fuse_do_syncfs, sizeof(struct fuse_syncfs_in), 0),
-    OP(FUSE_GETLK, fuse_do_getlk, sizeof(struct fuse_lk_in), sizeof(struct fuse_lk_out)),
-    OP(FUSE_SETLK, fuse_do_setlk, sizeof(struct fuse_lk_in), 0),
-    OP(FUSE_SETLKW, fuse_do_setlkw, sizeof(struct fuse_lk_in), 0),
+       sizeof(struct fuse_write_out), FS_OP(copy_file_range)),
+    OP(FUSE_SYNCFS, fuse_do_syncfs, sizeof(struct fuse_syncfs_in), 0, FS_OP(syncfs)),
+    OP(FUSE_GETLK, fuse_do_getlk, sizeof(struct fuse_lk_in), sizeof(struct fuse_lk_out),
+       FS_OP(getlk)),
+    OP(FUSE_SETLK, fuse_do_setlk, sizeof(struct fuse_lk_in), 0, FS_OP(setlk)),
+    OP(FUSE_SETLKW, fuse_do_setlkw, sizeof(struct fuse_lk_in), 0, FS_OP(setlk)),
     OP(FUSE_TMPFILE, fuse_do_tmpfile, sizeof(struct fuse_create_in),
-       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)),
-    OP(FUSE_STATX, fuse_do_statx, sizeof(struct fuse_statx_in), sizeof(struct fuse_statx_out)),
+       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), FS_OP(tmpfile)),
+    OP(FUSE_STATX, fuse_do_statx, sizeof(struct fuse_statx_in), sizeof(struct fuse_statx_out),
+       FS_OP(statx)),
 };
 
 #define N_OPCODES (sizeof(opcodes) / sizeof(opcodes[0]))
 
-static const struct fuse_optab *opcode_find(uint32_t opcode)
+const struct fuse_optab *fuse_optab_find(uint32_t opcode)
 {
 	if (opcode >= N_OPCODES || !opcodes[opcode].fn)
 		return NULL;
 	return &opcodes[opcode];
+}
+
+uint32_t fuse_optab_end(void)
+{
+	return (uint32_t)N_OPCODES;
+}
+
+bool fuse_optab_backed(const struct fuse_optab *op, const struct fs_ops *ops)
+{
+	void (*fn)(void);
+
+	if (op->fs_op == NO_OP)
+		return true;
+	/* Every member of fs_ops is a function pointer; all share one representation. */
+	memcpy(&fn, (const char *)ops + op->fs_op - 1, sizeof(fn));
+	return fn != NULL;
+}
+
+/* ENOSYS for an op the backend lacks (or an xattr op without --xattr), before the handler. */
+static int check_backed(const struct fuse_req *req, const struct fuse_optab *op)
+{
+	if (op->xattr && !req->srv->opts.xattr) {
+		log_debug("FUSE %s unique=%llu: xattrs are off (--xattr)", op->name,
+			  (unsigned long long)req->in.unique);
+		return -ENOSYS;
+	}
+	if (!fuse_optab_backed(op, req->srv->ops)) {
+		log_debug("FUSE %s unique=%llu: the filesystem does not implement it", op->name,
+			  (unsigned long long)req->in.unique);
+		return -ENOSYS;
+	}
+	return 0;
 }
 
 int fuse_server_new(const struct fs_ops *ops, void *fs, const struct fuse_server_opts *opts,
@@ -231,6 +277,8 @@ static int call_op(struct fuse_req *req, const struct fuse_optab *op)
 	fuse_cur_init(&req->args, buf, copy);
 	r = fuse_ext_load(req, op->payload, &ext);
 	if (r == 0)
+		r = check_backed(req, op);
+	if (r == 0)
 		r = op->fn(req);
 	fuse_ext_release(&ext);
 out_free:
@@ -293,7 +341,7 @@ size_t fuse_server_handle_async(struct fuse_server *srv, const struct iovec *in,
 		fuse_reply_err(&req, -EINVAL);
 		return req.reply_len;
 	}
-	op = opcode_find(req.in.opcode);
+	op = fuse_optab_find(req.in.opcode);
 	if (op && op->noreply) {
 		req.out_cap = 0; /* whatever room there is, these are never answered */
 	} else if (req.out_cap < sizeof(struct fuse_out_header)) {
