@@ -3,6 +3,7 @@
 #define VFSD_FUSE_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -110,13 +111,28 @@ void fuse_iov_put(struct fuse_iov_tmp *t);
 /* r < 0: return it for the dispatcher; else reply with the new entry, then o unless NULL. */
 int fuse_reply_entry(struct fuse_req *req, int r, const struct fuse_entry_out *e,
 		     const struct fuse_open_out *o);
+/* r < 0: return it for the dispatcher; else reply with the size bytes at out. */
+int fuse_reply_out(struct fuse_req *req, int r, const void *out, size_t size);
+/* The fixed argument struct (inlen bytes into in), then a NUL-terminated name. */
+int fuse_read_in_name(struct fuse_req *req, void *in, size_t inlen, const char **name);
+/* MKNOD, MKDIR, CREATE and TMPFILE: what the handler decodes beside its fixed struct. */
+struct fuse_new_node {
+	const char *name;	 /* NULL for TMPFILE: the file gets no name */
+	struct fs_secctx sc;	 /* a 7.36/7.37 guest's trailing security context */
+	struct fuse_entry_out e; /* zeroed for the backend to fill */
+	struct fuse_open_out o;	 /* CREATE and TMPFILE */
+};
 /*
- * The arguments of MKNOD, MKDIR, CREATE and TMPFILE: inlen fixed bytes into in, then the new
- * node's name and a 7.36/7.37 guest's trailing security context (kept in *sc), unless name is
- * NULL (TMPFILE: the file gets no name).
+ * inlen fixed bytes into in (its umask field umask_off bytes in), then the new node's name
+ * (when named) and a trailing security context; the request's umask becomes the guest's.
  */
-int fuse_read_new_node(struct fuse_req *req, void *in, size_t inlen, const char **name,
-		       struct fs_secctx *sc);
+int fuse_read_new_node(struct fuse_req *req, void *in, size_t inlen, size_t umask_off, bool named,
+		       struct fuse_new_node *n);
+#define FUSE_READ_NEW_NODE(req, in, named, n)                                                      \
+	fuse_read_new_node(req, &(in), sizeof(in), offsetof(__typeof__(in), umask), named, n)
+/* UNLINK, RMDIR, REMOVEXATTR: one name argument, an empty reply. */
+int fuse_do_name_op(struct fuse_req *req,
+		    int (*op)(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name));
 int fuse_do_lookup(struct fuse_req *req);
 int fuse_do_forget(struct fuse_req *req);
 int fuse_do_batch_forget(struct fuse_req *req);
@@ -133,10 +149,12 @@ int fuse_do_rename2(struct fuse_req *req);
 int fuse_do_link(struct fuse_req *req);
 int fuse_do_statfs(struct fuse_req *req);
 int fuse_do_access(struct fuse_req *req);
+int fuse_do_statx(struct fuse_req *req);
 
 /* ops_io.c */
 int fuse_do_open(struct fuse_req *req);
 int fuse_do_create(struct fuse_req *req);
+int fuse_do_tmpfile(struct fuse_req *req);
 int fuse_do_read(struct fuse_req *req);
 int fuse_do_write(struct fuse_req *req);
 int fuse_do_release(struct fuse_req *req);
@@ -158,12 +176,10 @@ int fuse_do_listxattr(struct fuse_req *req);
 int fuse_do_removexattr(struct fuse_req *req);
 int fuse_do_syncfs(struct fuse_req *req);
 
-/* ops_lock.c: locks, TMPFILE, STATX */
+/* ops_lock.c: record locks and flock */
 int fuse_do_getlk(struct fuse_req *req);
 int fuse_do_setlk(struct fuse_req *req);
 int fuse_do_setlkw(struct fuse_req *req);
-int fuse_do_tmpfile(struct fuse_req *req);
-int fuse_do_statx(struct fuse_req *req);
 
 /* async.c: requests that wait (SETLKW) in a thread of their own, INTERRUPT, cancel. */
 struct fuse_lk_args {

@@ -1,5 +1,6 @@
-/* Handlers for open files and directories: data goes between the file and the transport's
- * iovecs without a bounce buffer (READDIR excepted: entries are built in a private buffer). */
+/* Handlers for open files and directories (CREATE and TMPFILE: a new file, opened): data goes
+ * between the file and the transport's iovecs without a bounce buffer (READDIR excepted: entries
+ * are built in a private buffer). */
 #include "fuse/internal.h"
 #include "fuse/dirent.h"
 #include "fuse/ext.h"
@@ -35,9 +36,7 @@ static int do_open_common(struct fuse_req *req, bool dir)
 	else
 		r = FS_OPS(req)->open(FS_PRIV(req), &req->ctx, req->in.nodeid,
 				      fuse_open_flags(req, in.flags, in.open_flags), &out);
-	if (r < 0)
-		return r;
-	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+	return fuse_reply_out(req, r, &out, sizeof(out));
 }
 
 int fuse_do_open(struct fuse_req *req)
@@ -53,21 +52,28 @@ int fuse_do_opendir(struct fuse_req *req)
 int fuse_do_create(struct fuse_req *req)
 {
 	struct fuse_create_in in;
-	struct fuse_entry_out e;
-	struct fuse_open_out o;
-	struct fs_secctx sc;
-	const char *name;
-	int r;
+	struct fuse_new_node n;
+	int r = FUSE_READ_NEW_NODE(req, in, true, &n);
 
-	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
-	if (r < 0)
-		return r;
-	req->ctx.umask = in.umask;
-	memset(&e, 0, sizeof(e));
-	memset(&o, 0, sizeof(o));
-	r = FS_OPS(req)->create(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode,
-				fuse_open_flags(req, in.flags, in.open_flags), in.umask, &e, &o);
-	return fuse_reply_entry(req, r, &e, &o);
+	if (r == 0)
+		r = FS_OPS(req)->create(FS_PRIV(req), &req->ctx, req->in.nodeid, n.name, in.mode,
+					fuse_open_flags(req, in.flags, in.open_flags), in.umask,
+					&n.e, &n.o);
+	return fuse_reply_entry(req, r, &n.e, &n.o);
+}
+
+/* Same arguments as CREATE; the name after them (the kernel sends "/" or nothing) is not
+ * used: the file has none. */
+int fuse_do_tmpfile(struct fuse_req *req)
+{
+	struct fuse_create_in in;
+	struct fuse_new_node n;
+	int r = FUSE_READ_NEW_NODE(req, in, false, &n);
+
+	if (r == 0)
+		r = FS_OPS(req)->tmpfile(FS_PRIV(req), &req->ctx, req->in.nodeid, in.mode, in.flags,
+					 in.umask, &n.e, &n.o);
+	return fuse_reply_entry(req, r, &n.e, &n.o);
 }
 
 /* What a READ or READDIR may send back: the size asked, within the reply room and max_pages. */
@@ -152,14 +158,14 @@ static int do_release_common(struct fuse_req *req, bool dir)
 	int r;
 
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	if (dir)
-		r = FS_OPS(req)->releasedir(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh,
-					    in.flags);
-	else
-		r = FS_OPS(req)->release(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.flags,
-					 in.release_flags, in.lock_owner);
+	if (r == 0) {
+		if (dir)
+			r = FS_OPS(req)->releasedir(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh,
+						    in.flags);
+		else
+			r = FS_OPS(req)->release(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh,
+						 in.flags, in.release_flags, in.lock_owner);
+	}
 	return fuse_reply_status(req, r);
 }
 
@@ -179,14 +185,14 @@ static int do_fsync_common(struct fuse_req *req, bool dir)
 	int r;
 
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	if (dir)
-		r = FS_OPS(req)->fsyncdir(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh,
-					  in.fsync_flags & 1);
-	else
-		r = FS_OPS(req)->fsync(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh,
-				       in.fsync_flags & 1);
+	if (r == 0) {
+		if (dir)
+			r = FS_OPS(req)->fsyncdir(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh,
+						  in.fsync_flags & 1);
+		else
+			r = FS_OPS(req)->fsync(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh,
+					       in.fsync_flags & 1);
+	}
 	return fuse_reply_status(req, r);
 }
 
@@ -206,9 +212,9 @@ int fuse_do_flush(struct fuse_req *req)
 	int r;
 
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	r = FS_OPS(req)->flush(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.lock_owner);
+	if (r == 0)
+		r = FS_OPS(req)->flush(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh,
+				       in.lock_owner);
 	return fuse_reply_status(req, r);
 }
 
@@ -254,10 +260,9 @@ int fuse_do_fallocate(struct fuse_req *req)
 	int r;
 
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	r = FS_OPS(req)->fallocate(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.mode,
-				   in.offset, in.length);
+	if (r == 0)
+		r = FS_OPS(req)->fallocate(FS_PRIV(req), &req->ctx, req->in.nodeid, in.fh, in.mode,
+					   in.offset, in.length);
 	return fuse_reply_status(req, r);
 }
 

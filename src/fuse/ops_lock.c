@@ -1,5 +1,5 @@
 /*
- * Handlers for locks (GETLK, SETLK, SETLKW), TMPFILE and STATX.
+ * Handlers for locks (GETLK, SETLK, SETLKW).
  *
  * Locks are answered only when negotiated (POSIX_LOCKS for record locks, FLOCK_LOCKS for
  * flock): a guest that was not offered them locks locally and never sends these, so anything
@@ -117,44 +117,4 @@ int fuse_do_setlk(struct fuse_req *req)
 int fuse_do_setlkw(struct fuse_req *req)
 {
 	return do_setlk_common(req, true);
-}
-
-/* Same arguments as CREATE; the name after them (the kernel sends "/" or nothing) is not
- * used: the file has none. */
-int fuse_do_tmpfile(struct fuse_req *req)
-{
-	struct fuse_create_in in;
-	struct fuse_entry_out e;
-	struct fuse_open_out o;
-	int r;
-
-	r = fuse_read_new_node(req, &in, sizeof(in), NULL, NULL);
-	if (r < 0)
-		return r;
-	req->ctx.umask = in.umask;
-	memset(&e, 0, sizeof(e));
-	memset(&o, 0, sizeof(o));
-	r = FS_OPS(req)->tmpfile(FS_PRIV(req), &req->ctx, req->in.nodeid, in.mode, in.flags,
-				 in.umask, &e, &o);
-	return fuse_reply_entry(req, r, &e, &o);
-}
-
-int fuse_do_statx(struct fuse_req *req)
-{
-	struct fuse_statx_in in;
-	struct fuse_statx_out out;
-	int r;
-
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	if (in.getattr_flags & ~(uint32_t)FUSE_GETATTR_FH)
-		return -EINVAL;
-	memset(&out, 0, sizeof(out));
-	r = FS_OPS(req)->statx(FS_PRIV(req), &req->ctx, req->in.nodeid,
-			       (in.getattr_flags & FUSE_GETATTR_FH) ? &in.fh : NULL, in.sx_flags,
-			       in.sx_mask, &out);
-	if (r < 0)
-		return r;
-	return fuse_reply(req, &out, sizeof(out), NULL, 0);
 }

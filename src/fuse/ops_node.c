@@ -1,4 +1,5 @@
-/* Handlers for name and inode opcodes: lookup, attributes, directory entries. */
+/* Handlers for name and inode opcodes: lookup, attributes (GETATTR, SETATTR, STATX), directory
+ * entries. */
 #include "fuse/internal.h"
 #include "fuse/ext.h"
 
@@ -17,17 +18,49 @@ int fuse_reply_entry(struct fuse_req *req, int r, const struct fuse_entry_out *e
 	return fuse_reply(req, e, sizeof(*e), o, o ? sizeof(*o) : 0);
 }
 
-int fuse_read_new_node(struct fuse_req *req, void *in, size_t inlen, const char **name,
-		       struct fs_secctx *sc)
+int fuse_reply_out(struct fuse_req *req, int r, const void *out, size_t size)
 {
+	if (r < 0)
+		return r;
+	return fuse_reply(req, out, size, NULL, 0);
+}
+
+int fuse_read_in_name(struct fuse_req *req, void *in, size_t inlen, const char **name)
+{
+	int r = fuse_cur_read(&req->args, in, inlen);
+
+	return r < 0 ? r : fuse_cur_name(&req->args, name);
+}
+
+int fuse_read_new_node(struct fuse_req *req, void *in, size_t inlen, size_t umask_off, bool named,
+		       struct fuse_new_node *n)
+{
+	uint32_t umask;
 	int r;
 
-	r = fuse_cur_read(&req->args, in, inlen);
-	if (r == 0 && name)
-		r = fuse_cur_name(&req->args, name);
-	if (r == 0 && name)
-		r = fuse_ext_trailing_secctx(req, sc);
-	return r;
+	memset(n, 0, sizeof(*n));
+	if (named)
+		r = fuse_read_in_name(req, in, inlen, &n->name);
+	else
+		r = fuse_cur_read(&req->args, in, inlen);
+	if (r == 0 && named)
+		r = fuse_ext_trailing_secctx(req, &n->sc);
+	if (r < 0)
+		return r;
+	memcpy(&umask, (const char *)in + umask_off, sizeof(umask));
+	req->ctx.umask = umask;
+	return 0;
+}
+
+int fuse_do_name_op(struct fuse_req *req,
+		    int (*op)(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name))
+{
+	const char *name;
+	int r = fuse_cur_name(&req->args, &name);
+
+	if (r == 0)
+		r = op(FS_PRIV(req), &req->ctx, req->in.nodeid, name);
+	return fuse_reply_status(req, r);
 }
 
 int fuse_do_lookup(struct fuse_req *req)
@@ -86,9 +119,25 @@ int fuse_do_getattr(struct fuse_req *req)
 	memset(&out, 0, sizeof(out));
 	r = FS_OPS(req)->getattr(FS_PRIV(req), &req->ctx, req->in.nodeid,
 				 (in.getattr_flags & FUSE_GETATTR_FH) ? &in.fh : NULL, &out);
+	return fuse_reply_out(req, r, &out, sizeof(out));
+}
+
+int fuse_do_statx(struct fuse_req *req)
+{
+	struct fuse_statx_in in;
+	struct fuse_statx_out out;
+	int r;
+
+	r = fuse_cur_read(&req->args, &in, sizeof(in));
 	if (r < 0)
 		return r;
-	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+	if (in.getattr_flags & ~(uint32_t)FUSE_GETATTR_FH)
+		return -EINVAL;
+	memset(&out, 0, sizeof(out));
+	r = FS_OPS(req)->statx(FS_PRIV(req), &req->ctx, req->in.nodeid,
+			       (in.getattr_flags & FUSE_GETATTR_FH) ? &in.fh : NULL, in.sx_flags,
+			       in.sx_mask, &out);
+	return fuse_reply_out(req, r, &out, sizeof(out));
 }
 
 /* A FUSE time (seconds, nanoseconds) as a timespec; NOW and absent map to UTIME_*. */
@@ -136,9 +185,7 @@ int fuse_do_setattr(struct fuse_req *req)
 		return r;
 	memset(&out, 0, sizeof(out));
 	r = FS_OPS(req)->setattr(FS_PRIV(req), &req->ctx, req->in.nodeid, &a, &out);
-	if (r < 0)
-		return r;
-	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+	return fuse_reply_out(req, r, &out, sizeof(out));
 }
 
 int fuse_do_readlink(struct fuse_req *req)
@@ -179,61 +226,35 @@ int fuse_do_symlink(struct fuse_req *req)
 int fuse_do_mknod(struct fuse_req *req)
 {
 	struct fuse_mknod_in in;
-	struct fuse_entry_out e;
-	struct fs_secctx sc;
-	const char *name;
-	int r;
+	struct fuse_new_node n;
+	int r = FUSE_READ_NEW_NODE(req, in, true, &n);
 
-	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
-	if (r < 0)
-		return r;
-	req->ctx.umask = in.umask;
-	memset(&e, 0, sizeof(e));
-	r = FS_OPS(req)->mknod(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode, in.rdev,
-			       in.umask, &e);
-	return fuse_reply_entry(req, r, &e, NULL);
+	if (r == 0)
+		r = FS_OPS(req)->mknod(FS_PRIV(req), &req->ctx, req->in.nodeid, n.name, in.mode,
+				       in.rdev, in.umask, &n.e);
+	return fuse_reply_entry(req, r, &n.e, NULL);
 }
 
 int fuse_do_mkdir(struct fuse_req *req)
 {
 	struct fuse_mkdir_in in;
-	struct fuse_entry_out e;
-	struct fs_secctx sc;
-	const char *name;
-	int r;
+	struct fuse_new_node n;
+	int r = FUSE_READ_NEW_NODE(req, in, true, &n);
 
-	r = fuse_read_new_node(req, &in, sizeof(in), &name, &sc);
-	if (r < 0)
-		return r;
-	req->ctx.umask = in.umask;
-	memset(&e, 0, sizeof(e));
-	r = FS_OPS(req)->mkdir(FS_PRIV(req), &req->ctx, req->in.nodeid, name, in.mode, in.umask,
-			       &e);
-	return fuse_reply_entry(req, r, &e, NULL);
+	if (r == 0)
+		r = FS_OPS(req)->mkdir(FS_PRIV(req), &req->ctx, req->in.nodeid, n.name, in.mode,
+				       in.umask, &n.e);
+	return fuse_reply_entry(req, r, &n.e, NULL);
 }
 
 int fuse_do_unlink(struct fuse_req *req)
 {
-	const char *name;
-	int r;
-
-	r = fuse_cur_name(&req->args, &name);
-	if (r < 0)
-		return r;
-	r = FS_OPS(req)->unlink(FS_PRIV(req), &req->ctx, req->in.nodeid, name);
-	return fuse_reply_status(req, r);
+	return fuse_do_name_op(req, FS_OPS(req)->unlink);
 }
 
 int fuse_do_rmdir(struct fuse_req *req)
 {
-	const char *name;
-	int r;
-
-	r = fuse_cur_name(&req->args, &name);
-	if (r < 0)
-		return r;
-	r = FS_OPS(req)->rmdir(FS_PRIV(req), &req->ctx, req->in.nodeid, name);
-	return fuse_reply_status(req, r);
+	return fuse_do_name_op(req, FS_OPS(req)->rmdir);
 }
 
 static int do_rename_common(struct fuse_req *req, uint64_t newdir, uint32_t flags)
@@ -281,9 +302,7 @@ int fuse_do_link(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r == 0)
-		r = fuse_cur_name(&req->args, &name);
+	r = fuse_read_in_name(req, &in, sizeof(in), &name);
 	if (r < 0)
 		return r;
 	memset(&e, 0, sizeof(e));
@@ -298,9 +317,7 @@ int fuse_do_statfs(struct fuse_req *req)
 
 	memset(&out, 0, sizeof(out));
 	r = FS_OPS(req)->statfs(FS_PRIV(req), &req->ctx, req->in.nodeid, &out);
-	if (r < 0)
-		return r;
-	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+	return fuse_reply_out(req, r, &out, sizeof(out));
 }
 
 int fuse_do_access(struct fuse_req *req)
@@ -309,8 +326,7 @@ int fuse_do_access(struct fuse_req *req)
 	int r;
 
 	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	r = FS_OPS(req)->access(FS_PRIV(req), &req->ctx, req->in.nodeid, in.mask);
+	if (r == 0)
+		r = FS_OPS(req)->access(FS_PRIV(req), &req->ctx, req->in.nodeid, in.mask);
 	return fuse_reply_status(req, r);
 }

@@ -55,12 +55,8 @@ int fuse_do_getxattr(struct fuse_req *req)
 	const char *name;
 	int r;
 
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r == 0)
-		r = fuse_cur_name(&req->args, &name);
-	if (r < 0)
-		return r;
-	return reply_xattr_bytes(req, in.size, name);
+	r = fuse_read_in_name(req, &in, sizeof(in), &name);
+	return r < 0 ? r : reply_xattr_bytes(req, in.size, name);
 }
 
 int fuse_do_listxattr(struct fuse_req *req)
@@ -85,9 +81,7 @@ int fuse_do_setxattr(struct fuse_req *req)
 	int r;
 
 	memset(&in, 0, sizeof(in));
-	r = fuse_cur_read(&req->args, &in, inlen);
-	if (r == 0)
-		r = fuse_cur_name(&req->args, &name);
+	r = fuse_read_in_name(req, &in, inlen, &name);
 	if (r < 0)
 		return r;
 	if (in.size > XATTR_SIZE_MAX)
@@ -102,14 +96,7 @@ int fuse_do_setxattr(struct fuse_req *req)
 
 int fuse_do_removexattr(struct fuse_req *req)
 {
-	const char *name;
-	int r;
-
-	r = fuse_cur_name(&req->args, &name);
-	if (r < 0)
-		return r;
-	r = FS_OPS(req)->removexattr(FS_PRIV(req), &req->ctx, req->in.nodeid, name);
-	return fuse_reply_status(req, r);
+	return fuse_do_name_op(req, FS_OPS(req)->removexattr);
 }
 
 int fuse_do_syncfs(struct fuse_req *req)
