@@ -30,17 +30,6 @@ static __thread int thread_ngroups = -1;
 static __thread bool thread_groups_set;
 static atomic_bool groups_warned;
 
-/* Reopens an O_PATH fd with real open flags through /proc/self/fd (no path walk). */
-int pt_proc_open(struct pt_fs *fs, int fd, int flags)
-{
-	char name[16];
-	int r;
-
-	snprintf(name, sizeof(name), "%d", fd);
-	r = openat(fs->proc_fd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-	return r < 0 ? -errno : r;
-}
-
 bool pt_thread_private_fs(void)
 {
 	if (thread_fs_private == 0) {

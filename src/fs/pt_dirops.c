@@ -1,6 +1,7 @@
 /*
- * Passthrough operations that change a directory: every guest name is checked as one component
- * here, in the handler itself, whatever sandbox surrounds us.
+ * Passthrough operations that change a directory (and TMPFILE, a new file without a name):
+ * every guest name is checked as one component here, in the handler itself, whatever sandbox
+ * surrounds us.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,19 +160,6 @@ out_put:
 	return r;
 }
 
-static int link_fd(struct pt_fs *fs, int fd, struct pt_inode *np, const char *newname)
-{
-	char name[16];
-
-	if (linkat(fd, "", np->fd, newname, AT_EMPTY_PATH) == 0)
-		return 0;
-	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc magic link does not. */
-	if (errno != ENOENT && errno != EPERM)
-		return -errno;
-	snprintf(name, sizeof(name), "%d", fd);
-	return linkat(fs->proc_fd, name, np->fd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
-}
-
 int pt_link(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t newparent,
 	    const char *newname, struct fuse_entry_out *out)
 {
@@ -190,7 +178,7 @@ int pt_link(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t newparent,
 	r = pt_inode_get(fs, newparent, &np);
 	if (r < 0)
 		goto out_put;
-	r = link_fd(fs, in->fd, np, newname);
+	r = pt_proc_link(fs, in->fd, np->fd, newname);
 	/* The new name is the same inode: look it up by name to count and describe it. */
 	if (r == 0)
 		r = pt_lookup_at(fs, np, newname, out);
@@ -325,6 +313,68 @@ int pt_create(void *fsp, const struct fs_ctx *c, uint64_t parent, const char *na
 	r = fd < 0 ? fd : pt_trunc_killpriv(fs, fd, flags);
 	if (r < 0) {
 		pt_new_file_abandon(fs, fd, path_fd);
+		goto out_put;
+	}
+	r = pt_new_file_publish(fs, p, fd, path_fd, entry, open);
+out_put:
+	pt_inode_put(fs, p);
+	return r;
+}
+
+/* Returns the open fd of a new unnamed file in p. */
+static int tmpfile_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p, uint32_t mode,
+			uint32_t flags, uint32_t umask)
+{
+	struct pt_creds cr;
+	int hflags, fd, r;
+
+	r = pt_open_flags(fs, flags, &hflags);
+	if (r < 0)
+		return r;
+	/* O_EXCL keeps the file from ever getting a name (linkat); the rest of the creation
+	 * flags mean nothing here. */
+	hflags &= ~O_TRUNC;
+	hflags |= (int)(flags & O_EXCL);
+	r = pt_creds_enter(fs, c, umask, &cr);
+	if (r < 0)
+		return r;
+	fd = openat(p->fd, ".", hflags | O_TMPFILE | O_CLOEXEC, mode & 07777);
+	r = fd < 0 ? -errno : fd;
+	pt_creds_leave(fs, &cr);
+	return r;
+}
+
+int pt_tmpfile(void *fsp, const struct fs_ctx *c, uint64_t parent, uint32_t mode, uint32_t flags,
+	       uint32_t umask, struct fuse_entry_out *entry, struct fuse_open_out *open)
+{
+	struct pt_fs *fs = fsp;
+	struct pt_inode *p;
+	int r, fd, path_fd = -1;
+
+	if (fs->opts.readonly)
+		return -EROFS;
+	if ((mode & S_IFMT) && !S_ISREG(mode))
+		return -EINVAL;
+	r = pt_inode_get(fs, parent, &p);
+	if (r < 0)
+		return r;
+	if (!S_ISDIR(p->type)) {
+		r = -ENOTDIR;
+		goto out_put;
+	}
+	r = pt_new_file_reserve(fs);
+	if (r < 0)
+		goto out_put;
+	fd = tmpfile_open(fs, c, p, mode, flags, umask);
+	r = fd < 0 ? fd : 0;
+	if (r == 0 && c->secctx)
+		r = pt_secctx_label_fd(fs, c->secctx, fd);
+	if (r == 0) {
+		path_fd = pt_proc_open(fs, fd, O_PATH);
+		r = path_fd < 0 ? path_fd : 0;
+	}
+	if (r < 0) {
+		pt_new_file_abandon(fs, fd, -1);
 		goto out_put;
 	}
 	r = pt_new_file_publish(fs, p, fd, path_fd, entry, open);

@@ -144,7 +144,7 @@ int pt_read(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_
 int pt_kill_suidgid(struct pt_fs *fs, int fd, bool opath)
 {
 	mode_t clear;
-	char name[16];
+	char name[PT_PROC_NAME];
 	struct stat st;
 	int r;
 
@@ -154,8 +154,7 @@ int pt_kill_suidgid(struct pt_fs *fs, int fd, bool opath)
 	if (!S_ISREG(st.st_mode) || !(st.st_mode & clear))
 		return 0;
 	if (opath) {
-		snprintf(name, sizeof(name), "%d", fd);
-		r = fchmodat(fs->proc_fd, name, st.st_mode & ~clear & 07777, 0);
+		r = fchmodat(fs->proc_fd, pt_proc_path(name, fd), st.st_mode & ~clear & 07777, 0);
 	} else {
 		r = fchmod(fd, st.st_mode & ~clear & 07777);
 	}

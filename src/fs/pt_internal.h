@@ -155,7 +155,15 @@ struct pt_creds {
 };
 int pt_creds_enter(struct pt_fs *fs, const struct fs_ctx *c, uint32_t umask, struct pt_creds *s);
 void pt_creds_leave(struct pt_fs *fs, struct pt_creds *s);
+
+/* pt_proc.c: an fd's file through /proc/self/fd (fs->proc_fd) */
+#define PT_PROC_NAME 16
+/* fd's name inside /proc/self/fd, in buf (returned). */
+char *pt_proc_path(char buf[PT_PROC_NAME], int fd);
+/* Reopens an O_PATH fd with real open flags (no path walk). */
 int pt_proc_open(struct pt_fs *fs, int fd, int flags);
+/* Gives fd's file the name in dirfd (linkat, by the magic link when AT_EMPTY_PATH is refused). */
+int pt_proc_link(struct pt_fs *fs, int fd, int dirfd, const char *name);
 
 /* passthrough.c */
 int pt_lookup_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
@@ -228,10 +236,16 @@ int pt_getlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64
 int pt_setlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
 	     const struct fuse_file_lock *lk, bool is_flock, bool sleep);
 
-/* pt_extra.c */
-int pt_tmpfile(void *fs, const struct fs_ctx *c, uint64_t parent, uint32_t mode, uint32_t flags,
-	       uint32_t umask, struct fuse_entry_out *entry, struct fuse_open_out *open);
+/* pt_attr.c */
+int pt_getattr(void *fs, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh,
+	       struct fuse_attr_out *out);
+int pt_setattr(void *fs, const struct fs_ctx *c, uint64_t ino, const struct fs_setattr *a,
+	       struct fuse_attr_out *out);
 int pt_statx(void *fs, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh,
 	     uint32_t sx_flags, uint32_t sx_mask, struct fuse_statx_out *out);
+
+/* pt_dirops.c: O_TMPFILE, an unnamed file opened (as CREATE answers) */
+int pt_tmpfile(void *fs, const struct fs_ctx *c, uint64_t parent, uint32_t mode, uint32_t flags,
+	       uint32_t umask, struct fuse_entry_out *entry, struct fuse_open_out *open);
 
 #endif

@@ -60,19 +60,6 @@ out_remove:
 	return r;
 }
 
-/* Link an unnamed file in: AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, the /proc link does not. */
-static int link_tmpfile(struct pt_fs *fs, int fd, struct pt_inode *p, const char *name)
-{
-	char proc[16];
-
-	if (linkat(fd, "", p->fd, name, AT_EMPTY_PATH) == 0)
-		return 0;
-	if (errno != ENOENT && errno != EPERM)
-		return -errno;
-	snprintf(proc, sizeof(proc), "%d", fd);
-	return linkat(fs->proc_fd, proc, p->fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
-}
-
 /* An unnamed file in p as the caller. O_TMPFILE needs write access: O_RDONLY becomes O_RDWR. */
 static int open_tmpfile(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p, uint32_t mode,
 			int hflags, uint32_t umask)
@@ -99,7 +86,7 @@ static int label_and_link(struct pt_fs *fs, const struct fs_ctx *c, struct pt_in
 
 	r = fsetxattr(fd, hname, c->secctx->value, c->secctx->size, 0) < 0 ? -errno : 0;
 	if (r == 0)
-		r = link_tmpfile(fs, fd, p, name);
+		r = pt_proc_link(fs, fd, p->fd, name);
 	if (r < 0) {
 		close(fd);
 		return r;

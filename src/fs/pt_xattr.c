@@ -26,7 +26,7 @@
 #define ACL_ACCESS "system.posix_acl_access"
 
 struct xpath {
-	char name[16];
+	char name[PT_PROC_NAME];
 };
 
 /* Point this thread at /proc/self/fd and name fd in it. The working directory is made the
@@ -37,7 +37,7 @@ static int proc_path(struct pt_fs *fs, int fd, struct xpath *p)
 	pt_thread_private_fs();
 	if (fchdir(fs->proc_fd) < 0)
 		return -errno;
-	snprintf(p->name, sizeof(p->name), "%d", fd);
+	pt_proc_path(p->name, fd);
 	return 0;
 }
 
