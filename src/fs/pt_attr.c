@@ -17,8 +17,8 @@ static int stat_inode(struct pt_fs *fs, uint64_t ino, int sync, unsigned mask, s
 	r = pt_inode_get(fs, ino, &in);
 	if (r < 0)
 		return r;
-	r = statx(in->fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, mask, stx) < 0 ? -errno
-											 : 0;
+	r = statx(in->fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | sync, mask, stx);
+	r = r < 0 ? -errno : 0;
 	pt_inode_put(fs, in);
 	if (r == 0 && !(stx->stx_mask & STATX_MNT_ID))
 		stx->stx_mnt_id = 0;
