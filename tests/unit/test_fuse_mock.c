@@ -62,7 +62,7 @@ static int m_getattr(void *fs, const struct fs_ctx *c, uint64_t ino, const uint6
 		     struct fuse_attr_out *out)
 {
 	rec(fs, M_GETATTR, c, ino);
-	M(fs)->u64a = fh ? *fh : UINT64_MAX;
+	M(fs)->fh = fh ? *fh : UINT64_MAX;
 	out->attr.ino = ino;
 	return 0;
 }
@@ -100,8 +100,8 @@ static int m_mknod(void *fs, const struct fs_ctx *c, uint64_t parent, const char
 {
 	rec(fs, M_MKNOD, c, parent);
 	rec_name(fs, name, NULL);
-	M(fs)->u32a = mode;
-	M(fs)->u32b = rdev;
+	M(fs)->mode = mode;
+	M(fs)->rdev = rdev;
 	fill_entry(44, out);
 	return 0;
 }
@@ -111,8 +111,8 @@ static int m_mkdir(void *fs, const struct fs_ctx *c, uint64_t parent, const char
 {
 	rec(fs, M_MKDIR, c, parent);
 	rec_name(fs, name, NULL);
-	M(fs)->u32a = mode;
-	M(fs)->u32b = umask;
+	M(fs)->mode = mode;
+	M(fs)->umask = umask;
 	fill_entry(45, out);
 	return 0;
 }
@@ -136,8 +136,8 @@ static int m_rename(void *fs, const struct fs_ctx *c, uint64_t parent, const cha
 {
 	rec(fs, M_RENAME, c, parent);
 	rec_name(fs, name, newname);
-	M(fs)->u64a = newparent;
-	M(fs)->u32a = flags;
+	M(fs)->newparent = newparent;
+	M(fs)->flags = flags;
 	return M(fs)->result;
 }
 
@@ -146,7 +146,7 @@ static int m_link(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t newpa
 {
 	rec(fs, M_LINK, c, ino);
 	rec_name(fs, newname, NULL);
-	M(fs)->u64a = newparent;
+	M(fs)->newparent = newparent;
 	fill_entry(ino, out);
 	return 0;
 }
@@ -155,7 +155,7 @@ static int m_open(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags
 		  struct fuse_open_out *out)
 {
 	rec(fs, M_OPEN, c, ino);
-	M(fs)->u32a = flags;
+	M(fs)->flags = flags;
 	out->fh = 7;
 	return 0;
 }
@@ -166,8 +166,9 @@ static int m_create(void *fs, const struct fs_ctx *c, uint64_t parent, const cha
 {
 	rec(fs, M_CREATE, c, parent);
 	rec_name(fs, name, NULL);
-	M(fs)->u32a = mode;
-	M(fs)->u32b = umask;
+	M(fs)->mode = mode;
+	M(fs)->flags = flags;
+	M(fs)->umask = umask;
 	fill_entry(46, entry);
 	open->fh = 8;
 	return 0;
@@ -217,14 +218,14 @@ static int m_release(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh
 		     uint32_t release_flags, uint64_t lock_owner)
 {
 	rec(fs, M_RELEASE, c, ino);
-	M(fs)->u64a = fh;
+	M(fs)->fh = fh;
 	return 0;
 }
 
 static int m_fsync(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, bool datasync)
 {
 	rec(fs, M_FSYNC, c, ino);
-	M(fs)->u32a = datasync;
+	M(fs)->datasync = datasync;
 	return 0;
 }
 
@@ -285,7 +286,7 @@ static int m_fsyncdir(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t f
 static int m_access(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t mask)
 {
 	rec(fs, M_ACCESS, c, ino);
-	M(fs)->u32a = mask;
+	M(fs)->mask = mask;
 	return M(fs)->result;
 }
 
@@ -324,8 +325,8 @@ static int m_setxattr(void *fs, const struct fs_ctx *c, uint64_t ino, const char
 	rec_name(fs, name, NULL);
 	M(fs)->wlen = size < sizeof(M(fs)->wbuf) ? size : sizeof(M(fs)->wbuf);
 	memcpy(M(fs)->wbuf, value, M(fs)->wlen);
-	M(fs)->u32a = flags;
-	M(fs)->u32b = extra_flags;
+	M(fs)->flags = flags;
+	M(fs)->setxattr_flags = extra_flags;
 	return 0;
 }
 
@@ -352,7 +353,7 @@ static int m_copy_file_range(void *fs, const struct fs_ctx *c, uint64_t ino_in, 
 			     uint64_t len, uint64_t flags)
 {
 	rec(fs, M_COPY_FILE_RANGE, c, ino_in);
-	M(fs)->u64a = len;
+	M(fs)->len = len;
 	return (int)(len > 1000 ? 1000 : len);
 }
 
@@ -360,6 +361,54 @@ static int m_syncfs(void *fs, const struct fs_ctx *c, uint64_t ino)
 {
 	rec(fs, M_SYNCFS, c, ino);
 	return 0;
+}
+
+static int m_tmpfile(void *fs, const struct fs_ctx *c, uint64_t parent, uint32_t mode,
+		     uint32_t flags, uint32_t umask, struct fuse_entry_out *entry,
+		     struct fuse_open_out *open)
+{
+	rec(fs, M_TMPFILE, c, parent);
+	M(fs)->mode = mode;
+	M(fs)->flags = flags;
+	M(fs)->umask = umask;
+	fill_entry(47, entry);
+	open->fh = 10;
+	return M(fs)->result;
+}
+
+static int m_statx(void *fs, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh,
+		   uint32_t sx_flags, uint32_t sx_mask, struct fuse_statx_out *out)
+{
+	rec(fs, M_STATX, c, ino);
+	M(fs)->fh = fh ? *fh : UINT64_MAX;
+	M(fs)->sx_flags = sx_flags;
+	M(fs)->sx_mask = sx_mask;
+	out->stat.mask = sx_mask;
+	out->stat.ino = ino;
+	return M(fs)->result;
+}
+
+static int m_getlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
+		   const struct fuse_file_lock *lk, struct fuse_file_lock *out)
+{
+	rec(fs, M_GETLK, c, ino);
+	M(fs)->fh = fh;
+	M(fs)->lock_owner = owner;
+	M(fs)->lk = *lk;
+	*out = M(fs)->conflict;
+	return M(fs)->result;
+}
+
+static int m_setlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
+		   const struct fuse_file_lock *lk, bool flock, bool sleep)
+{
+	rec(fs, M_SETLK, c, ino);
+	M(fs)->fh = fh;
+	M(fs)->lock_owner = owner;
+	M(fs)->lk = *lk;
+	M(fs)->flock = flock;
+	M(fs)->sleep = sleep;
+	return M(fs)->result;
 }
 
 const struct fs_ops mock_ops = {
@@ -398,6 +447,10 @@ const struct fs_ops mock_ops = {
     .removexattr = m_removexattr,
     .copy_file_range = m_copy_file_range,
     .syncfs = m_syncfs,
+    .tmpfile = m_tmpfile,
+    .statx = m_statx,
+    .getlk = m_getlk,
+    .setlk = m_setlk,
 };
 
 size_t mk_req2(void *buf, uint32_t opcode, uint64_t unique, uint64_t nodeid, const void *a,

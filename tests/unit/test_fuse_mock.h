@@ -47,6 +47,10 @@ enum mock_op {
 	M_REMOVEXATTR,
 	M_COPY_FILE_RANGE,
 	M_SYNCFS,
+	M_TMPFILE,
+	M_STATX,
+	M_GETLK,
+	M_SETLK,
 	M_NOPS
 };
 
@@ -58,8 +62,22 @@ struct mock_fs {
 	uint64_t ino;	     /* last inode */
 	char name[512];	     /* last name */
 	char name2[4096];    /* second string (new name, target) */
-	uint32_t u32a, u32b; /* last mode/flags and friends */
-	uint64_t u64a;
+	/* Arguments of the last call, by what they hold (set by the ops that take them). */
+	uint32_t mode;		 /* MKNOD, MKDIR, CREATE, TMPFILE */
+	uint32_t rdev;		 /* MKNOD */
+	uint32_t umask;		 /* MKDIR, CREATE, TMPFILE: the op's own argument */
+	uint32_t flags;		 /* OPEN, CREATE, TMPFILE, RENAME, SETXATTR */
+	uint32_t setxattr_flags; /* SETXATTR's extra flags (fuse_setxattr_in.setxattr_flags) */
+	uint32_t mask;		 /* ACCESS */
+	bool datasync;		 /* FSYNC */
+	uint64_t fh;		 /* GETATTR and STATX (UINT64_MAX: none), RELEASE, GETLK, SETLK */
+	uint64_t newparent;	 /* RENAME, LINK */
+	uint64_t len;		 /* COPY_FILE_RANGE */
+	uint32_t sx_flags, sx_mask; /* STATX */
+	uint64_t lock_owner;	    /* GETLK, SETLK */
+	struct fuse_file_lock lk;   /* GETLK, SETLK: the lock asked for */
+	bool flock, sleep;	    /* SETLK */
+	struct fuse_file_lock conflict; /* GETLK answers it (type 0 = F_RDLCK: set it) */
 	struct fs_setattr sa;
 	uint64_t init_offered; /* conn->flags seen by init */
 	uint64_t forgot;       /* sum of nlookup forgotten */
