@@ -26,15 +26,15 @@ static int cmp_id(const void *a, const void *b)
 }
 
 /* Sorted (id, index) pairs; the first duplicate id is reported in *dup. */
-static struct id_ix *sort_ids(size_t n, uint64_t (*id_of)(const void *, size_t),
-			      const void *arr, bool *has_dup, uint64_t *dup)
+static struct id_ix *sort_ids(size_t n, uint64_t (*id_of)(const void *, size_t), const void *arr,
+			      bool *has_dup, uint64_t *dup)
 {
 	struct id_ix *ix = malloc((n ? n : 1) * sizeof(*ix));
 
 	if (!ix)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		ix[i] = (struct id_ix){ id_of(arr, i), i };
+		ix[i] = (struct id_ix){id_of(arr, i), i};
 	qsort(ix, n, sizeof(*ix), cmp_id);
 	*has_dup = false;
 	for (size_t i = 1; i < n; i++)
@@ -48,7 +48,7 @@ static struct id_ix *sort_ids(size_t n, uint64_t (*id_of)(const void *, size_t),
 
 static const struct id_ix *find_id(const struct id_ix *ix, size_t n, uint64_t id)
 {
-	struct id_ix key = { id, 0 };
+	struct id_ix key = {id, 0};
 
 	return bsearch(&key, ix, n, sizeof(*ix), cmp_id);
 }
@@ -130,19 +130,23 @@ static int check_location(const struct mig_state *s, const struct id_ix *ix, siz
 		if (!in->name || !component_ok(in->name, strlen(in->name)))
 			return fail(why, whylen,
 				    "inode %" PRIu64 ": name is not one path component (empty, "
-				    "'/', '.', '..' or longer than 255 bytes)", in->id);
+				    "'/', '.', '..' or longer than 255 bytes)",
+				    in->id);
 		if (in->parent == in->id)
 			return fail(why, whylen, "inode %" PRIu64 " is its own parent", in->id);
 		p = find_id(ix, s->ninodes, in->parent);
 		if (!p)
-			return fail(why, whylen, "inode %" PRIu64 ": parent %" PRIu64
-				    " is not in the state", in->id, in->parent);
+			return fail(why, whylen,
+				    "inode %" PRIu64 ": parent %" PRIu64 " is not in the state",
+				    in->id, in->parent);
 		children[p->i]++;
 		break;
 	case MIG_LOC_FULL_PATH:
 		if (!in->name || !relpath_ok(in->name, false))
-			return fail(why, whylen, "inode %" PRIu64 ": full path is not a relative "
-				    "path inside the shared directory", in->id);
+			return fail(why, whylen,
+				    "inode %" PRIu64 ": full path is not a relative "
+				    "path inside the shared directory",
+				    in->id);
 		break;
 	case MIG_LOC_FILE_HANDLE:
 	case MIG_LOC_INVALID:
@@ -158,8 +162,7 @@ static int check_location(const struct mig_state *s, const struct id_ix *ix, siz
  * has one parent, so walking a chain while marking it finds a cycle the first time it meets its
  * own mark; a chain that meets an older walk's mark is known to end.
  */
-static int check_cycles(const struct mig_state *s, const struct id_ix *ix, char *why,
-			size_t whylen)
+static int check_cycles(const struct mig_state *s, const struct id_ix *ix, char *why, size_t whylen)
 {
 	enum { NEW, WALKING, DONE };
 	uint8_t *st = calloc(s->ninodes ? s->ninodes : 1, 1);
@@ -186,8 +189,7 @@ static int check_cycles(const struct mig_state *s, const struct id_ix *ix, char 
 	return r;
 }
 
-static int check_inodes(const struct mig_state *s, const struct id_ix *ix, char *why,
-			size_t whylen)
+static int check_inodes(const struct mig_state *s, const struct id_ix *ix, char *why, size_t whylen)
 {
 	uint64_t *children = calloc(s->ninodes ? s->ninodes : 1, sizeof(*children));
 	int r = 0;
@@ -211,9 +213,10 @@ static int check_inodes(const struct mig_state *s, const struct id_ix *ix, char 
 	 * the child is open): fewer references than children would free the parent early. */
 	for (size_t i = 0; i < s->ninodes && r == 0; i++)
 		if (s->inodes[i].refcount < children[i])
-			r = fail(why, whylen, "inode %" PRIu64 ": refcount %" PRIu64 " below its %"
-				 PRIu64 " children in the state", s->inodes[i].id,
-				 s->inodes[i].refcount, children[i]);
+			r = fail(why, whylen,
+				 "inode %" PRIu64 ": refcount %" PRIu64 " below its %" PRIu64
+				 " children in the state",
+				 s->inodes[i].id, s->inodes[i].refcount, children[i]);
 	free(children);
 	return r ? r : check_cycles(s, ix, why, whylen);
 }
@@ -237,11 +240,14 @@ static int check_handles(const struct mig_state *s, const struct id_ix *inodes, 
 			r = fail(why, whylen, "handle %" PRIu64 " not below next_handle %" PRIu64,
 				 h->id, s->next_handle);
 		else if (!find_id(inodes, s->ninodes, h->inode))
-			r = fail(why, whylen, "handle %" PRIu64 ": inode %" PRIu64
-				 " is not in the state", h->id, h->inode);
+			r = fail(why, whylen,
+				 "handle %" PRIu64 ": inode %" PRIu64 " is not in the state", h->id,
+				 h->inode);
 		else if (h->flags & MIG_HANDLE_BAD_FLAGS)
-			r = fail(why, whylen, "handle %" PRIu64 ": open flags 0x%x would create "
-				 "or truncate", h->id, (unsigned)h->flags);
+			r = fail(why, whylen,
+				 "handle %" PRIu64 ": open flags 0x%x would create "
+				 "or truncate",
+				 h->id, (unsigned)h->flags);
 	}
 	free(ix);
 	return r;
@@ -263,8 +269,10 @@ static int check_mounts(const struct mig_state *s, char *why, size_t whylen)
 		r = fail(why, whylen, "mount id %" PRIu64 " appears twice", dup_id);
 	for (size_t i = 0; i < s->nmounts && r == 0; i++)
 		if (!s->mounts[i].path || !relpath_ok(s->mounts[i].path, true))
-			r = fail(why, whylen, "mount id %" PRIu64 ": path is not \".\" or a "
-				 "relative path inside the shared directory", s->mounts[i].mnt_id);
+			r = fail(why, whylen,
+				 "mount id %" PRIu64 ": path is not \".\" or a "
+				 "relative path inside the shared directory",
+				 s->mounts[i].mnt_id);
 	free(ix);
 	return r;
 }

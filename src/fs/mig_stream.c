@@ -10,9 +10,9 @@
 #include "util/postcard.h"
 
 const struct mig_limits mig_default_limits = {
-	.max_inodes = 1u << 24,
-	.max_handles = 1u << 24,
-	.max_mounts = 256,
+    .max_inodes = 1u << 24,
+    .max_handles = 1u << 24,
+    .max_mounts = 256,
 };
 
 /* Smallest encodings, so a forged count is refused before it is allocated: an inode is at least
@@ -116,8 +116,8 @@ static int dec_handle(struct pc_dec *d, struct mig_handle *h)
 
 static int dec_v1(struct pc_dec *d, const struct mig_limits *lim, struct mig_state *s)
 {
-	bool *o[] = { &s->opts.writeback, &s->opts.announce_submounts, &s->opts.posix_acl,
-		      &s->opts.sup_group_extension };
+	bool *o[] = {&s->opts.writeback, &s->opts.announce_submounts, &s->opts.posix_acl,
+		     &s->opts.sup_group_extension};
 	size_t n;
 	int r = pc_get_count(d, MIN_INODE_BYTES, lim->max_inodes, &n);
 
@@ -203,7 +203,7 @@ static int dec_all(struct pc_dec *d, const struct mig_limits *lim, struct mig_st
 int mig_state_decode(const void *buf, size_t len, const struct mig_limits *lim,
 		     struct mig_state *out, char *why, size_t whylen)
 {
-	struct mig_state s = { 0 };
+	struct mig_state s = {0};
 	struct pc_dec d;
 	int r;
 
@@ -237,7 +237,7 @@ void mig_state_free(struct mig_state *s)
 	free(s->inodes);
 	free(s->handles);
 	free(s->mounts);
-	*s = (struct mig_state){ 0 };
+	*s = (struct mig_state){0};
 }
 
 static void enc_fh(struct pc_enc *e, const struct mig_fh *fh)

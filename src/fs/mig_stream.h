@@ -50,9 +50,9 @@ struct mig_inode {
 	 * the child). The root starts at 2 there. */
 	uint64_t refcount;
 	enum mig_loc loc;
-	uint64_t parent; /* MIG_LOC_PATH */
-	char *name;	 /* MIG_LOC_PATH (one component), MIG_LOC_FULL_PATH (relative path) */
-	struct mig_fh fh; /* MIG_LOC_FILE_HANDLE */
+	uint64_t parent;   /* MIG_LOC_PATH */
+	char *name;	   /* MIG_LOC_PATH (one component), MIG_LOC_FULL_PATH (relative path) */
+	struct mig_fh fh;  /* MIG_LOC_FILE_HANDLE */
 	bool has_check_fh; /* --migration-verify-handles: compare, do not open */
 	struct mig_fh check_fh;
 };

@@ -7,7 +7,7 @@
 
 void pc_dec_init(struct pc_dec *d, const void *buf, size_t len)
 {
-	*d = (struct pc_dec){ .buf = buf, .len = len };
+	*d = (struct pc_dec){.buf = buf, .len = len};
 }
 
 size_t pc_dec_left(const struct pc_dec *d)
@@ -163,7 +163,8 @@ int pc_get_count(struct pc_dec *d, size_t min_size, size_t max, size_t *n)
 	}
 	if (min_size && c > pc_dec_left(d) / min_size) {
 		d->off = start;
-		return pc_dec_fail(d, "truncated (element count larger than the remaining bytes can hold)");
+		return pc_dec_fail(
+		    d, "truncated (element count larger than the remaining bytes can hold)");
 	}
 	*n = (size_t)c;
 	return 0;
@@ -261,7 +262,7 @@ bool pc_utf8_valid(const uint8_t *p, size_t n)
 
 void pc_enc_init(struct pc_enc *e, size_t max)
 {
-	*e = (struct pc_enc){ .max = max };
+	*e = (struct pc_enc){.max = max};
 }
 
 static void put_raw(struct pc_enc *e, const void *p, size_t n)

@@ -32,7 +32,7 @@ struct pc_dec {
 	size_t len;
 	size_t off;
 	const char *err; /* the first failure's reason (static), NULL while none */
-	size_t err_off;  /* where it happened */
+	size_t err_off;	 /* where it happened */
 };
 
 void pc_dec_init(struct pc_dec *d, const void *buf, size_t len);
