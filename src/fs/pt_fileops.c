@@ -98,7 +98,7 @@ static int open_handle(struct pt_fs *fs, uint64_t ino, bool dir, uint32_t flags,
 		pt_fd_unreserve(fs);
 		goto out_put;
 	}
-	r = pt_handle_add(fs, fd, &fh);
+	r = pt_handle_add(fs, fd, ino, &fh);
 	if (r == 0)
 		pt_fill_open(fs, dir, fh, out);
 out_put:

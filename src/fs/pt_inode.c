@@ -1,5 +1,5 @@
 /*
- * The passthrough inode and handle tables. The guest sees ids made of a table index (low 32
+ * The passthrough inode table (the handle table is pt_handle.c). The guest sees ids made of a table index (low 32
  * bits) and a generation (high 32 bits), never host pointers: a stale or forged id fails the
  * generation check instead of reaching a freed or reused entry.
  *
@@ -30,14 +30,14 @@ void pt_fd_unreserve(struct pt_fs *fs)
 	atomic_fetch_sub(&fs->nfds, 1);
 }
 
-static uint32_t next_gen(uint32_t gen)
+uint32_t pt_next_gen(uint32_t gen)
 {
 	gen++;
 	return gen ? gen : 1; /* generation 0 is the root's alone */
 }
 
 /* Grows a slot pointer array to hold one more index. Returns 0 or -ENFILE/-ENOMEM. */
-static int grow_slots(void ***slots, uint32_t *cap, uint32_t hwm)
+int pt_grow_slots(void ***slots, uint32_t *cap, uint32_t hwm)
 {
 	uint32_t ncap;
 	void **n;
@@ -127,7 +127,7 @@ static void hash_maybe_grow(struct pt_itable *t)
 	for (uint32_t i = 0; i < nb; i++)
 		n[i] = -1;
 	for (uint32_t i = 1; i < t->hwm; i++)
-		if (t->slots[i]->in_use)
+		if (t->slots[i]->in_use && !t->slots[i]->broken)
 			hash_insert(t, t->slots[i]);
 }
 
@@ -146,6 +146,14 @@ static struct pt_inode *hash_find(struct pt_itable *t, const struct pt_key *key,
 	return NULL;
 }
 
+/* After a migration, ids of our own making skip those an adopted entry holds. */
+uint32_t pt_gen_free_of(const struct pt_idhash *adopted, uint32_t idx, uint32_t gen)
+{
+	while (adopted->count && pt_idhash_get(adopted, (uint64_t)gen << 32 | idx) >= 0)
+		gen = pt_next_gen(gen);
+	return gen;
+}
+
 static int inode_alloc(struct pt_itable *t, struct pt_inode **out)
 {
 	struct pt_inode *in;
@@ -154,17 +162,18 @@ static int inode_alloc(struct pt_itable *t, struct pt_inode **out)
 	if (t->free_head >= 0) {
 		in = t->slots[t->free_head];
 		t->free_head = in->free_next;
+		in->gen = pt_gen_free_of(&t->adopted, in->idx, in->gen);
 		*out = in;
 		return 0;
 	}
-	r = grow_slots((void ***)&t->slots, &t->cap, t->hwm);
+	r = pt_grow_slots((void ***)&t->slots, &t->cap, t->hwm);
 	if (r < 0)
 		return r;
 	in = calloc(1, sizeof(*in));
 	if (!in)
 		return -ENOMEM;
 	in->idx = t->hwm;
-	in->gen = 1;
+	in->gen = pt_gen_free_of(&t->adopted, in->idx, 1);
 	t->slots[t->hwm++] = in;
 	*out = in;
 	return 0;
@@ -268,18 +277,22 @@ static void inode_free(struct pt_fs *fs, struct pt_inode *in)
 {
 	struct pt_itable *t = &fs->inodes;
 
-	hash_remove(t, in);
+	if (!in->broken)
+		hash_remove(t, in);
+	if (in->adopted)
+		pt_idhash_del(&t->adopted, in->adopted_id);
+	in->adopted = in->broken = false;
 	inode_close_fd(fs, in);
 	in->in_use = false;
-	in->gen = next_gen(in->gen);
+	in->gen = pt_next_gen(in->gen);
 	in->free_next = t->free_head;
 	t->free_head = (int32_t)in->idx;
 	t->count--;
 }
 
-static uint64_t inode_id(const struct pt_inode *in)
+uint64_t pt_inode_id(const struct pt_inode *in)
 {
-	return (uint64_t)in->gen << 32 | in->idx;
+	return in->adopted ? in->adopted_id : (uint64_t)in->gen << 32 | in->idx;
 }
 
 /* Called with the lock held: a lookup's fd for an entry that has one already is closed, and
@@ -313,7 +326,7 @@ int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t t
 	in = hash_find(t, key, fh);
 	if (in) {
 		in->nlookup++;
-		*id = inode_id(in);
+		*id = pt_inode_id(in);
 		adopt_or_drop_fd(fs, in, fd);
 		pthread_mutex_unlock(&t->lock);
 		free(fh);
@@ -341,13 +354,65 @@ int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t t
 	hash_maybe_grow(t);
 	if (fh)
 		lru_push(fs, in);
-	*id = inode_id(in);
+	*id = pt_inode_id(in);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 
 out_drop_fd:
 	close(fd);
 	pt_fd_unreserve(fs);
+	return r;
+}
+
+static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live);
+
+/* Called with the lock held: a slot taken for an adoption that failed goes back. */
+static void inode_unalloc(struct pt_itable *t, struct pt_inode *in)
+{
+	in->free_next = t->free_head;
+	t->free_head = (int32_t)in->idx;
+}
+
+int pt_inode_adopt(struct pt_fs *fs, uint64_t id, int fd, const struct pt_key *key, mode_t type,
+		   uint64_t nlookup)
+{
+	struct pt_itable *t = &fs->inodes;
+	struct file_handle *fh = NULL;
+	struct pt_inode *in = NULL;
+	int mount_fd = -1, r = 0;
+
+	if (fd >= 0 && (r = pt_fh_of_fd(fs, fd, type & S_IFMT, &fh, &mount_fd)) < 0)
+		goto out_drop_fd;
+	pthread_mutex_lock(&t->lock);
+	r = inode_find(t, id, false) ? -EEXIST : inode_alloc(t, &in);
+	if (r == 0 && (r = pt_idhash_put(&t->adopted, id, (int32_t)in->idx)) < 0)
+		inode_unalloc(t, in);
+	if (r < 0) {
+		pthread_mutex_unlock(&t->lock);
+		free(fh);
+		goto out_drop_fd;
+	}
+	*in = (struct pt_inode){ .fd = fd, .fh = fh, .mount_fd = mount_fd, .idx = in->idx,
+				 .gen = in->gen, .type = type & S_IFMT, .nlookup = nlookup,
+				 .in_use = true, .adopted = true, .broken = fd < 0,
+				 .adopted_id = id };
+	if (key)
+		in->key = *key;
+	t->count++;
+	if (!in->broken) {
+		hash_insert(t, in);
+		hash_maybe_grow(t);
+	}
+	if (fh)
+		lru_push(fs, in);
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+
+out_drop_fd:
+	if (fd >= 0) {
+		close(fd);
+		pt_fd_unreserve(fs);
+	}
 	return r;
 }
 
@@ -375,7 +440,7 @@ int pt_inode_find_known(struct pt_fs *fs, const struct pt_key *key, const struct
 		if (in->fh && (!fh || !pt_fh_equal(in->fh, fh)))
 			continue;
 		in->nlookup++;
-		*id = inode_id(in);
+		*id = pt_inode_id(in);
 		r = 0;
 		break;
 	}
@@ -387,12 +452,17 @@ int pt_inode_find_known(struct pt_fs *fs, const struct pt_key *key, const struct
 static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live)
 {
 	uint32_t idx = (uint32_t)id;
-	struct pt_inode *in;
+	struct pt_inode *in = NULL;
+	int32_t s;
 
-	if (idx == 0 || idx >= t->hwm)
-		return NULL;
-	in = t->slots[idx];
-	if (!in->in_use || in->gen != (uint32_t)(id >> 32))
+	if (idx != 0 && idx < t->hwm) {
+		in = t->slots[idx];
+		if (!in->in_use || in->adopted || in->gen != (uint32_t)(id >> 32))
+			in = NULL;
+	}
+	if (!in && (s = pt_idhash_get(&t->adopted, id)) >= 0)
+		in = t->slots[s];
+	if (!in)
 		return NULL;
 	if (live && in->nlookup == 0 && !in->pinned)
 		return NULL;
@@ -437,6 +507,10 @@ int pt_inode_get(struct pt_fs *fs, uint64_t id, struct pt_inode **out)
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_find(t, id, true);
+	if (in && in->broken) {
+		pthread_mutex_unlock(&t->lock);
+		return -EIO; /* lost in a migration (--migration-on-error=guest-error) */
+	}
 	if (in) {
 		in->refs++;
 		lru_unlink(t, in);
@@ -523,163 +597,6 @@ void pt_itable_fini(struct pt_fs *fs)
 	}
 	free(t->slots);
 	free(t->buckets);
-	pthread_mutex_destroy(&t->lock);
-}
-
-int pt_htable_init(struct pt_htable *t)
-{
-	*t = (struct pt_htable){ .hwm = 1, .free_head = -1 };
-	pthread_mutex_init(&t->lock, NULL);
-	return 0;
-}
-
-static int handle_alloc(struct pt_htable *t, struct pt_handle **out)
-{
-	struct pt_handle *h;
-	int r;
-
-	if (t->free_head >= 0) {
-		h = t->slots[t->free_head];
-		t->free_head = h->free_next;
-		*out = h;
-		return 0;
-	}
-	r = grow_slots((void ***)&t->slots, &t->cap, t->hwm);
-	if (r < 0)
-		return r;
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	h->idx = t->hwm;
-	h->gen = 1;
-	pthread_mutex_init(&h->dir_lock, NULL);
-	t->slots[t->hwm++] = h;
-	*out = h;
-	return 0;
-}
-
-static void handle_free(struct pt_fs *fs, struct pt_handle *h)
-{
-	close(h->fd);
-	pt_fd_unreserve(fs);
-	h->fd = -1;
-	h->in_use = false;
-	h->gen = next_gen(h->gen);
-	h->free_next = fs->handles.free_head;
-	fs->handles.free_head = (int32_t)h->idx;
-}
-
-int pt_handle_add(struct pt_fs *fs, int fd, uint64_t *fh)
-{
-	struct pt_htable *t = &fs->handles;
-	struct pt_handle *h;
-	int r;
-
-	pthread_mutex_lock(&t->lock);
-	r = handle_alloc(t, &h);
-	if (r < 0) {
-		pthread_mutex_unlock(&t->lock);
-		close(fd);
-		pt_fd_unreserve(fs);
-		return r == -ENFILE ? -EMFILE : r;
-	}
-	h->fd = fd;
-	h->refs = 0;
-	h->in_use = true;
-	h->released = false;
-	h->dir_pos = 0;
-	*fh = (uint64_t)h->gen << 32 | h->idx;
-	pthread_mutex_unlock(&t->lock);
-	return 0;
-}
-
-static struct pt_handle *handle_find(struct pt_htable *t, uint64_t fh)
-{
-	uint32_t idx = (uint32_t)fh;
-	struct pt_handle *h;
-
-	if (idx == 0 || idx >= t->hwm)
-		return NULL;
-	h = t->slots[idx];
-	if (!h->in_use || h->released || h->gen != (uint32_t)(fh >> 32))
-		return NULL;
-	return h;
-}
-
-int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out)
-{
-	struct pt_htable *t = &fs->handles;
-	struct pt_handle *h;
-
-	pthread_mutex_lock(&t->lock);
-	h = handle_find(t, fh);
-	if (h)
-		h->refs++;
-	pthread_mutex_unlock(&t->lock);
-	if (!h)
-		return -EBADF;
-	*out = h;
-	return 0;
-}
-
-void pt_handle_put(struct pt_fs *fs, struct pt_handle *h)
-{
-	struct pt_htable *t = &fs->handles;
-
-	if (!h)
-		return;
-	pthread_mutex_lock(&t->lock);
-	h->refs--;
-	if (h->refs == 0 && h->released)
-		handle_free(fs, h);
-	pthread_mutex_unlock(&t->lock);
-}
-
-int pt_handle_release(struct pt_fs *fs, uint64_t fh)
-{
-	struct pt_htable *t = &fs->handles;
-	struct pt_handle *h;
-
-	pthread_mutex_lock(&t->lock);
-	h = handle_find(t, fh);
-	if (h) {
-		h->released = true;
-		if (h->refs == 0)
-			handle_free(fs, h);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return h ? 0 : -EBADF;
-}
-
-void pt_handle_release_all(struct pt_fs *fs)
-{
-	struct pt_htable *t = &fs->handles;
-
-	pthread_mutex_lock(&t->lock);
-	for (uint32_t i = 1; i < t->hwm; i++) {
-		struct pt_handle *h = t->slots[i];
-
-		if (!h->in_use || h->released)
-			continue;
-		h->released = true;
-		if (h->refs == 0)
-			handle_free(fs, h);
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-void pt_htable_fini(struct pt_fs *fs)
-{
-	struct pt_htable *t = &fs->handles;
-
-	for (uint32_t i = 1; i < t->hwm; i++) {
-		if (t->slots[i]->in_use) {
-			close(t->slots[i]->fd);
-			pt_fd_unreserve(fs);
-		}
-		pthread_mutex_destroy(&t->slots[i]->dir_lock);
-		free(t->slots[i]);
-	}
-	free(t->slots);
+	pt_idhash_fini(&t->adopted);
 	pthread_mutex_destroy(&t->lock);
 }

@@ -11,6 +11,7 @@
 
 #include "fs/fs.h"
 #include "fs/passthrough.h"
+#include "fs/pt_idhash.h"
 
 /* Host identity of an inode: a bind mount of the same file is another inode (its mount id). */
 struct pt_key {
@@ -38,6 +39,9 @@ struct pt_inode {
 	uint32_t refs;    /* requests in flight using fd */
 	bool in_use;
 	bool pinned; /* the root: never released */
+	bool adopted; /* its guest id came from a migration source: adopted_id, not idx/gen */
+	bool broken;  /* adopted, but the destination could not open it: every use fails */
+	uint64_t adopted_id;
 	int32_t hnext;
 	int32_t free_next;
 };
@@ -53,6 +57,7 @@ struct pt_itable {
 	uint32_t nbuckets; /* power of two */
 	struct pt_inode *lru_head, *lru_tail; /* idle fds of handle inodes, oldest first */
 	uint32_t lru_count;
+	struct pt_idhash adopted; /* adopted guest id -> slot */
 };
 
 /* Mounts seen by handle inodes: mount id -> an open fd on it (pt_fh.c). */
@@ -72,8 +77,11 @@ struct pt_mounts {
 
 struct pt_handle {
 	int fd; /* a real open file or directory, owned */
+	uint64_t ino; /* the guest id of its inode (migration sends it) */
 	uint32_t idx;
 	uint32_t gen;
+	bool adopted; /* id from a migration source: adopted_id */
+	uint64_t adopted_id;
 	uint32_t refs;
 	bool in_use;
 	bool released; /* RELEASE seen; fd closed when the last in-flight user leaves */
@@ -88,6 +96,7 @@ struct pt_htable {
 	uint32_t cap;
 	uint32_t hwm;
 	int32_t free_head;
+	struct pt_idhash adopted; /* adopted handle id -> slot */
 };
 
 struct pt_fs {
@@ -113,7 +122,10 @@ struct pt_fs {
 
 #define PT_ROOT_IDX 1u
 
-/* pt_inode.c: the inode and handle tables. */
+/* pt_inode.c: the inode table, and what the handle table (pt_handle.c) shares with it. */
+uint32_t pt_next_gen(uint32_t gen);
+int pt_grow_slots(void ***slots, uint32_t *cap, uint32_t hwm);
+uint32_t pt_gen_free_of(const struct pt_idhash *adopted, uint32_t idx, uint32_t gen);
 int pt_itable_init(struct pt_itable *t);
 void pt_itable_fini(struct pt_fs *fs);
 int pt_fd_reserve(struct pt_fs *fs);
@@ -129,11 +141,19 @@ void pt_inode_count_lookup(struct pt_fs *fs, struct pt_inode *ino);
 int pt_inode_find_known(struct pt_fs *fs, const struct pt_key *key, const struct file_handle *fh,
 			uint64_t *id);
 void pt_inode_forget_all(struct pt_fs *fs);
+uint64_t pt_inode_id(const struct pt_inode *in);
+/* Migration: an entry under a guest id another daemon made (fd as in pt_inode_insert; fd -1:
+ * a broken entry whose every use fails with -EIO). -EEXIST if the id is taken. */
+int pt_inode_adopt(struct pt_fs *fs, uint64_t id, int fd, const struct pt_key *key, mode_t type,
+		   uint64_t nlookup);
 
 int pt_htable_init(struct pt_htable *t);
 void pt_htable_fini(struct pt_fs *fs);
-/* Takes ownership of fd (already reserved). */
-int pt_handle_add(struct pt_fs *fs, int fd, uint64_t *fh);
+/* Takes ownership of fd (already reserved); ino is the guest id of its inode. */
+int pt_handle_add(struct pt_fs *fs, int fd, uint64_t ino, uint64_t *fh);
+/* Migration: a handle under an id another daemon made (fd owned and reserved). */
+int pt_handle_adopt(struct pt_fs *fs, uint64_t id, int fd, uint64_t ino);
+uint64_t pt_handle_id(const struct pt_handle *h);
 int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out);
 void pt_handle_put(struct pt_fs *fs, struct pt_handle *h);
 int pt_handle_release(struct pt_fs *fs, uint64_t fh);
