@@ -12,7 +12,7 @@
 const struct mig_limits mig_default_limits = {
     .max_inodes = 1u << 24,
     .max_handles = 1u << 24,
-    .max_mounts = 256,
+    .max_mounts = MIG_MOUNTS_MAX,
 };
 
 /* Smallest encodings, so a forged count is refused before it is allocated: an inode is at least

@@ -30,6 +30,7 @@ enum mig_loc {
 #define MIG_NAME_MAX 255u
 #define MIG_PATH_MAX 4095u
 #define MIG_ROOT_ID 1u /* FUSE_ROOT_ID */
+#define MIG_MOUNTS_MAX 256u
 /* Open flags a handle's source never carries (the Rust source strips them: reopening with them
  * would create or truncate the file again). */
 #define MIG_HANDLE_BAD_FLAGS (00100 | 00200 | 01000) /* O_CREAT | O_EXCL | O_TRUNC */

@@ -36,7 +36,7 @@ int pt_stat(int fd, struct statx *stx)
 	return 0;
 }
 
-static void key_of(const struct statx *stx, struct pt_key *k)
+void pt_key_of(const struct statx *stx, struct pt_key *k)
 {
 	k->dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
 	k->ino = stx->stx_ino;
@@ -92,7 +92,7 @@ int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
 		pt_fd_unreserve(fs);
 		return r;
 	}
-	key_of(&stx, &key);
+	pt_key_of(&stx, &key);
 	r = pt_inode_insert(fs, fd, &key, stx.stx_mode, false, &id);
 	if (r < 0)
 		return r;
@@ -175,7 +175,7 @@ int pt_lookup_plus_at(struct pt_fs *fs, struct pt_inode *parent, const char *nam
 		if (r < 0)
 			return pt_lookup_new_at(fs, parent, name, out);
 	}
-	key_of(&stx, &key);
+	pt_key_of(&stx, &key);
 	if (pt_inode_find_known(fs, &key, fh, &id) < 0)
 		return pt_lookup_new_at(fs, parent, name, out);
 	fill_entry(fs, parent, id, &stx, out);
@@ -334,6 +334,7 @@ static int pt_init(void *fsp, const struct fs_conn *conn, uint64_t *want)
 		*want |= FUSE_SUBMOUNTS;
 	fs->submounts = fs->opts.announce_submounts && (*want & FUSE_SUBMOUNTS);
 	fs->writeback = *want & FUSE_WRITEBACK_CACHE;
+	fs->conn_flags = *want;
 	/* The sandbox may have changed RLIMIT_NOFILE since fs_passthrough_new(). */
 	fs->fd_limit = fd_limit_now(fs);
 	return 0;
@@ -372,7 +373,7 @@ static int open_root(struct pt_fs *fs, const char *dir)
 		close(fd);
 		return r;
 	}
-	key_of(&stx, &key);
+	pt_key_of(&stx, &key);
 	atomic_fetch_add(&fs->nfds, 1);
 	r = pt_inode_insert(fs, fd, &key, stx.stx_mode, true, &id);
 	if (r == 0 && id != FUSE_ROOT_ID)

@@ -102,7 +102,7 @@ static void unescape_octal(char *s)
 }
 
 /* The mount point of mnt_id (field 5 of its mountinfo line), malloc'd, or NULL. */
-static char *mount_point_of(struct pt_fs *fs, int mnt_id)
+char *pt_fh_mount_point(struct pt_fs *fs, int mnt_id)
 {
 	char *buf = NULL, *line, *save = NULL, *res = NULL;
 
@@ -143,7 +143,7 @@ static int reopen_on_mount(struct pt_fs *fs, int pfd, int mnt_id)
 /* An fd on mount mnt_id: its root from mountinfo, else fd itself (a directory on it). */
 static int open_mount_fd(struct pt_fs *fs, int mnt_id, int fd, mode_t type)
 {
-	char *point = mount_point_of(fs, mnt_id);
+	char *point = pt_fh_mount_point(fs, mnt_id);
 	int pfd, r = -ENOENT;
 
 	if (point) {

@@ -57,7 +57,7 @@ void pt_fill_open(struct pt_fs *fs, bool dir, uint64_t fh, struct fuse_open_out 
 }
 
 /* Opens an inode for real, never a device node, FIFO or socket (CVE-2020-35517). */
-static int open_inode(struct pt_fs *fs, struct pt_inode *in, int hflags)
+int pt_open_inode(struct pt_fs *fs, struct pt_inode *in, int hflags)
 {
 	if (S_ISDIR(in->type))
 		return pt_proc_open(fs, in->fd, hflags | O_DIRECTORY);
@@ -88,7 +88,7 @@ static int open_handle(struct pt_fs *fs, uint64_t ino, bool dir, uint32_t flags,
 		r = -EMFILE;
 		goto out_put;
 	}
-	fd = open_inode(fs, in, hflags);
+	fd = pt_open_inode(fs, in, hflags);
 	if (fd >= 0 && !dir && (r = pt_trunc_killpriv(fs, fd, flags)) < 0) {
 		close(fd);
 		fd = r;
@@ -315,7 +315,7 @@ int pt_syncfs(void *fsp, const struct fs_ctx *c, uint64_t ino)
 	r = pt_inode_get(fs, ino, &in);
 	if (r < 0)
 		return r;
-	fd = (S_ISDIR(in->type) || S_ISREG(in->type)) ? open_inode(fs, in, O_RDONLY) : -EINVAL;
+	fd = (S_ISDIR(in->type) || S_ISREG(in->type)) ? pt_open_inode(fs, in, O_RDONLY) : -EINVAL;
 	pt_inode_put(fs, in);
 	if (fd < 0)
 		return fd;

@@ -108,6 +108,7 @@ struct pt_fs {
 	gid_t egid;
 	bool writeback; /* negotiated FUSE_WRITEBACK_CACHE */
 	bool submounts; /* negotiated FUSE_SUBMOUNTS and asked for */
+	uint64_t conn_flags; /* the INIT flags agreed with the guest (migration sends some) */
 	uint64_t timeout; /* entry/attr validity, seconds */
 	struct pt_itable inodes; /* every access under inodes.lock; fds used outside it hold refs */
 	struct pt_htable handles; /* every access under handles.lock; same refs rule */
@@ -166,6 +167,8 @@ void pt_fh_fini(struct pt_fs *fs);
 int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, struct file_handle **fh, int *mount_fd);
 bool pt_fh_equal(const struct file_handle *a, const struct file_handle *b);
 int pt_fh_open(const struct pt_inode *in, int flags);
+/* The mount point of mnt_id from mountinfo, malloc()ed, or NULL. */
+char *pt_fh_mount_point(struct pt_fs *fs, int mnt_id);
 
 /* pt_creds.c: act as the caller while creating a file. */
 struct pt_creds {
@@ -197,6 +200,7 @@ int pt_lookup_plus_at(struct pt_fs *fs, struct pt_inode *parent, const char *nam
 int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
 		     struct fuse_entry_out *out);
 int pt_stat(int fd, struct statx *stx);
+void pt_key_of(const struct statx *stx, struct pt_key *k);
 void pt_fill_attr(const struct statx *stx, struct fuse_attr *attr);
 
 /* pt_dirops.c */
@@ -220,6 +224,8 @@ int pt_create(void *fs, const struct fs_ctx *c, uint64_t parent, const char *nam
 int pt_open_flags(struct pt_fs *fs, uint32_t guest_flags, int *host_flags);
 void pt_fill_open(struct pt_fs *fs, bool dir, uint64_t fh, struct fuse_open_out *out);
 int pt_kill_suidgid(struct pt_fs *fs, int fd, bool opath);
+/* A real open of the inode (never a device node, FIFO or socket: CVE-2020-35517). */
+int pt_open_inode(struct pt_fs *fs, struct pt_inode *in, int hflags);
 int pt_open(void *fs, const struct fs_ctx *c, uint64_t ino, uint32_t flags,
 	    struct fuse_open_out *out);
 int pt_read(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t offset,
