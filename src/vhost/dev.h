@@ -26,6 +26,8 @@ struct vu_queue {
 	bool addr_set;
 	uint16_t base; /* next avail index; read back by GET_VRING_BASE */
 	int kick_fd, err_fd;
+	bool log_used; /* VHOST_VRING_F_LOG: used ring writes logged at used_log_gpa */
+	uint64_t used_log_gpa;
 	bool enabled;
 	bool started; /* the queue thread runs */
 	pthread_t thread;
@@ -50,6 +52,28 @@ struct vu_queue {
 
 struct vu_pool;
 
+/* The dirty log (SET_LOG_BASE): one bit per guest page, set atomically. Changed by the vhost
+ * thread under mem_lock (write side), read by queue threads under its read side. */
+struct vu_log {
+	uint8_t *bits; /* NULL: no log */
+	uint64_t size; /* bytes of bits */
+	void *map;
+	size_t map_len;
+	bool on; /* VHOST_F_LOG_ALL acked and a log given */
+	int fd;	 /* SET_LOG_FD's eventfd, -1 */
+};
+
+/* Device state transfer (SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE; state.c). */
+struct vu_state_xfer {
+	bool busy; /* a transfer thread runs or has not been checked yet */
+	pthread_t thread;
+	struct vu_dev *dev;
+	uint32_t direction;
+	int fd;	 /* the front-end's end of the channel, owned by the thread */
+	int res; /* the thread's result, read after join */
+	char why[256];
+};
+
 struct vu_dev {
 	int sock;
 	const struct vu_handler *h;
@@ -65,6 +89,8 @@ struct vu_dev {
 	pthread_mutex_t inflight_lock;
 	pthread_cond_t inflight_cond; /* an in-flight count dropped */
 	unsigned inflight;	      /* chains in flight in the pool, all queues */
+	struct vu_log log;
+	struct vu_state_xfer xfer;
 	struct vu_queue q[VU_MAX_QUEUES];
 };
 
@@ -114,5 +140,22 @@ int vu_rem_mem_reg(struct vu_dev *d, struct vu_msg *m);
 
 /* device.c */
 int vu_reply_u64(struct vu_dev *d, struct vu_msg *m, uint64_t v);
+
+/* log.c: dirty logging. */
+int vu_set_log_base(struct vu_dev *d, struct vu_msg *m);
+int vu_set_log_fd(struct vu_dev *d, struct vu_msg *m);
+/* SET_FEATURES: logging follows VHOST_F_LOG_ALL (takes mem_lock for writing). */
+void vu_log_features(struct vu_dev *d, uint64_t features);
+void vu_log_fini(struct vu_dev *d);
+/* With mem_lock read-held, before vq_push: the reply bytes written into e's buffers. */
+void vu_log_chain(struct vu_queue *q, const struct vq_elem *e, uint32_t len);
+/* With mem_lock read-held, after vq_push (and when a queue stops): the used ring. */
+void vu_log_used(struct vu_queue *q);
+
+/* state.c: device state transfer. */
+int vu_set_device_state_fd(struct vu_dev *d, struct vu_msg *m);
+int vu_check_device_state(struct vu_dev *d, struct vu_msg *m);
+/* Waits for a transfer thread still running (disconnect). */
+void vu_state_fini(struct vu_dev *d);
 
 #endif

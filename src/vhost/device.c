@@ -17,14 +17,25 @@
 
 #define VU_FEATURES                                                                                \
 	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |                    \
-	 (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES))
+	 (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |          \
+	 (1ull << VHOST_USER_F_LOG_ALL))
 
 #define VU_PROTOCOL_FEATURES                                                                       \
 	((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |          \
 	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                             \
 	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) |                                         \
 	 (1ull << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                            \
-	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |                                     \
+	 (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
+/* Only when the layer above can save and load its state. */
+#define VU_PF_DEVICE_STATE (1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE)
+
+static uint64_t protocol_features(const struct vu_dev *d)
+{
+	bool state = d->h->state_save && d->h->state_load;
+
+	return VU_PROTOCOL_FEATURES | (state ? VU_PF_DEVICE_STATE : 0);
+}
 
 int vu_reply_u64(struct vu_dev *d, struct vu_msg *m, uint64_t v)
 {
@@ -47,22 +58,23 @@ static int set_features(struct vu_dev *d, struct vu_msg *m)
 		return -EINVAL;
 	}
 	d->features = v;
+	vu_log_features(d, v);
 	return 0;
 }
 
 static int get_protocol_features(struct vu_dev *d, struct vu_msg *m)
 {
-	return vu_reply_u64(d, m, VU_PROTOCOL_FEATURES);
+	return vu_reply_u64(d, m, protocol_features(d));
 }
 
 static int set_protocol_features(struct vu_dev *d, struct vu_msg *m)
 {
 	uint64_t v = m->payload.u64;
 
-	if (v & ~VU_PROTOCOL_FEATURES) {
+	if (v & ~protocol_features(d)) {
 		log_error("vhost-user: SET_PROTOCOL_FEATURES 0x%" PRIx64
 			  " acks features we never offered (0x%" PRIx64 ")",
-			  v, (uint64_t)VU_PROTOCOL_FEATURES);
+			  v, protocol_features(d));
 		return -EINVAL;
 	}
 	d->protocol_features = v;
@@ -91,6 +103,7 @@ static int reset_device(struct vu_dev *d, struct vu_msg *m)
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		vu_queue_reset(&d->q[i]);
 	d->features = 0;
+	vu_log_features(d, 0);
 	if (d->backend_fd >= 0) {
 		close(d->backend_fd);
 		d->backend_fd = -1;
@@ -125,6 +138,9 @@ static const struct vu_req reqs[VHOST_USER_REQUEST_MAX] = {
     [VHOST_USER_SET_OWNER] = {set_owner, SZ_ANY, 0, false},
     [VHOST_USER_RESET_OWNER] = {reset_device, SZ_ANY, 0, false},
     [VHOST_USER_SET_MEM_TABLE] = {vu_set_mem_table, SZ_ANY, FDS_ANY, false},
+    /* replies itself: a body only with LOG_SHMFD (log.c) */
+    [VHOST_USER_SET_LOG_BASE] = {vu_set_log_base, sizeof(struct vu_log_desc), FDS_ANY, false},
+    [VHOST_USER_SET_LOG_FD] = {vu_set_log_fd, SZ_ANY, 1, false},
     [VHOST_USER_SET_VRING_NUM] = {vu_set_vring_num, 8, 0, false},
     [VHOST_USER_SET_VRING_ADDR] = {vu_set_vring_addr, sizeof(struct vhost_vring_addr), 0, false},
     [VHOST_USER_SET_VRING_BASE] = {vu_set_vring_base, 8, 0, false},
@@ -141,6 +157,9 @@ static const struct vu_req reqs[VHOST_USER_REQUEST_MAX] = {
     [VHOST_USER_GET_MAX_MEM_SLOTS] = {get_max_mem_slots, SZ_ANY, 0, true},
     [VHOST_USER_ADD_MEM_REG] = {vu_add_mem_reg, sizeof(struct vu_mem_reg), 1, false},
     [VHOST_USER_REM_MEM_REG] = {vu_rem_mem_reg, sizeof(struct vu_mem_reg), FDS_ANY, false},
+    [VHOST_USER_SET_DEVICE_STATE_FD] = {vu_set_device_state_fd, sizeof(struct vu_device_state),
+					1, true},
+    [VHOST_USER_CHECK_DEVICE_STATE] = {vu_check_device_state, SZ_ANY, 0, true},
 };
 
 /* Shape checks common to all requests; returns 0 or -errno after logging. */
@@ -184,6 +203,9 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
 	if (r == 0)
 		r = rq->fn(d, m);
 	vu_msg_close_fds(m);
+	/* The handler could not answer a message whose reply the frontend waits for. */
+	if (r == -ECONNABORTED)
+		return r;
 	if (reply) {
 		/* The frontend waits for a body we cannot produce: stop rather than hang it. */
 		if (r < 0)
@@ -208,6 +230,7 @@ static struct vu_dev *dev_new(int sock, const struct vu_handler *h, const struct
 	if (opts)
 		d->opts = *opts;
 	d->backend_fd = -1;
+	d->log.fd = -1;
 	gmem_init(&d->mem);
 	/* A busy guest must not starve memory table updates. */
 	pthread_rwlockattr_init(&a);
@@ -228,6 +251,7 @@ static struct vu_dev *dev_new(int sock, const struct vu_handler *h, const struct
 
 static void dev_free(struct vu_dev *d)
 {
+	vu_state_fini(d);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		vu_queue_reset(&d->q[i]);
 		pthread_mutex_destroy(&d->q[i].lock);
@@ -236,6 +260,7 @@ static void dev_free(struct vu_dev *d)
 	pthread_cond_destroy(&d->inflight_cond);
 	pthread_mutex_destroy(&d->inflight_lock);
 	gmem_clear(&d->mem);
+	vu_log_fini(d);
 	if (d->backend_fd >= 0)
 		close(d->backend_fd);
 	if (d->h->reset)

@@ -33,6 +33,13 @@ struct vu_handler {
 	 * reply) and return once their complete() calls have returned. Called when a queue
 	 * stops (GET_VRING_BASE, reset, disconnect). */
 	void (*cancel)(void *opaque, void *ctx);
+	/* Device state for live migration (vhost-user DEVICE_STATE). Optional: without both, the
+	 * protocol feature is not offered. Called from a transfer thread while every queue is
+	 * stopped (no request in flight). save: *buf is malloc()ed, the caller frees it. load:
+	 * buf holds the whole stream. Both return 0 or a negative errno with why[] naming the
+	 * reason; a failed load leaves the device as it was before (no state adopted). */
+	int (*state_save)(void *opaque, uint8_t **buf, size_t *len, char *why, size_t whylen);
+	int (*state_load)(void *opaque, const uint8_t *buf, size_t len, char *why, size_t whylen);
 };
 
 #define VU_DEFERRED SIZE_MAX

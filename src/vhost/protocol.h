@@ -50,6 +50,9 @@ enum vu_request {
 	VHOST_USER_REM_MEM_REG = 38,
 	VHOST_USER_SET_STATUS = 39,
 	VHOST_USER_GET_STATUS = 40,
+	VHOST_USER_GET_SHARED_OBJECT = 41,
+	VHOST_USER_SET_DEVICE_STATE_FD = 42,
+	VHOST_USER_CHECK_DEVICE_STATE = 43,
 	VHOST_USER_REQUEST_MAX,
 };
 
@@ -80,7 +83,34 @@ enum vu_protocol_feature {
 	VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS = 14,
 	VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS = 15,
 	VHOST_USER_PROTOCOL_F_STATUS = 16,
+	VHOST_USER_PROTOCOL_F_XEN_MMAP = 17,
+	VHOST_USER_PROTOCOL_F_SHARED_OBJECT = 18,
+	VHOST_USER_PROTOCOL_F_DEVICE_STATE = 19,
 };
+
+/* Dirty logging ("Migration" in the spec): the virtio feature bit VHOST_F_LOG_ALL (26, from
+ * <linux/vhost.h>) turns it on; a ring's VHOST_VRING_F_LOG (bit 0 of its address flags) asks
+ * for its used ring writes to be logged at log_guest_addr. One bit per 4 KiB guest page. */
+#define VHOST_USER_F_LOG_ALL 26
+#define VHOST_USER_VRING_F_LOG 0
+#define VHOST_USER_LOG_PAGE 0x1000ull
+
+/* SET_LOG_BASE payload */
+struct vu_log_desc {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+};
+
+/* SET_DEVICE_STATE_FD payload; its reply is a u64: bits 0-7 nonzero on error, bit 8 set when
+ * the back-end returns no fd of its own. */
+struct vu_device_state {
+	uint32_t direction; /* VU_STATE_SAVE or VU_STATE_LOAD */
+	uint32_t phase;	    /* VU_STATE_PHASE_STOPPED is the only one defined */
+};
+#define VU_STATE_SAVE 0u
+#define VU_STATE_LOAD 1u
+#define VU_STATE_PHASE_STOPPED 0u
+#define VU_STATE_REPLY_NOFD (1ull << 8)
 
 /* SET_VRING_KICK/CALL/ERR payload: queue index and "no fd" flag in one u64. */
 #define VHOST_USER_VRING_IDX_MASK 0xffull
@@ -124,6 +154,8 @@ union vu_payload {
 	struct vhost_vring_addr addr;
 	struct vu_mem_table mem;
 	struct vu_mem_reg reg;
+	struct vu_log_desc log;
+	struct vu_device_state state_xfer;
 	uint8_t raw[VU_MAX_PAYLOAD];
 };
 

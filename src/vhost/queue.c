@@ -42,7 +42,9 @@ static void notify_locked(struct vu_queue *q)
 void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 {
 	pthread_mutex_lock(&q->lock);
+	vu_log_chain(q, e, len);
 	vq_push(&q->vq, e, len);
+	vu_log_used(q);
 	notify_locked(q);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -50,7 +52,9 @@ void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 static void push_batched(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 {
 	pthread_mutex_lock(&q->lock);
+	vu_log_chain(q, e, len);
 	vq_push(&q->vq, e, len);
+	vu_log_used(q);
 	if (q->unsignalled++ == 0)
 		q->unsignalled_since_ns = now_ns();
 	if (q->unsignalled >= VU_NOTIFY_BATCH)

@@ -182,6 +182,8 @@ int vu_set_vring_addr(struct vu_dev *d, struct vu_msg *m)
 	q->desc_uva = a->desc_user_addr;
 	q->avail_uva = a->avail_user_addr;
 	q->used_uva = a->used_user_addr;
+	q->log_used = a->flags & (1u << VHOST_USER_VRING_F_LOG);
+	q->used_log_gpa = a->log_guest_addr;
 	q->addr_set = true;
 	vu_queue_try_start(q);
 	return 0;
@@ -210,6 +212,11 @@ int vu_get_vring_base(struct vu_dev *d, struct vu_msg *m)
 	if (!q)
 		return -EINVAL;
 	vu_queue_stop(q);
+	/* The ring's last state reaches the destination even if no push marked it (an
+	 * avail_event written while re-enabling notifications). */
+	pthread_rwlock_rdlock(&d->mem_lock);
+	vu_log_used(q);
+	pthread_rwlock_unlock(&d->mem_lock);
 	/* Stopped until the frontend sends a new kick fd, as the protocol says. */
 	close_fd(&q->kick_fd);
 	s.index = q->index;

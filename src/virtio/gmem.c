@@ -186,6 +186,22 @@ void *gmem_uva_to_host(const struct gmem *m, uint64_t uva, uint64_t len)
 	return NULL;
 }
 
+int gmem_host_to_gpa(const struct gmem *m, const void *host, uint64_t len, uint64_t *gpa)
+{
+	uintptr_t h = (uintptr_t)host;
+
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+		uintptr_t base = (uintptr_t)r->host;
+
+		if (h >= base && h - base < r->size && len <= r->size - (h - base)) {
+			*gpa = r->gpa + (h - base);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
 int gmem_map_iov(const struct gmem *m, uint64_t gpa, uint64_t len, struct iovec *iov, unsigned *cnt,
 		 unsigned max)
 {

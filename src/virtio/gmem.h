@@ -44,6 +44,9 @@ void gmem_clear(struct gmem *m);
 void *gmem_gpa_to_host(const struct gmem *m, uint64_t gpa, uint64_t len);
 /* Host pointer for the frontend virtual range [uva, uva+len) inside one region, else NULL. */
 void *gmem_uva_to_host(const struct gmem *m, uint64_t uva, uint64_t len);
+/* The guest address of the host range [host, host+len) inside one region (an iovec that
+ * gmem_map_iov made); -EFAULT if it is not. For dirty logging of what we wrote. */
+int gmem_host_to_gpa(const struct gmem *m, const void *host, uint64_t len, uint64_t *gpa);
 /*
  * Append iovecs covering [gpa, gpa+len), split at region boundaries, to iov[*cnt..max).
  * -EFAULT if any byte is outside every region, -ENOBUFS if more than max iovecs would be needed.

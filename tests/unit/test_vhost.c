@@ -226,12 +226,14 @@ static void test_negotiation(void **state)
 	assert_true(feat & (1ull << VIRTIO_RING_F_EVENT_IDX));
 	assert_true(feat & (1ull << VIRTIO_RING_F_INDIRECT_DESC));
 	assert_true(feat & (1ull << VHOST_USER_F_PROTOCOL_FEATURES));
+	assert_true(feat & (1ull << VHOST_USER_F_LOG_ALL)); /* dirty logging for migration */
 	for (int b = 0; b < 16; b++) {
 		bool want = b == VHOST_USER_PROTOCOL_F_MQ || b == VHOST_USER_PROTOCOL_F_REPLY_ACK ||
 			    b == VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS ||
 			    b == VHOST_USER_PROTOCOL_F_BACKEND_REQ ||
 			    b == VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD ||
-			    b == VHOST_USER_PROTOCOL_F_RESET_DEVICE;
+			    b == VHOST_USER_PROTOCOL_F_RESET_DEVICE ||
+			    b == VHOST_USER_PROTOCOL_F_LOG_SHMFD;
 		if (want)
 			assert_true(pf & (1ull << b));
 	}
@@ -241,7 +243,7 @@ static void test_negotiation(void **state)
 	assert_int_equal(acked(f, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0), 0);
 	assert_int_equal(acked(f, VHOST_USER_SET_FEATURES, &feat, 8, NULL, 0), 0);
 	/* Features we never offered are refused. */
-	feat |= 1ull << 26;
+	feat |= 1ull << 27; /* VIRTIO_F_ANY_LAYOUT */
 	assert_int_not_equal(acked(f, VHOST_USER_SET_FEATURES, &feat, 8, NULL, 0), 0);
 	pf = ~0ull;
 	assert_int_not_equal(acked(f, VHOST_USER_SET_PROTOCOL_FEATURES, &pf, 8, NULL, 0), 0);
