@@ -41,6 +41,16 @@ static void cancel_deferred(void *opaque, void *ctx)
 	fuse_server_cancel(opaque, ctx);
 }
 
+static int save_state(void *opaque, uint8_t **buf, size_t *len, char *why, size_t whylen)
+{
+	return fuse_server_state_save(opaque, buf, len, why, whylen);
+}
+
+static int load_state(void *opaque, const uint8_t *buf, size_t len, char *why, size_t whylen)
+{
+	return fuse_server_state_load(opaque, buf, len, why, whylen);
+}
+
 static void reset_server(void *opaque)
 {
 	fuse_server_reset(opaque);
@@ -150,7 +160,8 @@ static void close_listener(struct vu_listener *l, bool sandboxed)
 static int serve(struct vu_listener *l, const struct config *cfg, struct fuse_server *srv)
 {
 	struct vu_handler h = { .handle = handle_request, .reset = reset_server, .opaque = srv,
-				.handle_async = handle_request_async, .cancel = cancel_deferred };
+				.handle_async = handle_request_async, .cancel = cancel_deferred,
+				.state_save = save_state, .state_load = load_state };
 	struct vu_opts vo = { .thread_pool_size = cfg->thread_pool_size };
 	int r;
 

@@ -90,6 +90,8 @@ struct fs_dir_sink {
  * empty, a '/' in it, "." or ".."). The one name check of the fs layer. */
 int fs_name_check(const char *name);
 
+struct mig_state;
+
 struct fs_ops {
 	/* INIT: the backend may refuse (e.g. missing a needed flag) and may add wanted flags.
 	 * *want holds what the server plans to reply; the backend may clear or set bits that
@@ -192,6 +194,11 @@ struct fs_ops {
 	 * signal, never from a queue thread. */
 	int (*setlk)(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
 		     const struct fuse_file_lock *lk, bool flock, bool sleep);
+	/* Live migration (optional; fs/mig_stream.h): save describes every inode and handle the
+	 * guest holds; load replaces them with a checked state's, under its ids, or changes
+	 * nothing and says why. Called with no request in flight. */
+	int (*mig_save)(void *fs, struct mig_state *out, char *why, size_t whylen);
+	int (*mig_load)(void *fs, const struct mig_state *s, char *why, size_t whylen);
 };
 
 #endif

@@ -195,6 +195,14 @@ static int dec_all(struct pc_dec *d, const struct mig_limits *lim, struct mig_st
 		return r;
 	if (version == MIG_V2 && (r = dec_mounts(d, lim, s)) < 0)
 		return r;
+	if (pc_dec_left(d) >= MIG_FUSE_MAGIC_LEN &&
+	    memcmp(d->buf + d->off, MIG_FUSE_MAGIC, MIG_FUSE_MAGIC_LEN) == 0) {
+		d->off += MIG_FUSE_MAGIC_LEN;
+		if ((r = pc_get_u32(d, &s->fuse.minor)) < 0 ||
+		    (r = pc_get_u64(d, &s->fuse.flags)) < 0)
+			return r;
+		s->fuse.present = true;
+	}
 	if (pc_dec_left(d))
 		return pc_dec_fail(d, "trailing bytes after the state");
 	return 0;
@@ -302,6 +310,12 @@ int mig_state_encode(const struct mig_state *s, size_t max, uint8_t **buf, size_
 			pc_put_u64(&e, s->mounts[i].mnt_id);
 			pc_put_str(&e, s->mounts[i].path, strlen(s->mounts[i].path));
 		}
+	}
+	if (s->fuse.present) {
+		for (size_t i = 0; i < MIG_FUSE_MAGIC_LEN; i++)
+			pc_put_u8(&e, (uint8_t)MIG_FUSE_MAGIC[i]);
+		pc_put_u64(&e, s->fuse.minor);
+		pc_put_u64(&e, s->fuse.flags);
 	}
 	return pc_enc_finish(&e, buf, len);
 }

@@ -79,6 +79,21 @@ struct mig_mount {
 	char *path; /* "." or a relative path inside the shared directory */
 };
 
+/*
+ * Ours only, after the Rust value: the FUSE session negotiated at INIT (which the Rust stream
+ * does not carry), so a destination of ours resumes with the guest's protocol minor and flags.
+ * The Rust daemon's reader ignores it (postcard's from_bytes does not look past the value).
+ * Bytes: the 10 bytes of MIG_FUSE_MAGIC, varint(u32) minor, varint(u64) flags.
+ */
+#define MIG_FUSE_MAGIC "vfsdc-fuse"
+#define MIG_FUSE_MAGIC_LEN 10u
+
+struct mig_fuse {
+	bool present;
+	uint32_t minor;
+	uint64_t flags; /* INIT flags, flags2 in the upper word */
+};
+
 struct mig_state {
 	enum mig_version version;
 	struct mig_inode *inodes;
@@ -90,6 +105,7 @@ struct mig_state {
 	struct mig_opts opts;
 	struct mig_mount *mounts; /* V2 only (none in V1) */
 	size_t nmounts;
+	struct mig_fuse fuse;
 };
 
 struct mig_limits {

@@ -498,4 +498,6 @@ const struct fs_ops fs_passthrough_ops = {
 	.setxattr = pt_setxattr,
 	.listxattr = pt_listxattr,
 	.removexattr = pt_removexattr,
+	.mig_save = pt_mig_save,
+	.mig_load = pt_mig_load,
 };

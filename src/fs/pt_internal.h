@@ -12,6 +12,7 @@
 #include "fs/fs.h"
 #include "fs/passthrough.h"
 #include "fs/pt_idhash.h"
+#include "fs/pt_mig.h"
 
 /* Host identity of an inode: a bind mount of the same file is another inode (its mount id). */
 struct pt_key {
@@ -119,6 +120,7 @@ struct pt_fs {
 	int mountinfo_fd;
 	bool own_mountinfo_fd;
 	struct pt_mounts mounts;
+	struct fs_mig_opts mig; /* --migration-*: set before the guest connects */
 };
 
 #define PT_ROOT_IDX 1u
@@ -261,6 +263,10 @@ int pt_getlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64
 	     const struct fuse_file_lock *lk, struct fuse_file_lock *out);
 int pt_setlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
 	     const struct fuse_file_lock *lk, bool is_flock, bool sleep);
+
+/* pt_mig_load.c: the fs_ops entries, with fs->mig */
+int pt_mig_save(void *fs, struct mig_state *out, char *why, size_t whylen);
+int pt_mig_load(void *fs, const struct mig_state *s, char *why, size_t whylen);
 
 /* pt_attr.c */
 int pt_getattr(void *fs, const struct fs_ctx *c, uint64_t ino, const uint64_t *fh,

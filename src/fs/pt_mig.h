@@ -28,6 +28,9 @@ struct fs_mig_opts {
 			      * compares it with what it found under the path */
 };
 
+/* The options of the fs_ops entries (mig_save, mig_load); default: find-paths, abort. */
+void fs_passthrough_set_migration(void *fs, const struct fs_mig_opts *o);
+
 /*
  * Fills *out (mig_state_free() it) with every inode the guest holds and every open handle.
  * An inode that cannot be described (unlinked in find-paths mode, a path outside the share, a

@@ -384,3 +384,18 @@ int fs_passthrough_mig_load(void *fsp, const struct fs_mig_opts *o, const struct
 	pt_inode_put(c.fs, root);
 	return r;
 }
+
+void fs_passthrough_set_migration(void *fs, const struct fs_mig_opts *o)
+{
+	((struct pt_fs *)fs)->mig = *o;
+}
+
+int pt_mig_save(void *fs, struct mig_state *out, char *why, size_t whylen)
+{
+	return fs_passthrough_mig_save(fs, &((struct pt_fs *)fs)->mig, out, why, whylen);
+}
+
+int pt_mig_load(void *fs, const struct mig_state *s, char *why, size_t whylen)
+{
+	return fs_passthrough_mig_load(fs, &((struct pt_fs *)fs)->mig, s, why, whylen);
+}

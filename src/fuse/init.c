@@ -8,7 +8,7 @@
 #include "log.h"
 
 /* What this server can offer, before looking at what the guest offered. */
-static uint64_t supported_flags(const struct fuse_server_opts *o)
+uint64_t fuse_supported_flags(const struct fuse_server_opts *o)
 {
 	uint64_t f = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_HAS_IOCTL_DIR |
 		     FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
@@ -65,7 +65,7 @@ static int negotiate(struct fuse_server *srv, const struct fuse_init_in *in, siz
 	r = check_required(&srv->opts, offered);
 	if (r < 0)
 		return r;
-	want = supported_flags(&srv->opts) & offered;
+	want = fuse_supported_flags(&srv->opts) & offered;
 	if (srv->ops->init) {
 		/* The backend sees everything the guest offered and may add from it. */
 		struct fs_conn conn = {

@@ -195,6 +195,9 @@ void fuse_waitq_wake_all(struct fuse_waitq *wq);
  * set, returns 0), else in the calling thread (returns the result). */
 int fuse_wait_lock(struct fuse_req *req, const struct fuse_lk_args *la);
 
+/* init.c: what this server can offer at INIT, before looking at what the guest offered. */
+uint64_t fuse_supported_flags(const struct fuse_server_opts *o);
+
 /* server.c */
 int fuse_do_init(struct fuse_req *req);
 int fuse_do_destroy(struct fuse_req *req);

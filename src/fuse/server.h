@@ -74,4 +74,16 @@ void fuse_server_cancel(struct fuse_server *srv, void *ctx);
  * the pre-INIT state (what DESTROY does). Call with no request in flight. */
 void fuse_server_reset(struct fuse_server *srv);
 
+/*
+ * Live migration (docs/migration.md): the session's state as the Rust virtiofsd's stream, for
+ * vhost-user's device state transfer. Called with no request in flight. save: *buf malloc()ed.
+ * load: a stream that is malformed, nonsense, or asks for what this daemon was not started
+ * with is refused with why[] naming the reason, and the session stays as it was (a fresh
+ * destination: waiting for INIT).
+ */
+int fuse_server_state_save(struct fuse_server *srv, uint8_t **buf, size_t *len, char *why,
+			   size_t whylen);
+int fuse_server_state_load(struct fuse_server *srv, const uint8_t *buf, size_t len, char *why,
+			   size_t whylen);
+
 #endif
