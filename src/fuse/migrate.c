@@ -28,7 +28,7 @@ static void set_why(char *why, size_t whylen, const char *what, int r)
 int fuse_server_state_save(struct fuse_server *srv, uint8_t **buf, size_t *len, char *why,
 			   size_t whylen)
 {
-	struct mig_state s = { .version = MIG_V2, .next_inode = 2, .next_handle = 0 };
+	struct mig_state s = {.version = MIG_V2, .next_inode = 2, .next_handle = 0};
 	int r = 0;
 
 	if (!srv->ops->mig_save) {
@@ -38,7 +38,8 @@ int fuse_server_state_save(struct fuse_server *srv, uint8_t **buf, size_t *len, 
 	pthread_mutex_lock(&srv->lock);
 	if (atomic_load(&srv->phase) == FUSE_PHASE_READY) {
 		r = srv->ops->mig_save(srv->fs, &s, why, whylen);
-		s.fuse = (struct mig_fuse){ .present = true, .minor = srv->minor, .flags = srv->flags };
+		s.fuse =
+		    (struct mig_fuse){.present = true, .minor = srv->minor, .flags = srv->flags};
 	} else {
 		/* Not mounted: no inodes at all, as the Rust daemon sends then. */
 		snprintf(why, whylen, "no FUSE session (the guest has not mounted)");
@@ -81,8 +82,7 @@ static uint64_t assumed_flags(const struct fuse_server *srv, const struct mig_st
 	return f;
 }
 
-static int load_locked(struct fuse_server *srv, const struct mig_state *s, char *why,
-		       size_t whylen)
+static int load_locked(struct fuse_server *srv, const struct mig_state *s, char *why, size_t whylen)
 {
 	int r;
 

@@ -71,14 +71,15 @@ static int log_map(int fd, const struct vu_log_desc *ld, struct vu_log *out)
 
 int vu_set_log_base(struct vu_dev *d, struct vu_msg *m)
 {
-	struct vu_log nl = { 0 }, old;
+	struct vu_log nl = {0}, old;
 	int r;
 
 	/* Without LOG_SHMFD the log would be a frontend address we cannot reach (the kernel's
 	 * vhost form): refused, and no reply body is expected. */
 	if (!(d->protocol_features & (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD)) || m->nfds != 1) {
-		log_error("vhost-user: SET_LOG_BASE without LOG_SHMFD acked or with %u fds, refused",
-			  m->nfds);
+		log_error(
+		    "vhost-user: SET_LOG_BASE without LOG_SHMFD acked or with %u fds, refused",
+		    m->nfds);
 		return -EINVAL;
 	}
 	/* The frontend waits for the reply: without a log we cannot honour, the migration must
@@ -99,7 +100,8 @@ int vu_set_log_base(struct vu_dev *d, struct vu_msg *m)
 	pthread_rwlock_unlock(&d->mem_lock);
 	log_unmap(&old);
 	log_info("vhost-user: dirty log of %" PRIu64 " bytes (guest memory up to 0x%" PRIx64 ")%s",
-		 nl.size, (uint64_t)(nl.size * 8 * VHOST_USER_LOG_PAGE), d->log.on ? ", logging" : "");
+		 nl.size, (uint64_t)(nl.size * 8 * VHOST_USER_LOG_PAGE),
+		 d->log.on ? ", logging" : "");
 	/* This reply body is the answer; no REPLY_ACK on top of it. */
 	r = vu_reply_u64(d, m, 0);
 	m->hdr.flags &= ~VHOST_USER_FLAG_NEED_REPLY;
