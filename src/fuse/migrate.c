@@ -100,6 +100,7 @@ static int load_locked(struct fuse_server *srv, const struct mig_state *s, char 
 	srv->minor = s->fuse.present ? s->fuse.minor : FUSE_OUR_MINOR;
 	srv->flags = s->fuse.present ? s->fuse.flags : assumed_flags(srv, s);
 	atomic_store_explicit(&srv->phase, FUSE_PHASE_READY, memory_order_release);
+	snprintf(why, whylen, "%zu inodes, %zu handles", s->ninodes, s->nhandles);
 	log_info("migration: FUSE session resumed (7.%u, flags 0x%llx%s), %zu inodes, %zu handles",
 		 srv->minor, (unsigned long long)srv->flags,
 		 s->fuse.present ? "" : ", assumed: the source sent none", s->ninodes, s->nhandles);

@@ -165,6 +165,8 @@ int vu_set_device_state_fd(struct vu_dev *d, struct vu_msg *m)
 	x->fd = vu_msg_take_fd(m, 0);
 	x->res = 0;
 	x->why[0] = '\0';
+	log_info("vhost-user: %s of the device state started",
+		 p->direction == VU_STATE_SAVE ? "save" : "load");
 	r = pthread_create(&x->thread, NULL, xfer_thread, x);
 	if (r != 0) {
 		log_error("vhost-user: SET_DEVICE_STATE_FD: no transfer thread: %s", strerror(r));
@@ -173,8 +175,6 @@ int vu_set_device_state_fd(struct vu_dev *d, struct vu_msg *m)
 		return vu_reply_u64(d, m, VU_STATE_REPLY_NOFD | 1);
 	}
 	x->busy = true;
-	log_info("vhost-user: %s of the device state started",
-		 p->direction == VU_STATE_SAVE ? "save" : "load");
 	return vu_reply_u64(d, m, VU_STATE_REPLY_NOFD);
 }
 

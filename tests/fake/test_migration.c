@@ -410,11 +410,126 @@ static void test_refusing_destination(void **state)
 	assert_int_equal(fe_teardown_checked(&st), 0);
 }
 
+/*
+ * Against the Rust virtiofsd (RUST_VIRTIOFSD: its binary, e.g. from scripts/peers.sh): its
+ * stream decodes here and loads into ours; ours loads into it. Skipped, and said so, without.
+ */
+static struct fe *start_rust(const struct fe_opts *o, bool init)
+{
+	const char *rust = getenv("RUST_VIRTIOFSD");
+	const char *old = getenv("VIRTIOFSD");
+	char *saved = old ? strdup(old) : NULL;
+	void *st = NULL;
+	int r;
+
+	setenv("VIRTIOFSD", rust, 1);
+	r = fe_test_start(&st, o, init);
+	if (saved)
+		setenv("VIRTIOFSD", saved, 1);
+	else
+		unsetenv("VIRTIOFSD");
+	free(saved);
+	assert_int_equal(r, 0);
+	return st;
+}
+
+static bool have_rust(void)
+{
+	const char *rust = getenv("RUST_VIRTIOFSD");
+
+	if (rust && *rust && access(rust, X_OK) == 0)
+		return true;
+	fprintf(stderr, "SKIP: RUST_VIRTIOFSD is not set to the Rust virtiofsd binary "
+			"(scripts/peers.sh fetches it)\n");
+	return false;
+}
+
+static void test_rust_to_ours(void **state)
+{
+	struct fe *src, *dst;
+	struct src_files s;
+	struct mig_state ms;
+	struct fuse_attr_out a;
+	char buf[16] = {0}, why[256];
+	uint8_t *bytes;
+	size_t len;
+	uint32_t got;
+	void *st;
+
+	if (!have_rust())
+		skip();
+	src = start_rust(NULL, true);
+	populate(src, &s);
+	ack_migration_features(src);
+	stop_queues(src);
+	bytes = save(src, &len);
+	if (mig_state_decode(bytes, len, NULL, &ms, why, sizeof(why)) < 0)
+		fail_msg("the Rust daemon's stream (%zu bytes) refused: %s", len, why);
+	assert_int_equal(ms.version, MIG_V2);
+	assert_false(ms.fuse.present);
+	assert_int_equal(ms.nhandles, 1);
+	assert_true(ms.handles[0].id == s.fh && ms.handles[0].inode == s.f.nodeid);
+	mig_state_free(&ms);
+
+	dst = destination(src);
+	assert_int_equal(load(dst, bytes, len), 0);
+	start_queues(dst);
+	assert_int_equal(fe_getattr(dst, s.f.nodeid, &a), 0);
+	assert_int_equal(a.attr.ino, s.f.attr.ino);
+	assert_int_equal(fe_read(dst, s.f.nodeid, s.fh, 0, buf, 8, NULL, &got), 0);
+	assert_string_equal(buf, "migrated");
+	free(bytes);
+	st = dst;
+	assert_int_equal(fe_teardown_checked(&st), 0);
+	st = src;
+	assert_int_equal(fe_teardown_checked(&st), 0);
+}
+
+static void test_ours_to_rust(void **state)
+{
+	struct fe *src = *state, *dst;
+	struct src_files s;
+	struct fuse_attr_out a;
+	struct fe_opts o = {.share_dir = src->share};
+	char buf[16] = {0};
+	uint8_t *bytes;
+	size_t len;
+	uint32_t got;
+	void *st;
+
+	if (!have_rust())
+		skip();
+	populate(src, &s);
+	ack_migration_features(src);
+	stop_queues(src);
+	bytes = save(src, &len);
+	dst = start_rust(&o, false);
+	ack_migration_features(dst);
+	stop_queues(dst);
+	if (load(dst, bytes, len) != 0) {
+		fe_dump_log(dst);
+		fail_msg("the Rust daemon refused our stream");
+	}
+	start_queues(dst);
+	assert_int_equal(fe_getattr(dst, s.f.nodeid, &a), 0);
+	assert_int_equal(a.attr.ino, s.f.attr.ino);
+	assert_int_equal(fe_read(dst, s.f.nodeid, s.fh, 0, buf, 8, NULL, &got), 0);
+	assert_string_equal(buf, "migrated");
+	free(bytes);
+	st = dst;
+	assert_int_equal(fe_teardown_checked(&st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    FE_T(test_dirty_log),   FE_T(test_dirty_log_bounds),     FE_T(test_save_load),
-	    FE_T(test_bad_streams), FE_T(test_refusing_destination),
+	    FE_T(test_dirty_log),
+	    FE_T(test_dirty_log_bounds),
+	    FE_T(test_save_load),
+	    FE_T(test_bad_streams),
+	    FE_T(test_refusing_destination),
+	    cmocka_unit_test(test_rust_to_ours),
+	    FE_T(test_ours_to_rust),
 	};
 
 	fe_test_filter();
