@@ -1,0 +1,195 @@
+#!/bin/bash
+# Live migration of a running guest between two QEMU 10 processes on this machine, each with its
+# own daemon on the same shared directory (QEMU 10, the Linux 6.12 guest and the Rust virtiofsd
+# from scripts/peers.sh; the 6.12 initramfs from tests/vm/prepare.sh --kernel 6.12). The guest
+# (tests/vm/guest-migrate.sh) holds an open file, an appending fd, its cwd, an open-but-unlinked
+# file and 200 looked-up files; after the switch-over it uses them and writes 8 MiB, checked
+# here on the host.
+#
+# Usage: tests/vm/migrate.sh [--src ours|rust] [--dst ours|rust] [--mode find-paths|file-handles]
+#                           [--twice] [--keep] [--daemon PATH]
+#   --mode    the daemons' --migration-mode (the Rust daemon's; ours: find-paths until its
+#             option exists). find-paths cannot move an unlinked file: the guest holds none then.
+#   --twice   migrate again, from the destination to a third QEMU and daemon (the same kind)
+# Prints "ok/not ok" lines, "# migration N: total T ms, downtime D ms", "N passed, N failed".
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+src=ours dst=ours mode=find-paths twice=0 keep=0 daemon=$repo/build/virtiofsd
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--src) src=${2:?}; shift ;;
+	--dst) dst=${2:?}; shift ;;
+	--mode) mode=${2:?}; shift ;;
+	--twice) twice=1 ;;
+	--keep) keep=1 ;;
+	--daemon) daemon=${2:?}; shift ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "migrate.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+notok() { fail=$((fail + 1)); echo "not ok - $*"; }
+finish() {
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit $?
+}
+
+env=${PEERS_ENV:-}
+[ -n "$env" ] || env=$("$repo/scripts/peers.sh") ||
+	{ notok "fetch QEMU 10, the 6.12 kernel and the Rust daemon (scripts/peers.sh)"; finish; }
+# shellcheck disable=SC1090
+. "$env"
+vm=${VM612_DIR:-${VM_CACHE:-$repo/.vmcache}/k6.12}
+if [ ! -s "$vm/initramfs.cpio.gz" ]; then
+	"$here/prepare.sh" --kernel 6.12 >&2 ||
+		{ notok "prepare the 6.12 initramfs (tests/vm/prepare.sh --kernel 6.12)"; finish; }
+fi
+
+work=$(mktemp -d /tmp/vmmig.XXXXXX)
+share=$work/share
+mkdir -p "$share"
+pids=()
+# Only the processes started here are stopped, by PID.
+cleanup() {
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 0.5
+	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	[ $keep -eq 1 ] && echo "migrate.sh: kept $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+
+daemon_cmd() { # kind, socket
+	if [ "$1" = rust ]; then
+		echo "$RUST_VIRTIOFSD --socket-path=$2 --shared-dir=$share --sandbox=none --cache=auto" \
+			"--migration-mode=$mode"
+	else
+		echo "$daemon --socket-path=$2 --shared-dir=$share --sandbox=none --cache=auto"
+	fi
+}
+
+start_daemon() { # name, kind
+	local sock=$work/$1.sock
+	# shellcheck disable=SC2046
+	$(daemon_cmd "$2" "$sock") </dev/null >"$work/$1.daemon.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 100); do
+		[ -S "$sock" ] && return 0
+		sleep 0.1
+	done
+	notok "$1: the $2 daemon made no socket ($work/$1.daemon.log)"
+	return 1
+}
+
+# The initrd: the prepared one plus the guest script.
+mkdir -p "$work/extra/guest"
+cp "$here/guest-migrate.sh" "$work/extra/guest/"
+chmod 755 "$work/extra/guest/guest-migrate.sh"
+(cd "$work/extra" && find . | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$work/extra.cpio.gz"
+cat "$vm/initramfs.cpio.gz" "$work/extra.cpio.gz" >"$work/initrd.img"
+append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/guest-migrate.sh"
+[ "$mode" = find-paths ] && append="$append vmtest_unlinked=0"
+port_base=$((20000 + $$ % 20000))
+
+start_qemu() { # name, qmp port, extra args...
+	local name=$1 port=$2
+	shift 2
+	# shellcheck disable=SC2054
+	"$QEMU10" -accel tcg -m 512M -smp 1 -kernel "$vm/vmlinuz" -initrd "$work/initrd.img" \
+		-append "$append" \
+		-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \
+		-chardev "socket,id=char0,path=$work/$name.sock" \
+		-device vhost-user-fs-pci,queue-size=1024,chardev=char0,tag=myfs \
+		-nographic -no-reboot -audiodev none,id=migaudio \
+		-qmp "tcp:127.0.0.1:$port,server=on,wait=off" "$@" \
+		</dev/null >"$work/$name.console" 2>&1 &
+	pids+=($!)
+}
+
+# One QMP command on 127.0.0.1:port; prints its answer (the line with return or error).
+qmp() { # port, json
+	local fd line
+	for _ in $(seq 1 50); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null && break
+		fd=
+		sleep 0.1
+	done
+	[ -n "$fd" ] || return 1
+	read -r -t 10 line <&"$fd" || return 1
+	echo '{"execute":"qmp_capabilities"}' >&"$fd"
+	while read -r -t 10 line <&"$fd"; do [[ $line == *'"return"'* ]] && break; done
+	echo "$2" >&"$fd"
+	while read -r -t 30 line <&"$fd"; do
+		[[ $line == *'"return"'* || $line == *'"error"'* ]] && { echo "$line"; break; }
+	done
+	exec {fd}>&-
+}
+
+wait_console() { # name, text, seconds
+	for _ in $(seq 1 $(($3 * 2))); do
+		grep -q "$2" "$work/$1.console" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# Migrate from QEMU a (qmp port pa) to b (qmp port pb, listening on its socket).
+migrate() { # from-name, from-port, to-name, to-port, label
+	local r st total down
+	r=$(qmp "$2" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$work/$3.mig\"}}")
+	[[ $r == *'"return"'* ]] || { notok "$5: migrate command accepted ($r)"; return 1; }
+	for _ in $(seq 1 600); do
+		r=$(qmp "$2" '{"execute":"query-migrate"}')
+		st=$(sed -n 's/.*"status": *"\([a-z-]*\)".*/\1/p' <<<"$r" | head -n1)
+		case "$st" in completed | failed | cancelled) break ;; esac
+		sleep 0.5
+	done
+	if [ "$st" != completed ]; then
+		notok "$5: migration completed (status '$st': $r)"
+		return 1
+	fi
+	total=$(sed -n 's/.*"total-time": *\([0-9]*\).*/\1/p' <<<"$r")
+	down=$(sed -n 's/.*"downtime": *\([0-9]*\).*/\1/p' <<<"$r")
+	ok "$5: migration completed"
+	echo "# migration $5: total ${total:-?} ms, downtime ${down:-?} ms"
+	qmp "$2" '{"execute":"quit"}' >/dev/null || true
+}
+
+label="$src -> $dst ($mode)"
+start_daemon a "$src" || finish
+start_qemu a $((port_base))
+wait_console a MIGRATE-READY 600 || { notok "$label: the guest got ready on the source"; tail -20 "$work/a.console"; finish; }
+ok "$label: the guest holds its files on the source"
+start_daemon b "$dst" || finish
+start_qemu b $((port_base + 1)) -incoming "unix:$work/b.mig"
+sleep 2
+migrate a $((port_base)) b $((port_base + 1)) "$label" || { tail -5 "$work/a.daemon.log" "$work/b.daemon.log"; finish; }
+last=b
+if [ $twice -eq 1 ]; then
+	start_daemon c "$dst" || finish
+	start_qemu c $((port_base + 2)) -incoming "unix:$work/c.mig"
+	sleep 2
+	migrate b $((port_base + 1)) c $((port_base + 2)) "$label, again" || finish
+	last=c
+fi
+touch "$share/go"
+if ! wait_console $last 'passed, [0-9]* failed' 600; then
+	notok "$label: the guest finished after the switch-over"
+	tail -20 "$work/$last.console"
+	finish
+fi
+tr -d '\r' <"$work/$last.console" | grep -E '^(ok|not ok) [0-9]' | sed "s/^/  guest| /"
+if tr -d '\r' <"$work/$last.console" | grep -q ' 0 failed'; then
+	ok "$label: the guest used everything it held after the switch-over"
+else
+	notok "$label: the guest used everything it held after the switch-over"
+fi
+want=$(tr -d '\r' <"$work/$last.console" | sed -n 's/^# md5 \([0-9a-f]*\).*/\1/p')
+got=$(md5sum "$share/big" 2>/dev/null | cut -d' ' -f1)
+if [ -n "$want" ] && [ "$want" = "$got" ]; then ok "$label: the 8 MiB on the host match the guest's"; else notok "$label: the 8 MiB on the host match the guest's ($want vs $got)"; fi
+finish
