@@ -3,7 +3,8 @@
  *
  * find-paths: an inode is sent as a FullPath (relative to the shared directory), read from
  * /proc/self/fd and confirmed by a stat of that path from the root (same device and inode);
- * an unlinked file, a path outside the share or a name that is not UTF-8 is sent as Invalid.
+ * one without such a path (an open file the guest unlinked, a path outside the share or not
+ * UTF-8) as its file handle, or Invalid when it has none.
  * file-handles: an inode is sent as its file handle, with each mount's root as a path.
  */
 #include <errno.h>
@@ -111,8 +112,16 @@ static const char *locate(struct save_ctx *c, struct pt_inode *in, struct mig_in
 		return NULL;
 	}
 	why = rel_path_of(c, in->fd, path, sizeof(path));
-	if (why)
-		return why;
+	if (why) {
+		/* No path (an open file the guest unlinked, most often): its file handle still
+		 * names it, for a destination that can open handles (ours as root; the Rust one
+		 * in file-handles mode). Never worse than Invalid, which no destination opens. */
+		if (fh_of(in->fd, &m->fh) < 0)
+			return why;
+		log_info("migration: inode %" PRIu64 " sent as its file handle: %s", m->id, why);
+		m->loc = MIG_LOC_FILE_HANDLE;
+		return NULL;
+	}
 	if (c->o->verify_handles) {
 		if (fh_of(in->fd, &m->check_fh) < 0)
 			return "no file handle for it (--migration-verify-handles)";
@@ -227,7 +236,7 @@ static void drop_orphan_handles(struct mig_state *s)
 	s->nhandles = k;
 }
 
-/* file-handles: each mount a handle names, as its root's path in the share ("." above it). */
+/* Each mount a handle names, as its root's path in the share ("." above it). */
 static int add_mount_paths(struct save_ctx *c)
 {
 	struct mig_state *s = c->s;
@@ -281,7 +290,7 @@ static int save_all(struct save_ctx *c)
 		if (s->inodes[i].loc == MIG_LOC_PATH)
 			save_inode(c, &s->inodes[i]);
 	drop_orphan_handles(s);
-	return c->o->mode == FS_MIG_FILE_HANDLES ? add_mount_paths(c) : 0;
+	return add_mount_paths(c);
 }
 
 int fs_passthrough_mig_save(void *fsp, const struct fs_mig_opts *o, struct mig_state *out,

@@ -148,44 +148,64 @@ static void test_file_handles(void **state)
 	roundtrip(state, FS_MIG_FILE_HANDLES, INODE_HANDLES_PREFER);
 }
 
-/* An open file unlinked by the guest: lost in find-paths mode, kept in file-handles mode. */
+/* An open file unlinked by the guest has no path: sent as its file handle in both modes (in
+ * find-paths mode too, where the Rust daemon would lose it), and it reads on the destination. */
 static void test_unlinked(void **state)
 {
 	struct fs_fixture *fx = *state;
-	struct fs_mig_opts o = { .mode = FS_MIG_FIND_PATHS };
+	enum fs_mig_mode modes[] = { FS_MIG_FIND_PATHS, FS_MIG_FILE_HANDLES };
 	struct fuse_open_out op;
 	struct mig_state s;
-	char buf[8] = { 0 };
 	uint64_t t;
-	void *dst;
 
 	assert_int_equal(fx_write_file(fx, "tmp", "data"), 0);
 	t = lookup(fx->fs, 1, "tmp");
 	assert_int_equal(fs_passthrough_ops.open(fx->fs, &root_ctx, t, O_RDWR, &op), 0);
 	assert_int_equal(fs_passthrough_ops.unlink(fx->fs, &root_ctx, 1, "tmp"), 0);
+	for (size_t i = 0; i < 2; i++) {
+		struct fs_mig_opts o = { .mode = modes[i] };
+		char buf[8] = { 0 };
+		void *dst;
 
-	through_stream(fx->fs, &o, &s);
-	assert_int_equal(find_inode(&s, t)->loc, MIG_LOC_INVALID);
+		through_stream(fx->fs, &o, &s);
+		assert_int_equal(find_inode(&s, t)->loc, MIG_LOC_FILE_HANDLE);
+		assert_int_equal(s.nmounts, 1);
+		dst = new_dest(fx, INODE_HANDLES_PREFER, true);
+		if (fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)) < 0)
+			fail_msg("load: %s", why);
+		assert_int_equal(read_fh(dst, t, op.fh, buf, sizeof(buf)), 4);
+		assert_string_equal(buf, "data");
+		mig_state_free(&s);
+		fs_passthrough_free(dst);
+	}
+}
+
+/* A lost inode (the source's Invalid): abort refuses the state, guest-error keeps the inode
+ * with every use failing (EIO) and its handle gone (EBADF). */
+static struct mig_inode lnodes[2];
+static struct mig_handle lhandles[1];
+
+static void test_lost_inode(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fs_mig_opts o = { .mode = FS_MIG_FIND_PATHS };
+	struct mig_state s = { .version = MIG_V2, .inodes = lnodes, .ninodes = 2, .next_inode = 6,
+			       .handles = lhandles, .nhandles = 1, .next_handle = 1 };
+	char buf[8];
+	void *dst;
+
+	lnodes[0] = (struct mig_inode){ .id = 1, .refcount = 2, .loc = MIG_LOC_ROOT };
+	lnodes[1] = (struct mig_inode){ .id = 5, .refcount = 1, .loc = MIG_LOC_INVALID };
+	lhandles[0] = (struct mig_handle){ .id = 0, .inode = 5, .flags = O_RDWR };
+	assert_int_equal(mig_state_check(&s, why, sizeof(why)), 0);
 	dst = new_dest(fx, INODE_HANDLES_PREFER, true);
 	assert_int_equal(fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)), -EIO);
-	assert_non_null(strstr(why, "the source lost it"));
+	assert_non_null(strstr(why, "inode 5: the source lost it"));
 	assert_int_equal((int)ino_of(dst, 1), (int)ino_of(fx->fs, 1)); /* root still serves */
 	o.on_error = FS_MIG_GUEST_ERROR;
 	assert_int_equal(fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)), 0);
-	assert_int_equal((int)ino_of(dst, t), -EIO);
-	assert_int_equal(read_fh(dst, t, op.fh, buf, sizeof(buf)), -EBADF);
-	mig_state_free(&s);
-	fs_passthrough_free(dst);
-
-	o = (struct fs_mig_opts){ .mode = FS_MIG_FILE_HANDLES };
-	through_stream(fx->fs, &o, &s);
-	assert_int_equal(find_inode(&s, t)->loc, MIG_LOC_FILE_HANDLE);
-	dst = new_dest(fx, INODE_HANDLES_PREFER, true);
-	if (fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)) < 0)
-		fail_msg("load: %s", why);
-	assert_int_equal(read_fh(dst, t, op.fh, buf, sizeof(buf)), 4);
-	assert_string_equal(buf, "data");
-	mig_state_free(&s);
+	assert_int_equal((int)ino_of(dst, 5), -EIO);
+	assert_int_equal(read_fh(dst, 5, 0, buf, sizeof(buf)), -EBADF);
 	fs_passthrough_free(dst);
 }
 
@@ -308,6 +328,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_find_paths_fds, fx_setup_fds, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_file_handles, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lost_inode, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rust_shaped, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, fx_setup, fx_teardown),
 	};

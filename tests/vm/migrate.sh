@@ -8,8 +8,9 @@
 #
 # Usage: tests/vm/migrate.sh [--src ours|rust] [--dst ours|rust] [--mode find-paths|file-handles]
 #                           [--twice] [--keep] [--daemon PATH]
-#   --mode    the daemons' --migration-mode (the Rust daemon's; ours: find-paths until its
-#             option exists). find-paths cannot move an unlinked file: the guest holds none then.
+#   --mode    the Rust daemon's --migration-mode (ours takes find-paths until that option
+#             exists; it sends an unlinked file as its file handle even then). The Rust daemon
+#             cannot move an unlinked file in find-paths mode: the guest holds none then.
 #   --twice   migrate again, from the destination to a third QEMU and daemon (the same kind)
 # Prints "ok/not ok" lines, "# migration N: total T ms, downtime D ms", "N passed, N failed".
 set -euo pipefail
@@ -54,10 +55,14 @@ fi
 work=$(mktemp -d /tmp/vmmig.XXXXXX)
 share=$work/share
 mkdir -p "$share"
-pids=()
-# Only the processes started here are stopped, by PID.
+pids=() qemus=() daemons=()
+# Only the processes started here are stopped, by PID: QEMU first, so that no daemon goes
+# away under a running QEMU.
 cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${qemus[@]}" "${daemons[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+		sleep 0.2
+	done
 	sleep 0.5
 	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 	[ $keep -eq 1 ] && echo "migrate.sh: kept $work" >&2 || rm -rf "$work"
@@ -78,6 +83,8 @@ start_daemon() { # name, kind
 	# shellcheck disable=SC2046
 	$(daemon_cmd "$2" "$sock") </dev/null >"$work/$1.daemon.log" 2>&1 &
 	pids+=($!)
+	daemons+=($!)
+	eval "daemon_$1=$!"
 	for _ in $(seq 1 100); do
 		[ -S "$sock" ] && return 0
 		sleep 0.1
@@ -93,7 +100,8 @@ chmod 755 "$work/extra/guest/guest-migrate.sh"
 (cd "$work/extra" && find . | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$work/extra.cpio.gz"
 cat "$vm/initramfs.cpio.gz" "$work/extra.cpio.gz" >"$work/initrd.img"
 append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/guest-migrate.sh"
-[ "$mode" = find-paths ] && append="$append vmtest_unlinked=0"
+[ "$mode" = find-paths ] && { [ "$src" = rust ] || [ "$dst" = rust ]; } &&
+	append="$append vmtest_unlinked=0"
 port_base=$((20000 + $$ % 20000))
 
 start_qemu() { # name, qmp port, extra args...
@@ -109,6 +117,29 @@ start_qemu() { # name, qmp port, extra args...
 		-qmp "tcp:127.0.0.1:$port,server=on,wait=off" "$@" \
 		</dev/null >"$work/$name.console" 2>&1 &
 	pids+=($!)
+	qemus+=($!)
+	eval "qemu_$name=$!"
+}
+
+# A daemon leaves by itself, with status 0, once its QEMU is gone; its log shows no crash.
+daemon_exits_clean() { # name, label
+	local pid st
+	pid=$(eval echo "\$daemon_$1")
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		notok "$2: daemon $1 exits after its QEMU (still running)"
+		return
+	fi
+	wait "$pid" && st=0 || st=$?
+	if [ "$st" = 0 ] && ! grep -qE 'panicked|AddressSanitizer|runtime error|Segmentation' \
+		"$work/$1.daemon.log"; then
+		ok "$2: daemon $1 exited 0 after its QEMU"
+	else
+		notok "$2: daemon $1 exited 0 after its QEMU (status $st, $work/$1.daemon.log)"
+	fi
 }
 
 # One QMP command on 127.0.0.1:port; prints its answer (the line with return or error).
@@ -158,6 +189,7 @@ migrate() { # from-name, from-port, to-name, to-port, label
 	ok "$5: migration completed"
 	echo "# migration $5: total ${total:-?} ms, downtime ${down:-?} ms"
 	qmp "$2" '{"execute":"quit"}' >/dev/null || true
+	daemon_exits_clean "$1" "$5 (source)"
 }
 
 label="$src -> $dst ($mode)"
@@ -189,6 +221,13 @@ if tr -d '\r' <"$work/$last.console" | grep -q ' 0 failed'; then
 else
 	notok "$label: the guest used everything it held after the switch-over"
 fi
+# The guest powers off: its QEMU exits, then its daemon.
+qpid=$(eval echo "\$qemu_$last")
+for _ in $(seq 1 600); do
+	kill -0 "$qpid" 2>/dev/null || break
+	sleep 0.1
+done
+daemon_exits_clean "$last" "$label (destination)"
 want=$(tr -d '\r' <"$work/$last.console" | sed -n 's/^# md5 \([0-9a-f]*\).*/\1/p')
 got=$(md5sum "$share/big" 2>/dev/null | cut -d' ' -f1)
 if [ -n "$want" ] && [ "$want" = "$got" ]; then ok "$label: the 8 MiB on the host match the guest's"; else notok "$label: the 8 MiB on the host match the guest's ($want vs $got)"; fi
