@@ -14,6 +14,7 @@
 #include "fs_test_util.h"
 #include "fs/mig_stream.h"
 #include "fs/pt_mig.h"
+#include "util/iov.h"
 
 static char why[512];
 
@@ -50,8 +51,9 @@ static uint64_t ino_of(void *fs, uint64_t id)
 static int read_fh(void *fs, uint64_t id, uint64_t fh, char *buf, size_t size)
 {
 	struct iovec iov = { buf, size };
+	struct iov_view v = { .iov = &iov, .cnt = 1, .len = size };
 
-	return fs_passthrough_ops.read(fs, &root_ctx, id, fh, 0, (uint32_t)size, 0, &iov, 1);
+	return fs_passthrough_ops.read(fs, &root_ctx, id, fh, 0, 0, &v);
 }
 
 /* save -> bytes -> checked state: what a destination receives */
