@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs, builds with gcc
 # and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, runs them again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the VM tier (a real guest mounting the share,
-# against our daemon and the legacy one, then once per sandbox mode with the escape attempts).
+# against our daemon and the legacy one, then once per sandbox mode with the escape attempts) and
+# live migration on QEMU 10 (ours and the Rust daemon, tests/vm/migrate-all.sh).
 # Ends with one line: "N passed, N failed".
 #
 # Options: --no-vm (skip the VM tier, loudly), --no-asan.
@@ -48,6 +49,17 @@ meson_tier() { # name, builddir, setup-args, test-args...
 	[ -n "$ok" ] || { tally "$name (no summary)" 0 1; return; }
 	tally "$name" "$ok" $((fail + ${to:-0}))
 }
+
+# The peers (the Rust virtiofsd, QEMU 10, Linux 6.12: scripts/peers.sh) for the migration tests:
+# the fake-frontend interop test reads RUST_VIRTIOFSD, the migration VM tier all of them.
+if [ -f scripts/peers.sh ] && peers_env=$(bash scripts/peers.sh) && [ -f "$peers_env" ]; then
+	# shellcheck disable=SC1090
+	. "$peers_env"
+	export RUST_VIRTIOFSD PEERS_ENV=$peers_env
+else
+	echo "!! no peers (scripts/peers.sh missing or failed): the Rust interop tests of" \
+		"fake-migration skip, the migration VM tier fails"
+fi
 
 meson_tier "gcc build: unit, fake frontend, /dev/fuse, cli" build ""
 meson_tier "clang build: unit tier" build-clang "--native-file=scripts/clang.ini" --suite unit
@@ -95,6 +107,24 @@ if [ "$run_vm" = 1 ]; then
 	rm -f "$vm_out"
 else
 	echo "!! SKIPPED: VM tier (--no-vm)"
+fi
+
+# Live migration of a running guest between two QEMU 10 processes (tests/vm/migrate-all.sh).
+if [ "$run_vm" = 1 ]; then
+	mig_out=$(mktemp)
+	bash tests/vm/migrate-all.sh 2>&1 | tee "$mig_out"
+	mig_st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$mig_out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+		[ "$mig_st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "VM live migration (QEMU 10, ours and Rust)" "$p" "$f"
+	else
+		tally "VM live migration (no result line, status $mig_st)" 0 1
+	fi
+	rm -f "$mig_out"
+else
+	echo "!! SKIPPED: VM live migration (--no-vm)"
 fi
 
 # POSIX conformance in a guest, ours against the legacy daemon (the /dev/fuse half runs in meson).

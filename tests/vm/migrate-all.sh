@@ -1,0 +1,32 @@
+#!/bin/bash
+# The live-migration VM tier (tests/vm/migrate.sh, once per case) for scripts/test.sh: ours ->
+# ours (find-paths, an open-but-unlinked file included), twice in a row, Rust -> ours and ours
+# -> Rust in find-paths mode, Rust -> ours in file-handles mode. Ends with "N passed, N failed".
+# Ours in file-handles mode needs its --migration-mode option (not there yet): said, not run.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+pass=0 fail=0
+run() { # migrate.sh arguments...
+	local out line p f st
+	out=$(mktemp)
+	echo "== migrate.sh $*"
+	bash "$here/migrate.sh" "$@" 2>&1 | tee "$out"
+	st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	rm -f "$out"
+	if [ -z "$line" ]; then
+		fail=$((fail + 1))
+		return
+	fi
+	p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+	[ "$st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	pass=$((pass + p)) fail=$((fail + f))
+}
+run --src ours --dst ours
+run --src ours --dst ours --twice
+run --src rust --dst ours
+run --src ours --dst rust
+run --src rust --dst ours --mode file-handles
+echo "!! not run: ours in file-handles mode (its --migration-mode option is not there yet)"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
