@@ -1,7 +1,8 @@
 #!/bin/bash
 # The live-migration VM tier (tests/vm/migrate.sh, once per case) for scripts/test.sh: ours ->
 # ours (find-paths, an open-but-unlinked file included), twice in a row, Rust -> ours and ours
-# -> Rust in find-paths mode, Rust -> ours in file-handles mode. Ends with "N passed, N failed".
+# -> Rust in find-paths mode, Rust -> ours in file-handles mode, a destination that refuses
+# (the source resumes and serves on). Ends with "N passed, N failed".
 # Ours in file-handles mode needs its --migration-mode option (not there yet): said, not run.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +28,7 @@ run --src ours --dst ours --twice
 run --src rust --dst ours
 run --src ours --dst rust
 run --src rust --dst ours --mode file-handles
+run --src ours --dst ours --refuse
 echo "!! not run: ours in file-handles mode (its --migration-mode option is not there yet)"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -12,18 +12,22 @@
 #             exists; it sends an unlinked file as its file handle even then). The Rust daemon
 #             cannot move an unlinked file in find-paths mode: the guest holds none then.
 #   --twice   migrate again, from the destination to a third QEMU and daemon (the same kind)
+#   --refuse  the source daemon caches writes (--writeback), the destination is not started
+#             with it and must refuse the state: the migration fails, the source is resumed
+#             (QMP cont, as a management layer does) and the guest finishes there
 # Prints "ok/not ok" lines, "# migration N: total T ms, downtime D ms", "N passed, N failed".
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-src=ours dst=ours mode=find-paths twice=0 keep=0 daemon=$repo/build/virtiofsd
+src=ours dst=ours mode=find-paths twice=0 refuse=0 keep=0 daemon=$repo/build/virtiofsd
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--src) src=${2:?}; shift ;;
 	--dst) dst=${2:?}; shift ;;
 	--mode) mode=${2:?}; shift ;;
 	--twice) twice=1 ;;
+	--refuse) refuse=1 ;;
 	--keep) keep=1 ;;
 	--daemon) daemon=${2:?}; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
@@ -69,27 +73,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-daemon_cmd() { # kind, socket
-	if [ "$1" = rust ]; then
-		echo "$RUST_VIRTIOFSD --socket-path=$2 --shared-dir=$share --sandbox=none --cache=auto" \
-			"--migration-mode=$mode"
+daemon_cmd() { # kind, socket, extra...
+	local kind=$1 sock=$2
+	shift 2
+	if [ "$kind" = rust ]; then
+		echo "$RUST_VIRTIOFSD --socket-path=$sock --shared-dir=$share --sandbox=none" \
+			"--cache=auto --migration-mode=$mode $*"
 	else
-		echo "$daemon --socket-path=$2 --shared-dir=$share --sandbox=none --cache=auto"
+		echo "$daemon --socket-path=$sock --shared-dir=$share --sandbox=none --cache=auto $*"
 	fi
 }
-
-start_daemon() { # name, kind
-	local sock=$work/$1.sock
+start_daemon() { # name, kind, extra daemon options...
+	local name=$1 kind=$2 sock=$work/$1.sock
+	shift 2
 	# shellcheck disable=SC2046
-	$(daemon_cmd "$2" "$sock") </dev/null >"$work/$1.daemon.log" 2>&1 &
+	$(daemon_cmd "$kind" "$sock" "$@") </dev/null >"$work/$name.daemon.log" 2>&1 &
 	pids+=($!)
 	daemons+=($!)
-	eval "daemon_$1=$!"
+	eval "daemon_$name=$!"
 	for _ in $(seq 1 100); do
 		[ -S "$sock" ] && return 0
 		sleep 0.1
 	done
-	notok "$1: the $2 daemon made no socket ($work/$1.daemon.log)"
+	notok "$name: the $kind daemon made no socket ($work/$name.daemon.log)"
 	return 1
 }
 
@@ -192,14 +198,51 @@ migrate() { # from-name, from-port, to-name, to-port, label
 	daemon_exits_clean "$1" "$5 (source)"
 }
 
+# The destination refuses: QEMU b fails to load, the source is resumed and the guest finishes on it.
+refused() { # label
+	local r st
+	r=$(qmp $((port_base)) "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$work/b.mig\"}}")
+	for _ in $(seq 1 600); do
+		r=$(qmp $((port_base)) '{"execute":"query-migrate"}')
+		st=$(sed -n 's/.*"status": *"\([a-z-]*\)".*/\1/p' <<<"$r" | head -n1)
+		case "$st" in completed | failed | cancelled) break ;; esac
+		sleep 0.5
+	done
+	local bpid
+	bpid=$(eval echo "\$qemu_b")
+	for _ in $(seq 1 100); do
+		kill -0 "$bpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q "the source caches writes" "$work/b.daemon.log"; then
+		ok "$1: the destination refused the state, saying why"
+	else
+		notok "$1: the destination refused the state, saying why ($work/b.daemon.log)"
+	fi
+	if kill -0 "$bpid" 2>/dev/null; then notok "$1: the destination QEMU gave up"; else ok "$1: the destination QEMU gave up"; fi
+	qmp $((port_base)) '{"execute":"cont"}' >/dev/null
+	touch "$share/go"
+	if wait_console a ' 0 failed' 600; then
+		ok "$1: the source serves on: the guest finished there"
+	else
+		notok "$1: the source serves on: the guest finished there"
+		tail -20 "$work/a.console"
+	fi
+}
+
 label="$src -> $dst ($mode)"
-start_daemon a "$src" || finish
+[ $refuse -eq 1 ] && label="$label, refused"
+if [ $refuse -eq 1 ]; then start_daemon a "$src" --writeback || finish; else start_daemon a "$src" || finish; fi
 start_qemu a $((port_base))
 wait_console a MIGRATE-READY 600 || { notok "$label: the guest got ready on the source"; tail -20 "$work/a.console"; finish; }
 ok "$label: the guest holds its files on the source"
 start_daemon b "$dst" || finish
 start_qemu b $((port_base + 1)) -incoming "unix:$work/b.mig"
 sleep 2
+if [ $refuse -eq 1 ]; then
+	refused "$label"
+	finish
+fi
 migrate a $((port_base)) b $((port_base + 1)) "$label" || { tail -5 "$work/a.daemon.log" "$work/b.daemon.log"; finish; }
 last=b
 if [ $twice -eq 1 ]; then
