@@ -43,11 +43,10 @@ struct save_ctx {
 
 static int proc_path(struct pt_fs *fs, int fd, char *buf, size_t size)
 {
-	char name[16];
+	char name[PT_PROC_NAME];
 	ssize_t n;
 
-	snprintf(name, sizeof(name), "%d", fd);
-	n = readlinkat(fs->proc_fd, name, buf, size);
+	n = readlinkat(fs->proc_fd, pt_proc_path(name, fd), buf, size);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n >= size)
