@@ -80,7 +80,7 @@ daemon_cmd() { # kind, socket, extra...
 		echo "$RUST_VIRTIOFSD --socket-path=$sock --shared-dir=$share --sandbox=none" \
 			"--cache=auto --migration-mode=$mode $*"
 	else
-		echo "$daemon --socket-path=$sock --shared-dir=$share --sandbox=none --cache=auto $*"
+		echo "$daemon --socket-path=$sock --shared-dir=$share --cache=auto $*" # its default sandbox (namespace) and seccomp filter
 	fi
 }
 start_daemon() { # name, kind, extra daemon options...
