@@ -188,6 +188,9 @@ int vu_check_device_state(struct vu_dev *d, struct vu_msg *m)
 	}
 	pthread_join(x->thread, NULL);
 	x->busy = false;
+	/* Queues the frontend set up meanwhile start now. */
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		vu_queue_try_start(&d->q[i]);
 	if (x->res < 0) {
 		log_error("vhost-user: migration: %s of the device state failed: %s",
 			  x->direction == VU_STATE_SAVE ? "save" : "load", x->why);

@@ -62,8 +62,10 @@ static bool ready(const struct vu_queue *q)
 {
 	bool need_enable = q->dev->features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
 
+	/* A state transfer keeps the device suspended until CHECK_DEVICE_STATE (state.c): no
+	 * request may run beside a load that replaces what it uses. */
 	return !q->started && q->num > 0 && q->addr_set && q->kick_fd >= 0 &&
-	       (q->enabled || !need_enable);
+	       (q->enabled || !need_enable) && !q->dev->xfer.busy;
 }
 
 /* Called by the vhost thread, with or without the memory lock held for writing. */

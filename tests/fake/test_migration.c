@@ -379,6 +379,41 @@ static void test_bad_streams(void **state)
 	assert_int_equal(fe_teardown_checked(&st), 0);
 }
 
+/* Queues set up while a load runs do not start before CHECK_DEVICE_STATE: no request runs
+ * beside the load. */
+static void test_queues_wait_for_load(void **state)
+{
+	struct fe *src = *state, *dst;
+	struct fuse_getattr_in g = {0};
+	struct iovec a[] = {IOV(&g, sizeof(g))};
+	const size_t cap = OUT_HDR + sizeof(struct fuse_attr_out);
+	uint64_t uniq, gpa;
+	uint32_t id, len;
+	uint8_t *bytes;
+	size_t n;
+	int p[2];
+
+	ack_migration_features(src);
+	stop_queues(src);
+	bytes = save(src, &n);
+	dst = destination(src);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(set_state_fd(dst, 1, 0, p[0]), 0x100);
+	close(p[0]);
+	start_queues(dst);
+	assert_int_equal(
+	    fe_fuse_post(dst, FUSE_GETATTR, FUSE_ROOT_ID, a, 1, cap, NULL, &uniq, &gpa), 0);
+	assert_int_equal(fe_vq_wait(dst, FE_REQ_Q, 300, &id, &len), -ETIMEDOUT);
+	assert_int_equal(write(p[1], bytes, n), (ssize_t)n);
+	close(p[1]);
+	assert_int_equal(check_state(dst), 0);
+	assert_int_equal(fe_vq_wait(dst, FE_REQ_Q, FE_TIMEOUT_MS, &id, &len), 0);
+	assert_int_equal(len, cap);
+	free(bytes);
+	void *st = dst;
+	assert_int_equal(fe_teardown_checked(&st), 0);
+}
+
 /* The destination refuses; the source resumes (QEMU restarts its rings) and serves on. */
 static void test_refusing_destination(void **state)
 {
@@ -528,6 +563,7 @@ int main(void)
 	    FE_T(test_save_load),
 	    FE_T(test_bad_streams),
 	    FE_T(test_refusing_destination),
+	    FE_T(test_queues_wait_for_load),
 	    cmocka_unit_test(test_rust_to_ours),
 	    FE_T(test_ours_to_rust),
 	};
