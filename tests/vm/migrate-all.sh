@@ -29,6 +29,8 @@ run --src rust --dst ours
 run --src ours --dst rust
 run --src rust --dst ours --mode file-handles
 run --src ours --dst ours --refuse
+# the Rust daemon alone, for its migration time and downtime beside ours
+run --src rust --dst rust
 echo "!! not run: ours in file-handles mode (its --migration-mode option is not there yet)"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
