@@ -686,7 +686,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
 
 	config_defaults(cfg);
 	if (argc < 2) { /* clap's arg_required_else_help: the help, as a usage error */
-		config_print_help(argv[0]);
+		config_print_help_to(stderr, argv[0]);
 		return -EINVAL;
 	}
 	r = parse_args(cfg, &seen, argc, argv);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
 #include "fs/passthrough.h" /* enum cache_mode, enum inode_file_handles */
@@ -92,5 +93,6 @@ int config_exit_status(int r);
 void config_log_warnings(const struct config *cfg);
 void config_free(struct config *cfg);
 void config_print_help(const char *prog);
+void config_print_help_to(FILE *f, const char *prog);
 
 #endif

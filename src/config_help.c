@@ -3,9 +3,9 @@
 
 #include <stdio.h>
 
-void config_print_help(const char *prog)
+void config_print_help_to(FILE *f, const char *prog)
 {
-	printf("virtio-fs vhost-user device daemon\n\n"
+	fprintf(f, "virtio-fs vhost-user device daemon\n\n"
 	       "Usage: %s [OPTIONS] --shared-dir <DIR> (--socket-path <PATH> | --fd <FD>)\n\n"
 	       "A repeated option takes its last value (--uid-map, --gid-map, --translate-uid,\n"
 	       "--translate-gid and -o add up); -o lists apply after the long options.\n\n"
@@ -83,4 +83,9 @@ void config_print_help(const char *prog)
 	       "      -o log_level=<LEVEL>        Same as -o loglevel= (debug, info, warn, err)\n"
 	       "  (-o no_posix_lock and -o no_flock are accepted by both: the default.)\n",
 	       prog);
+}
+
+void config_print_help(const char *prog)
+{
+	config_print_help_to(stdout, prog);
 }

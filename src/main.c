@@ -46,6 +46,9 @@ static void reset_server(void *opaque)
 	fuse_server_reset(opaque);
 }
 
+/* No "separate-options" (docs/status.md): libvirt 9.0 ignores it, and a libvirt that reads it
+ * then passes long options and refuses <lock posix/flock>, which ours serves through -o.
+ * No "migrate-precopy" until migration is implemented. */
 static void print_capabilities(void)
 {
 	printf("{\n  \"type\": \"fs\"\n}\n");
@@ -196,11 +199,12 @@ int main(int argc, char **argv)
 		return r < 0 ? -r : 0;
 	if (check_options(&cfg, &sbo, &co) < 0)
 		return 1;
-	log_init(cfg.log_level, cfg.syslog);
+	log_setup(cfg.log_level, cfg.syslog, getenv("RUST_LOG"));
 	config_log_warnings(&cfg);
 	signal(SIGPIPE, SIG_IGN);
-	sb_set_rlimit_nofile(cfg.rlimit_nofile_set, cfg.rlimit_nofile); /* a failure only warns */
-	r = listen_socket(&cfg, &l);
+	r = sb_set_rlimit_nofile(cfg.rlimit_nofile_set, cfg.rlimit_nofile);
+	if (r == 0)
+		r = listen_socket(&cfg, &l);
 	if (r < 0)
 		goto out;
 	listening = true;
