@@ -36,6 +36,12 @@ struct fe_opts {
 	uint64_t mem_size; /* guest RAM size, a multiple of 2 MiB, at least 34 MiB; 0: FE_MEM_SIZE
 			    * (fe_alloc's "cross" placement needs the default) */
 	const char *share_dir; /* serve this existing directory (kept) instead of tmp/share */
+	/* Exact command line (tests/cli): argv[0] is the program run; "@SHARE@" and "@SOCK@"
+	 * inside any argument become the share's and the socket's paths. daemon_args,
+	 * FAKE_DAEMON_ARGS and the legacy rules do not apply. */
+	char *const *argv;
+	int listen_fd;    /* with argv, >= 3: listen on the socket path and hand it as this fd */
+	bool chdir_share; /* with argv: start the daemon in the share (podman: --shared-dir .) */
 	/* Move used_event only when about to wait for a completion, as Linux's virtio ring does
 	 * (its done work drains with callbacks off); default: also at every publish. */
 	bool lazy_used_event;

@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# The argument lists real tools pass to virtiofsd, given to ours and to the Rust virtiofsd 1.13.2
+# (tests/cli/rust-peer.sh fetches it) in the same run. For each line cliprobe reports what the
+# guest gets (INIT flags, timeouts, OPEN flags, xattrs, writes, exit status) and a few facts
+# from the log; then:
+#   - ours must show the effect the line asks for (the `want` checks below), Rust or not;
+#   - every difference between the two daemons must be listed in expected-differences.txt,
+#     and every difference listed there for a case must show up (a stale line fails too).
+# Without the Rust daemon the comparison is skipped LOUDLY and ours is still checked.
+# Usage: run.sh PATH_TO_OUR_VIRTIOFSD PATH_TO_CLIPROBE
+set -u
+ours=$(realpath "${1:?usage: run.sh VIRTIOFSD CLIPROBE}")
+probe=$(realpath "${2:?usage: run.sh VIRTIOFSD CLIPROBE}")
+here=$(cd "$(dirname "$0")" && pwd)
+expected=$here/expected-differences.txt
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+nok() { fail=$((fail + 1)); echo "not ok - $*"; }
+
+if rust=$(bash "$here/rust-peer.sh" 2>"$tmp/peer.err"); then
+	echo "# Rust daemon: $rust ($("$rust" --version))"
+else
+	rust=
+	echo "!! ======================================================================="
+	echo "!! Rust virtiofsd 1.13.2 NOT AVAILABLE: $(cat "$tmp/peer.err")"
+	echo "!! The comparison half of this test is SKIPPED; only ours is checked."
+	echo "!! ======================================================================="
+fi
+
+# Facts from a daemon log, as report lines.
+log_facts() { # logfile
+	local f=$1
+	grep -q 'Waiting for vhost-user socket connection' "$f" && echo "log.info=yes" || echo "log.info=no"
+	grep -Eq '(\[|^)[^]]*DEBUG' "$f" && echo "log.debug=yes" || echo "log.debug=no"
+	grep -qi "can't enable syslog" "$f" && echo "log.syslog_fallback=yes" || echo "log.syslog_fallback=no"
+}
+
+# report DAEMON PROBE_OPTS ARGS... > report: cliprobe's lines plus the log's facts.
+report() {
+	local daemon=$1 popts=$2
+	shift 2
+	local log=$tmp/log.$RANDOM
+	# shellcheck disable=SC2086
+	timeout -k 5 60 "$probe" $popts --log "$log" -- "$daemon" "$@" 2>"$log.probe"
+	local st=$?
+	[ "$st" -eq 0 ] || echo "probe=failed:$st $(head -c 300 "$log.probe" | tr '\n' ' ')"
+	[ -f "$log" ] && log_facts "$log"
+	cat "$log" >>"$tmp/all-logs" 2>/dev/null
+}
+
+field() { sed -n "s/^$2=//p" "$1" | head -1; }
+
+outcome() { # report -> ok | refused:STATUS
+	if [ "$(field "$1" start)" = ok ]; then echo ok; else echo "refused:$(field "$1" status)"; fi
+}
+
+# The differences between two reports, one per line, in the expected-differences syntax.
+differences() { # ours-report rust-report
+	local o=$1 r=$2 oo ro k
+	oo=$(outcome "$o") ro=$(outcome "$r")
+	if [ "$oo" != "$ro" ]; then
+		echo "start ours=$oo rust=$ro"
+		return
+	fi
+	for k in probe entry_valid attr_valid owner open getxattr mkdir status log.info log.debug \
+		log.syslog_fallback; do
+		[ "$(field "$o" "$k")" = "$(field "$r" "$k")" ] ||
+			echo "$k ours=$(field "$o" "$k") rust=$(field "$r" "$k")"
+	done
+	local fo fr
+	fo=$(field "$o" init | tr ' ' '\n' | sed '/^$/d' | sort)
+	fr=$(field "$r" init | tr ' ' '\n' | sed '/^$/d' | sort)
+	comm -23 <(echo "$fo") <(echo "$fr") | sed '/^$/d; s/^/init +/'
+	comm -13 <(echo "$fo") <(echo "$fr") | sed '/^$/d; s/^/init -/'
+}
+
+# expected-differences.txt without comments: "CASE DIFFERENCE" (CASE a glob; * = every case,
+# and need not show up everywhere). A line marked @no-dev-log holds only without /dev/log.
+listed() {
+	sed 's/#.*//; s/[[:space:]]*$//; /^[[:space:]]*$/d' "$expected" |
+		if [ -S /dev/log ]; then grep -v '@no-dev-log'; else sed 's/[[:space:]]*@no-dev-log//'; fi
+}
+
+compare() { # name
+	local name=$1 d pat text found missing=0
+	[ -n "$rust" ] || return 0
+	differences "$tmp/ours" "$tmp/rust" >"$tmp/diffs"
+	listed >"$tmp/listed"
+	while IFS= read -r d; do
+		found=0
+		while read -r pat text; do
+			# shellcheck disable=SC2053
+			[[ $name == $pat ]] && [ "$text" = "$d" ] && found=1
+		done <"$tmp/listed"
+		if [ "$found" = 1 ]; then
+			ok "$name: expected difference: $d"
+		else
+			nok "$name: unexpected difference: $d"
+		fi
+	done <"$tmp/diffs"
+	while read -r pat text; do
+		[ "$pat" = "*" ] && continue
+		# shellcheck disable=SC2053
+		[[ $name == $pat ]] || continue
+		grep -qxF -- "$text" "$tmp/diffs" || { nok "$name: listed difference not seen: $text"; missing=1; }
+	done <"$tmp/listed"
+	[ -s "$tmp/diffs" ] || ok "$name: same outcome and effects on both daemons"
+	return $missing
+}
+
+cur=
+# run_case NAME PROBE_OPTS ARGS...: both daemons, then the comparison.
+run_case() {
+	cur=$1
+	local popts=$2
+	shift 2
+	echo "# $cur: virtiofsd $*${popts:+ (probe: $popts)}"
+	report "$ours" "$popts" "$@" >"$tmp/ours"
+	sed 's/^/#   ours: /' "$tmp/ours"
+	if [ -n "$rust" ]; then
+		report "$rust" "$popts" "$@" >"$tmp/rust"
+		sed 's/^/#   rust: /' "$tmp/rust"
+	fi
+	grep -q '^probe=failed' "$tmp/ours" && nok "$cur: probe ran against ours"
+	compare "$cur"
+}
+
+# want KEY REGEX: ours' report for the current case (the option's effect, Rust or not).
+want() {
+	local v
+	v=$(field "$tmp/ours" "$1")
+	if printf '%s\n' "$v" | grep -Eq -- "$2"; then
+		ok "$cur: $1 ~ /$2/"
+	else
+		nok "$cur: $1 ~ /$2/ (got '$v')"
+	fi
+}
+# want_not KEY REGEX: the opposite.
+want_not() {
+	local v
+	v=$(field "$tmp/ours" "$1")
+	if printf '%s\n' "$v" | grep -Eq -- "$2"; then
+		nok "$cur: $1 !~ /$2/ (got '$v')"
+	else
+		ok "$cur: $1 !~ /$2/"
+	fi
+}
+started() { want start '^ok$'; want status '^0$'; }
+refused() { want start '^refused$'; want status "^$1\$"; }
+
+# status_case NAME WANT_STATUS ARGS...: lines that print and exit, no frontend.
+status_case() {
+	local name=$1 want_st=$2 st_o st_r
+	shift 2
+	echo "# $name: virtiofsd $*"
+	timeout -k 5 20 "$ours" "$@" >/dev/null 2>&1
+	st_o=$?
+	[ "$st_o" -eq "$want_st" ] && ok "$name: ours exits $want_st" || nok "$name: ours exits $st_o, want $want_st"
+	[ -n "$rust" ] || return
+	timeout -k 5 20 "$rust" "$@" >/dev/null 2>&1
+	st_r=$?
+	[ "$st_o" -eq "$st_r" ] && ok "$name: Rust exits the same ($st_r)" ||
+		nok "$name: Rust exits $st_r, ours $st_o"
+}
+
+S=--socket-path=@SOCK@ D=--shared-dir=@SHARE@
+# Whether this process may raise RLIMIT_NOFILE above the hard limit (CAP_SYS_RESOURCE).
+can_raise=0
+capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+(( (16#$capeff >> 24) & 1 )) && can_raise=1
+
+# ---- libvirt 9.0 (Debian 12): qemuVirtioFSBuildCommandLine passes --fd=N and one -o list
+# (source=, cache=, sandbox=, xattr/no_xattr, flock/no_flock, posix_lock/no_posix_lock), then
+# --thread-pool-size=N and -d. It never passes long options: it does not know separate-options.
+run_case libvirt-minimal "--fd 3" --fd=3 -o source=@SHARE@
+started; want entry_valid '^1$'; want getxattr ENOSYS; want init DO_READDIRPLUS; want init SUBMOUNTS
+run_case libvirt-cache-none-xattr "--fd 3" --fd=3 -o source=@SHARE@,cache=none,xattr \
+	--thread-pool-size=16
+started; want entry_valid '^0$'; want open DIRECT_IO; want getxattr ENODATA
+want_not init DO_READDIRPLUS # nothing to cache the entries in
+run_case libvirt-always-chroot "--fd 3" --fd=3 \
+	-o source=@SHARE@,cache=always,sandbox=chroot,no_xattr,no_flock,no_posix_lock -d
+started; want entry_valid '^86400$'; want open KEEP_CACHE; want getxattr ENOSYS
+want log.debug yes
+run_case libvirt-namespace-pool0 "--fd 3" --fd=3 -o source=@SHARE@,sandbox=namespace,xattr \
+	--thread-pool-size=0
+started; want getxattr ENODATA
+run_case libvirt-locks "--fd 3" --fd=3 -o source=@SHARE@,xattr,flock,posix_lock
+started; want init POSIX_LOCKS; want init FLOCK_LOCKS
+# The same domain in long options (what a libvirt that saw separate-options would pass).
+run_case libvirt-long-forms "--fd 3" --fd=3 --shared-dir=@SHARE@ --cache=always \
+	--sandbox=chroot --xattr --thread-pool-size=16
+started; want entry_valid '^86400$'; want getxattr ENODATA
+
+# ---- Kata Containers, Go runtime (virtcontainers/virtiofsd.go args()): --syslog --cache=
+# --shared-dir= --fd=3 [--inode-file-handles=] then the user's virtio_fs_extra_args.
+run_case kata-go-3953 "--fd 3" --fd=3 -o source=@SHARE@ -o cache=auto --syslog \
+	-o no_posix_lock -f
+started; want entry_valid '^1$'
+[ -S /dev/log ] || want log.syslog_fallback yes
+run_case kata-go-default "--fd 3" --syslog --cache=auto $D --fd=3 --thread-pool-size=1 \
+	--announce-submounts
+started; want init SUBMOUNTS; want entry_valid '^1$'
+run_case kata-go-old-extra "--fd 3" --syslog --cache=always $D --fd=3 --thread-pool-size=1 \
+	-o announce_submounts -o xattr
+started; want getxattr ENODATA; want entry_valid '^86400$'
+run_case kata-go-migration "--fd 3" --syslog --cache=never $D --fd=3 \
+	--inode-file-handles=prefer --migration-mode=find-paths --migration-on-error=guest-error
+started; want entry_valid '^0$'; want open DIRECT_IO
+run_case kata-go-extra-repeated "--fd 3" --syslog --cache=auto $D --fd=3 \
+	--inode-file-handles=prefer --thread-pool-size=1 --announce-submounts --cache=metadata \
+	--inode-file-handles=mandatory
+started; want entry_valid '^86400$'
+
+# ---- Kata Containers, runtime-rs (share_virtio_fs_standalone.rs virtiofsd_args()): space
+# forms, --sandbox none --seccomp none, the extra args, then --xattr.
+run_case kata-rs-literal "" --socket-path @SOCK@ --shared-dir @SHARE@ --cache auto \
+	--sandbox none --seccomp none --inode-file-handles never --xattr
+refused 2 # clap's require_equals: both daemons refuse "--inode-file-handles never"
+run_case kata-rs-before-ifh "" --socket-path @SOCK@ --shared-dir @SHARE@ --cache auto \
+	--sandbox none --seccomp none --xattr
+started; want getxattr ENODATA; want entry_valid '^1$'
+run_case kata-rs-extra "" --socket-path @SOCK@ --shared-dir @SHARE@ --cache auto \
+	--sandbox none --seccomp none --thread-pool-size=1 --announce-submounts --cache=metadata \
+	--xattr
+started; want entry_valid '^86400$'
+
+# ---- podman machine (pkg/machine/qemu/virtiofsd.go): run in the shared dir, RUST_LOG=ERROR.
+run_case podman-machine "--cwd-share --env RUST_LOG=ERROR" --sandbox none $S \
+	--shared-dir . --seccomp=none
+started; want log.info no; want mkdir '^0$'
+run_case podman-machine-debug "--cwd-share --env RUST_LOG=debug" --sandbox none $S \
+	--shared-dir . --seccomp=none --log-level=error
+started; want log.info yes; want log.debug yes
+run_case rust-log-module "--env RUST_LOG=vhost=info,virtiofsd=warn" $S $D --sandbox=none
+started; want log.info no
+run_case rust-log-bare-module "--env RUST_LOG=virtiofsd" $S $D --sandbox=none
+started; want log.info yes; want log.debug yes
+
+# ---- microvm.nix (nixos-modules/microvm/virtiofsd): --fd=3 (systemd-socket-activate),
+# --rlimit-nofile 1048576 as root, --thread-pool-size N, --posix-acl --xattr,
+# [--inode-file-handles=], [--tag= with crosvm], [--readonly], then extraArgs.
+run_case microvm-root "--fd 3" --fd=3 $D --rlimit-nofile 1048576 --thread-pool-size 2 \
+	--posix-acl --xattr --inode-file-handles=prefer
+# With CAP_SYS_RESOURCE the limit is raised; without it an explicit limit is fatal.
+if [ "$can_raise" = 1 ]; then started; else refused 1; fi
+run_case microvm-user-extra-repeated "--fd 3" --fd=3 $D --thread-pool-size 2 --posix-acl \
+	--xattr --cache=auto --inode-file-handles=prefer --readonly --cache=never \
+	--inode-file-handles=mandatory --cache=always
+started; want entry_valid '^86400$'; want mkdir EROFS; want init POSIX_ACL; want getxattr ENODATA
+run_case microvm-crosvm-tag "" $S $D --thread-pool-size 2 --posix-acl --xattr --cache=auto \
+	--tag=myfs
+run_case microvm-socket-group "" $S --socket-group=root $D --thread-pool-size 1 --posix-acl \
+	--xattr
+started; want init POSIX_ACL
+
+# ---- cloud-hypervisor docs/fs.md
+run_case cloud-hypervisor-docs "" --log-level debug $S $D --cache=never --thread-pool-size=4
+started; want entry_valid '^0$'; want open DIRECT_IO; want log.debug yes
+
+# ---- the parsing rules of issue 8, one by one
+run_case o-source-beats-shared-dir "" --shared-dir=/nonexistent-cli -o source=@SHARE@ $S
+started
+run_case o-source-wherever-it-stands "" -o source=/nonexistent-cli $D $S
+refused 1
+run_case o-posix-acl-implies-xattr "" $S $D -o posix_acl
+started; want init POSIX_ACL; want getxattr ENODATA
+run_case o-security-label-implies-xattr "" $S $D -o security_label
+started; want init SECURITY_CTX; want getxattr ENODATA
+run_case posix-acl-despite-no-xattr "" $S $D --posix-acl -o no_xattr
+started; want getxattr ENODATA
+run_case writeback-killpriv "" $S $D --writeback --killpriv-v2 --killpriv-v2
+started; want init WRITEBACK_CACHE; want init HANDLE_KILLPRIV_V2
+run_case no-readdirplus "" $S $D --no-readdirplus --no-announce-submounts
+started; want_not init DO_READDIRPLUS
+run_case socket-group-with-fd "--fd 3" --fd=3 --socket-group=root $D
+refused 2
+run_case thread-pool-300 "" $S $D --thread-pool-size=300
+started
+run_case ifh-space-form "" $S $D --inode-file-handles prefer
+refused 2
+run_case ifh-fallback "" $S $D --inode-file-handles=fallback
+started
+run_case migration-options "" $S $D --migration-mode=file-handles \
+	--migration-on-error=guest-error
+started
+run_case migration-conflict "" $S $D --migration-mode=file-handles --migration-verify-handles
+refused 1
+run_case rlimit-above-hard-limit "" $S $D --rlimit-nofile=$(( $(ulimit -Hn) + 1 ))
+if [ "$can_raise" = 1 ]; then started; else refused 1; fi
+run_case rlimit-tiny "" $S $D --rlimit-nofile=100
+started # ours keeps a quarter for itself under a tiny limit (expected-differences.txt)
+run_case syslog "" $S $D --syslog
+started
+[ -S /dev/log ] || want log.syslog_fallback yes
+run_case abbreviated-option "" $S --shared=@SHARE@
+refused 2
+run_case ours-only-log-level "" $S $D -o log_level=debug
+started; want log.debug yes
+run_case ours-only-locks "" $S $D --posix-lock --flock
+started; want init POSIX_LOCKS; want init FLOCK_LOCKS
+
+status_case no-arguments 2
+status_case help 0 --help
+status_case version 0 --version
+status_case print-capabilities 0 --print-capabilities
+status_case print-capabilities-with-socket-group 2 --print-capabilities --socket-group=root
+status_case missing-socket 2 --shared-dir=/tmp
+status_case missing-shared-dir 2 --socket-path=/tmp/cli-nosock
+status_case unknown-option 2 --frobnicate
+status_case bad-value 2 --shared-dir=/tmp --socket-path=/tmp/cli-nosock --cache=sometimes
+
+# Every listed difference names a case that exists.
+while read -r c _; do
+	[ "$c" = "*" ] && continue
+	grep -Eq "^(run_case|status_case) ${c//\*/[^ ]*} " "$0" ||
+		nok "expected-differences.txt names no case: $c"
+done < <(listed)
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
