@@ -260,6 +260,7 @@ struct seen {
 	char **compat_args; /* the -o lists, applied after the long options */
 	size_t n_compat;
 	bool fallback; /* --inode-file-handles=fallback */
+	bool debug;    /* -d */
 };
 
 /* Legacy "-o" flags: name, field, value. */
@@ -514,7 +515,7 @@ static int parse_flag(struct config *cfg, struct seen *seen, int c)
 				"remove it");
 		break;
 	case 'd':
-		cfg->log_level = LOG_LVL_DEBUG;
+		seen->debug = true; /* beats --log-level and -o loglevel=, wherever it stands */
 		warn_later(cfg, "use of deprecated flag '-d': please use the '--log-level debug' "
 				"option instead");
 		break;
@@ -582,6 +583,8 @@ static int check_combination(struct config *cfg, struct seen *seen)
 	if (seen->compat)
 		warn_later(cfg, "use of deprecated option format '-o': please specify options "
 				"without it (e.g., '--cache auto' instead of '-o cache=auto')");
+	if (seen->debug)
+		cfg->log_level = LOG_LVL_DEBUG;
 	if (seen->fallback)
 		warn_later(cfg, "use of deprecated value 'fallback' for '--inode-file-handles': "
 				"please use 'prefer' instead");

@@ -303,6 +303,32 @@ started; want log.debug yes
 run_case ours-only-locks "" $S $D --posix-lock --flock
 started; want init POSIX_LOCKS; want init FLOCK_LOCKS
 
+# log_case NAME RUST_LOG WANT: a start that fails (missing directory) under RUST_LOG; WANT is
+# whether the ERROR line shows (yes/no), as env_logger decides; both daemons must agree.
+log_case() {
+	local name=$1 spec=$2 want_line=$3 o r
+	echo "# $name: RUST_LOG='$spec' virtiofsd --shared-dir=/nonexistent-cli ..."
+	o=$(RUST_LOG=$spec timeout -k 5 20 "$ours" --shared-dir=/nonexistent-cli \
+		--socket-path="$tmp/log-case.sock" --sandbox=none 2>&1 | grep -c ' ERROR ')
+	[ "$o" -gt 0 ] && o=yes || o=no
+	[ "$o" = "$want_line" ] && ok "$name: ours shows the error: $o" ||
+		nok "$name: ours shows the error: $o, want $want_line"
+	[ -n "$rust" ] || return
+	r=$(RUST_LOG=$spec timeout -k 5 20 "$rust" --shared-dir=/nonexistent-cli \
+		--socket-path="$tmp/log-case.sock" --sandbox=none 2>&1 | grep -c ' ERROR ')
+	[ "$r" -gt 0 ] && r=yes || r=no
+	[ "$o" = "$r" ] && ok "$name: Rust agrees ($r)" || nok "$name: Rust shows the error: $r, ours $o"
+}
+log_case rust-log-empty "" yes
+log_case rust-log-upper ERROR yes
+log_case rust-log-off off no
+log_case rust-log-other-target vhost=debug no
+log_case rust-log-prefix virt=error yes
+log_case rust-log-invalid-level virtiofsd=loud yes
+log_case rust-log-not-a-level err no
+log_case rust-log-filter-miss 'info/nomatch' no
+log_case rust-log-filter-hit 'error/nonexistent' yes
+
 status_case no-arguments 2
 status_case help 0 --help
 status_case version 0 --version
@@ -316,7 +342,7 @@ status_case bad-value 2 --shared-dir=/tmp --socket-path=/tmp/cli-nosock --cache=
 # Every listed difference names a case that exists.
 while read -r c _; do
 	[ "$c" = "*" ] && continue
-	grep -Eq "^(run_case|status_case) ${c//\*/[^ ]*} " "$0" ||
+	grep -Eq "^(run_case|status_case|log_case) ${c//\*/[^ ]*} " "$0" ||
 		nok "expected-differences.txt names no case: $c"
 done < <(listed)
 

@@ -235,6 +235,13 @@ static void test_last_wins(void **state)
 	assert_int_equal(PARSE(&c, "--no-announce-submounts", "-o", "announce_submounts"), 0);
 	assert_false(c.announce_submounts);
 	config_free(&c);
+	/* -d wins over --log-level and -o loglevel=, as the Rust daemon's compat_debug */
+	assert_int_equal(PARSE(&c, "-d", "--log-level=warn", "-o", "loglevel=err"), 0);
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--log-level=trace", "-o", "loglevel=warn"), 0);
+	assert_int_equal(c.log_level, LOG_LVL_WARN);
+	config_free(&c);
 	/* a repeated flag is fine */
 	assert_int_equal(PARSE(&c, "--xattr", "--xattr", "-d", "-d", "-f", "-f"), 0);
 	assert_int_equal(c.n_warnings, 2);
