@@ -319,6 +319,55 @@ log_case() {
 	[ "$r" -gt 0 ] && r=yes || r=no
 	[ "$o" = "$r" ] && ok "$name: Rust agrees ($r)" || nok "$name: Rust shows the error: $r, ours $o"
 }
+# userns_case NAME ARGS...: started as uid/gid 65534 (the unprivileged namespace sandbox):
+# the serving process's uid_map and gid_map, and its uid, compared between the daemons.
+userns_facts() { # daemon args... -> "uid_map=...;gid_map=...;uid=..." or "refused:N"
+	local d=$tmp/userns.$RANDOM
+	chmod 711 "$tmp" # uid 65534 must reach its share and socket
+	mkdir -p "$d/share" && chmod 755 "$d" && chown 65534:65534 "$d" "$d/share"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$@" --shared-dir="$d/share" \
+		--socket-path="$d/sock" >"$d/log" 2>&1 &
+	local p=$! child= i
+	for i in $(seq 100); do
+		[ -S "$d/sock" ] && child=$(tr -d ' ' <"/proc/$p/task/$p/children" 2>/dev/null)
+		[ -n "$child" ] && break
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ -z "$child" ]; then
+		wait "$p"
+		echo "refused:$?"
+		return
+	fi
+	echo "uid_map=$(awk '{ print $1, $2, $3 }' "/proc/$child/uid_map" | tr '\n' ';')" \
+		"gid_map=$(awk '{ print $1, $2, $3 }' "/proc/$child/gid_map" | tr '\n' ';')" \
+		"uid=$(awk '/^Uid:/ { print $2 }' "/proc/$child/status")"
+	kill "$p"
+	wait "$p" 2>/dev/null
+}
+userns_case() {
+	local name=$1 o r
+	shift
+	echo "# $name: as uid 65534: virtiofsd $*"
+	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+		echo "!! $name SKIPPED: needs root and setpriv to start the daemons as uid 65534"
+		return
+	fi
+	o=$(userns_facts "$ours" "$@")
+	echo "#   ours: $o"
+	[ "$o" = "uid_map=65534 65534 1; gid_map=65534 65534 1; uid=65534" ] &&
+		ok "$name: ours maps the caller's own ids and serves as them" ||
+		nok "$name: ours: $o"
+	[ -n "$rust" ] || return
+	r=$(userns_facts "$rust" "$@")
+	echo "#   rust: $r"
+	[ "$o" = "$r" ] && ok "$name: Rust has the same maps and uid" || nok "$name: Rust: $r, ours: $o"
+}
+# (with chmod a+rX on the peer cache, uid 65534 can run the Rust daemon too)
+[ -n "$rust" ] && chmod -R a+rX "$(dirname "$rust")" 2>/dev/null
+userns_case userns-default-map
+userns_case userns-map-without-id-0 --uid-map=:65534:65534:1: --gid-map=:65534:65534:1:
+
 log_case rust-log-empty "" yes
 log_case rust-log-upper ERROR yes
 log_case rust-log-off off no
@@ -342,7 +391,7 @@ status_case bad-value 2 --shared-dir=/tmp --socket-path=/tmp/cli-nosock --cache=
 # Every listed difference names a case that exists.
 while read -r c _; do
 	[ "$c" = "*" ] && continue
-	grep -Eq "^(run_case|status_case|log_case) ${c//\*/[^ ]*} " "$0" ||
+	grep -Eq "^(run_case|status_case|log_case|userns_case) ${c//\*/[^ ]*} " "$0" ||
 		nok "expected-differences.txt names no case: $c"
 done < <(listed)
 
