@@ -310,12 +310,10 @@ static int compat_flag(struct config *cfg, const char *item)
 	return -EINVAL;
 }
 
-static int compat_value(struct config *cfg, const char *item, const char *key, const char *val)
+static int compat_value(struct config *cfg, const char *key, const char *val)
 {
 	int v;
 
-	if (strchr(val, '=')) /* the Rust daemon splits on every '=' and wants two parts */
-		goto invalid;
 	if (strcmp(key, "source") == 0) {
 		if (cfg->shared_dir && strcmp(cfg->shared_dir, val) != 0)
 			warn_later(cfg, "-o source= replaces the --shared-dir given (as the Rust "
@@ -326,51 +324,64 @@ static int compat_value(struct config *cfg, const char *item, const char *key, c
 		return set_str(&cfg->xattrmap, val);
 	if (strcmp(key, "modcaps") == 0)
 		return set_str(&cfg->modcaps, val);
-	if (strcmp(key, "cache") == 0 && lookup(compat_cache_names, false, val, &v) == 0)
+	if (strcmp(key, "cache") == 0) {
+		if (lookup(compat_cache_names, false, val, &v) < 0)
+			goto bad_value;
 		cfg->cache = v;
-	else if ((strcmp(key, "loglevel") == 0 || strcmp(key, "log_level") == 0) &&
-		 lookup(compat_log_names, false, val, &v) == 0)
-		cfg->log_level = v; /* log_level= is ours only (the C daemon's spelling) */
-	else if (strcmp(key, "sandbox") == 0 && lookup(compat_sandbox_names, false, val, &v) == 0)
+	} else if (strcmp(key, "loglevel") == 0 || strcmp(key, "log_level") == 0) {
+		/* log_level= is ours only (the C daemon's spelling) */
+		if (lookup(compat_log_names, false, val, &v) < 0)
+			goto bad_value;
+		cfg->log_level = v;
+	} else if (strcmp(key, "sandbox") == 0) {
+		if (lookup(compat_sandbox_names, false, val, &v) < 0)
+			goto bad_value;
 		cfg->sandbox = v;
-	else if (strcmp(key, "cache") == 0 || strcmp(key, "loglevel") == 0 ||
-		 strcmp(key, "log_level") == 0 || strcmp(key, "sandbox") == 0)
-		return fprintf(stderr, "virtiofsd: invalid compat value '%s' for '-o %s'\n", val,
-			       key),
-		       -EINVAL;
-	else
-		goto invalid;
+	} else {
+		fprintf(stderr, "virtiofsd: invalid compat argument '-o %s=%s'\n", key, val);
+		return -EINVAL;
+	}
 	return 0;
-invalid:
-	fprintf(stderr, "virtiofsd: invalid compat argument '-o %s'\n", item);
+bad_value:
+	fprintf(stderr, "virtiofsd: invalid compat value '%s' for '-o %s'\n", val, key);
 	return -EINVAL;
+}
+
+/* One item of a -o list: "flag" or "key=value" (a second '=' makes it invalid, as the Rust
+ * daemon splits on every '=' and wants two parts). */
+static int compat_item(struct config *cfg, char *item)
+{
+	char *eq = strchr(item, '=');
+	int r;
+
+	if (!eq)
+		return compat_flag(cfg, item);
+	if (strchr(eq + 1, '=')) {
+		fprintf(stderr, "virtiofsd: invalid compat argument '-o %s'\n", item);
+		return -EINVAL;
+	}
+	*eq = '\0';
+	r = compat_value(cfg, item, eq + 1);
+	*eq = '=';
+	return r;
 }
 
 static int parse_compat(struct config *cfg, const char *arg)
 {
-	char *copy = strdup(arg), *save = NULL;
+	char *copy = strdup(arg), *next;
 	int r = 0;
 
 	if (!copy)
 		return -ENOMEM;
-	/* strtok_r would merge ",," and drop a leading ','; the Rust daemon refuses the
-	 * empty item, so split by hand. */
-	for (char *tok = copy; tok && r == 0; tok = save) {
+	/* strtok_r would merge ",," and drop a trailing ','; the Rust daemon refuses the empty
+	 * item, so split by hand. */
+	for (char *tok = copy; tok && r == 0; tok = next) {
 		char *comma = strchr(tok, ',');
 
-		save = comma ? comma + 1 : NULL;
+		next = comma ? comma + 1 : NULL;
 		if (comma)
 			*comma = '\0';
-		char *eq = strchr(tok, '=');
-		if (eq) {
-			*eq = '\0';
-			char key[32];
-			snprintf(key, sizeof(key), "%s", tok);
-			*eq = '=';
-			r = compat_value(cfg, tok, key, eq + 1);
-		} else {
-			r = compat_flag(cfg, tok);
-		}
+		r = compat_item(cfg, tok);
 	}
 	free(copy);
 	return r;
@@ -666,6 +677,8 @@ static int parse_args(struct config *cfg, struct seen *seen, int argc, char **ar
 			r = check_spelling(argc, argv, c, idx);
 		if (r == 0 && (r = parse_value(cfg, seen, c, optarg)) == 1)
 			r = parse_flag(cfg, seen, c);
+		if (r == 0 && (c == 'h' || c == 'V'))
+			return 0; /* clap acts on --help/--version at once: the rest is not read */
 	}
 	if (r == 0 && optind < argc) {
 		fprintf(stderr, "virtiofsd: unexpected argument '%s'\n", argv[optind]);

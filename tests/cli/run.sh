@@ -328,9 +328,13 @@ userns_facts() { # daemon args... -> "uid_map=...;gid_map=...;uid=..." or "refus
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$@" --shared-dir="$d/share" \
 		--socket-path="$d/sock" >"$d/log" 2>&1 &
 	local p=$! child= i
-	for i in $(seq 100); do
-		[ -S "$d/sock" ] && child=$(tr -d ' ' <"/proc/$p/task/$p/children" 2>/dev/null)
-		[ -n "$child" ] && break
+	# Ready once the serving process says so (the id-map helper, a short-lived child of its
+	# own, is gone by then).
+	for i in $(seq 200); do
+		grep -q 'Waiting for vhost-user socket connection' "$d/log" &&
+			child=$(tr -d ' ' <"/proc/$p/task/$p/children" 2>/dev/null)
+		[ -n "$child" ] && [ -r "/proc/$child/uid_map" ] && break
+		child=
 		kill -0 "$p" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -381,6 +385,9 @@ log_case rust-log-filter-hit 'error/nonexistent' yes
 status_case no-arguments 2
 status_case help 0 --help
 status_case version 0 --version
+status_case help-acts-at-once 0 --help --frobnicate
+status_case unknown-before-help 2 --frobnicate --help
+status_case version-acts-at-once 0 --version --cache=sometimes
 status_case print-capabilities 0 --print-capabilities
 status_case print-capabilities-with-socket-group 2 --print-capabilities --socket-group=root
 status_case missing-socket 2 --shared-dir=/tmp

@@ -85,6 +85,11 @@ static void test_socket_alias_and_flags(void **state)
 	assert_int_equal(RAW(&c, "-V"), 0);
 	assert_true(c.version);
 	config_free(&c);
+	/* as clap: --help and --version act at once, whatever follows */
+	assert_int_equal(RAW(&c, "--help", "--frobnicate"), 0);
+	assert_true(c.help);
+	config_free(&c);
+	assert_int_equal(RAW(&c, "--frobnicate", "--help"), -EINVAL);
 	assert_int_equal(RAW(&c, "--help"), 0);
 	assert_true(c.help);
 	config_free(&c);
