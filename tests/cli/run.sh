@@ -96,6 +96,7 @@ compare() { # name
 			[[ $name == $pat ]] && [ "$text" = "$d" ] && found=1
 		done <"$tmp/listed"
 		if [ "$found" = 1 ]; then
+			echo "$d" >>"$tmp/seen-diffs"
 			ok "$name: expected difference: $d"
 		else
 			nok "$name: unexpected difference: $d"
@@ -394,6 +395,15 @@ status_case missing-socket 2 --shared-dir=/tmp
 status_case missing-shared-dir 2 --socket-path=/tmp/cli-nosock
 status_case unknown-option 2 --frobnicate
 status_case bad-value 2 --shared-dir=/tmp --socket-path=/tmp/cli-nosock --cache=sometimes
+
+# A line for every case (*) must still show up somewhere, or it is stale.
+if [ -n "$rust" ]; then
+	while read -r c text; do
+		[ "$c" = "*" ] || continue
+		grep -qxF -- "$text" "$tmp/seen-diffs" 2>/dev/null ||
+			nok "expected-differences.txt: '* $text' shows up in no case"
+	done < <(listed)
+fi
 
 # Every listed difference names a case that exists.
 while read -r c _; do
