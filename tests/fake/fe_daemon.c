@@ -167,8 +167,8 @@ static void child_exec(struct fe *fe, const char *path, int log_fd)
 	} else {
 		snprintf(a_dir, sizeof(a_dir), "--shared-dir=%s", fe->share);
 		argv[n++] = a_dir;
-		/* --sandbox=none unless the test picks a mode (a second, different value is
-		 * refused as a conflict). */
+		/* --sandbox=none unless the test picks a mode (left out then, so the command
+		 * line in the log says what counts). */
 		if (!strstr(fe->opts.daemon_args ? fe->opts.daemon_args : "", "--sandbox") &&
 		    !strstr(more ? more : "", "--sandbox"))
 			argv[n++] = "--sandbox=none";

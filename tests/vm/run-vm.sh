@@ -106,7 +106,8 @@ trap 'exit 130' INT TERM
 if [ $legacy -eq 1 ]; then
 	dcmd=("$daemon" "--socket-path=$sock" -o "source=$share" -o cache=auto "${daemon_args[@]}")
 else
-	# Defaults the caller's --daemon-arg may override (the daemon refuses conflicting values).
+	# Defaults the caller's --daemon-arg may override (a later value would win anyway; left out
+	# so the command line in the log says what counts).
 	defaults=()
 	[[ " ${daemon_args[*]} " == *" --cache="* ]] || defaults+=(--cache=auto)
 	[[ " ${daemon_args[*]} " == *" --sandbox"* ]] || defaults+=(--sandbox=none)
