@@ -301,6 +301,8 @@ run_case abbreviated-option "" $S --shared=@SHARE@
 refused 2
 run_case ours-only-log-level "" $S $D -o log_level=debug
 started; want log.debug yes
+run_case translate-with-o-posix-acl "" $S $D --translate-uid=guest:0:0:1 -o posix_acl
+refused 2 # ours: ACLs hold untranslated ids whichever form asked (expected-differences.txt)
 run_case ours-only-locks "" $S $D --posix-lock --flock
 started; want init POSIX_LOCKS; want init FLOCK_LOCKS
 
@@ -395,6 +397,16 @@ status_case missing-socket 2 --shared-dir=/tmp
 status_case missing-shared-dir 2 --socket-path=/tmp/cli-nosock
 status_case unknown-option 2 --frobnicate
 status_case bad-value 2 --shared-dir=/tmp --socket-path=/tmp/cli-nosock --cache=sometimes
+B=(--shared-dir=/tmp --socket-path=/tmp/cli-nosock --sandbox=none)
+status_case compat-unknown-word 2 "${B[@]}" -o bogus
+status_case compat-bad-value 2 "${B[@]}" -o cache=never
+status_case compat-empty-item 2 "${B[@]}" -o cache=auto,
+status_case xattrmap-bad 2 "${B[@]}" --xattrmap=:bad:
+status_case uid-map-bad 2 "${B[@]}" --uid-map=:0:1:
+status_case translate-bad 2 "${B[@]}" --translate-uid=bogus:0:1:1
+status_case translate-with-long-posix-acl 2 "${B[@]}" --translate-uid=guest:0:0:1 --posix-acl
+status_case fd-not-a-number 2 --shared-dir=/tmp --fd=three
+status_case modcaps-unknown 1 "${B[@]}" --modcaps=+bogus
 
 # A line for every case (*) must still show up somewhere, or it is stale.
 if [ -n "$rust" ]; then
