@@ -330,10 +330,10 @@ userns_facts() { # daemon args... -> "uid_map=...;gid_map=...;uid=..." or "refus
 	mkdir -p "$d/share" && chmod 755 "$d" && chown 65534:65534 "$d" "$d/share"
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$@" --shared-dir="$d/share" \
 		--socket-path="$d/sock" >"$d/log" 2>&1 &
-	local p=$! child= i
+	local p=$! child=''
 	# Ready once the serving process says so (the id-map helper, a short-lived child of its
 	# own, is gone by then).
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		grep -q 'Waiting for vhost-user socket connection' "$d/log" &&
 			child=$(tr -d ' ' <"/proc/$p/task/$p/children" 2>/dev/null)
 		[ -n "$child" ] && [ -r "/proc/$child/uid_map" ] && break
