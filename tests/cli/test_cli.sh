@@ -25,7 +25,11 @@ check "print-capabilities is valid JSON" 0 '^fs$' \
 	sh -c "'$bin' --print-capabilities | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"type\"])'"
 check "help" 0 'shared-dir' "$bin" --help
 check "no arguments prints help" 0 'Usage' "$bin"
-check "version" 0 '^virtiofsd [0-9]+\.[0-9]+' "$bin" --version
+# Ours, then the Rust release whose command line it follows: tools and bug reports tell them apart.
+check "version names this daemon" 0 '^virtiofsd-c [0-9]+\.[0-9]+\.[0-9]+$' \
+	sh -c "'$bin' --version | head -1"
+check "version names the Rust release the command line follows" 0 \
+	'^command line compatible with virtiofsd 1\.[0-9]+\.[0-9]+$' sh -c "'$bin' --version | sed -n 2p"
 check "unknown option" 1 "unknown option '--frobnicate'" "$bin" --frobnicate
 check "bad cache value" 1 "invalid value 'sometimes' for '--cache'" \
 	"$bin" --cache=sometimes --shared-dir="$tmp" --socket-path="$tmp/s"
