@@ -108,10 +108,17 @@ fi
 # --- lintian -------------------------------------------------------------------------------
 changes=$(ls "$tmp"/virtiofsd-c_"$version"_*.changes | head -1)
 lintian --info "$changes" >"$tmp/lintian.log" 2>&1
+lst=$?
 grep -E '^[EWI]: ' "$tmp/lintian.log" | sed 's/^/  lintian| /'
 nerr=$(grep -c '^E: ' "$tmp/lintian.log")
-check "lintian: no errors ($nerr)" test "$nerr" -eq 0
-check "lintian ran on the package" grep -qv 'no such file' "$tmp/lintian.log"
+check "lintian: no errors ($nerr), exit status 0 ($lst)" test "$nerr" -eq 0 -a "$lst" -eq 0
+# ... and lintian does see errors: the same package without its copyright file.
+mkdir -p "$tmp/broken"
+dpkg-deb -R "$deb" "$tmp/broken/pkg" && rm -f "$tmp/broken/pkg/usr/share/doc/virtiofsd-c/copyright" &&
+	sed -i '/copyright/d' "$tmp/broken/pkg/DEBIAN/md5sums" &&
+	dpkg-deb -b "$tmp/broken/pkg" "$tmp/broken/virtiofsd-c_${version}_broken.deb" >/dev/null
+lintian "$tmp/broken/virtiofsd-c_${version}_broken.deb" >"$tmp/lintian-broken.log" 2>&1
+check "lintian reports an error on a package without copyright" grep -q '^E: .*no-copyright-file' "$tmp/lintian-broken.log"
 
 # --- install into a scratch root that looks like Debian 12 ----------------------------------
 root=$tmp/root
