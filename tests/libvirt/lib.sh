@@ -32,8 +32,11 @@ lv_log() { echo "libvirt: $*" >&2; }
 
 lv_init() {
 	[ "$(id -u)" = 0 ] || { lv_log "needs root"; return 77; }
-	[ -s "$LV_CACHE/vmlinuz" ] && [ -s "$LV_CACHE/initramfs.cpio.gz" ] ||
-		{ lv_log "no VM assets in $LV_CACHE (tests/vm/prepare.sh)"; return 1; }
+	if [ ! -s "$LV_CACHE/vmlinuz" ] || [ ! -s "$LV_CACHE/initramfs.cpio.gz" ]; then
+		lv_log "no VM assets in $LV_CACHE: running tests/vm/prepare.sh"
+		VM_CACHE=$LV_CACHE bash "$LV_REPO/tests/vm/prepare.sh" >&2 ||
+			{ lv_log "tests/vm/prepare.sh failed"; return 1; }
+	fi
 	local p missing=()
 	for p in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 gcc libc6-dev; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
