@@ -76,7 +76,8 @@ shell_tier() { # name, command...
 # Installing: meson install into a DESTDIR (layout, JSON, man page against --help), and the
 # Debian package (dpkg-buildpackage, lintian, dpkg --root install and purge).
 shell_tier "meson install layout" bash tests/install/test_install.sh build
-shell_tier "Debian package" bash tests/install/test_deb.sh
+deb_dir=$(mktemp -d)
+shell_tier "Debian package" env DEB_OUT_DIR="$deb_dir" bash tests/install/test_deb.sh
 meson_tier "clang build: unit tier" build-clang "--native-file=scripts/clang.ini" --suite unit
 if [ "$run_asan" = 1 ]; then
 	# seccomp off for the sanitizer build: LeakSanitizer's exit-time scan makes calls the
@@ -124,9 +125,13 @@ else
 	echo "!! SKIPPED: VM tier (--no-vm)"
 fi
 
-# libvirt 9.0 starting our daemon: found through the vhost-user JSON, and from <binary> options.
+# libvirt 9.0 starting our daemon: found through the vhost-user JSON of the package built above
+# (installed for the duration, then purged; `meson install` to /usr if the package did not build),
+# and from <binary> options.
 if [ "$run_vm" = 1 ]; then
-	shell_tier "libvirt starts our daemon (2 guest boots)" bash tests/libvirt/test_libvirt.sh
+	deb=$(ls "$deb_dir"/virtiofsd-c_*.deb 2>/dev/null | head -1)
+	shell_tier "libvirt starts our daemon (2 guest boots${deb:+, from the .deb})" \
+		bash tests/libvirt/test_libvirt.sh ${deb:+--deb "$deb"}
 else
 	echo "!! SKIPPED: libvirt tier (--no-vm)"
 fi
@@ -149,5 +154,6 @@ else
 	echo "!! SKIPPED: POSIX conformance in the VM (--no-vm)"
 fi
 
+rm -rf "$deb_dir"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

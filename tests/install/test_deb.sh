@@ -5,6 +5,7 @@
 # (dpkg --root) made to look like Debian 12: QEMU's own virtiofsd and its JSON are diverted and
 # come back at purge, and Debian 13's virtiofsd is refused beside ours.
 # Installs what it needs (dpkg-dev, debhelper, lintian, the build dependencies). Needs root.
+# With DEB_OUT_DIR set, the built .deb is copied there (for tests/libvirt/test_libvirt.sh --deb).
 # Ends with "N passed, N failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +51,7 @@ ok "dpkg-buildpackage -b -us -uc"
 deb=$(ls "$tmp"/virtiofsd-c_"$version"_*.deb 2>/dev/null | head -1)
 check "the package is virtiofsd-c_${version}_ARCH.deb" test -f "$deb"
 [ -f "$deb" ] || finish
+[ -n "${DEB_OUT_DIR:-}" ] && cp "$deb" "$DEB_OUT_DIR/"
 
 # --- control fields ------------------------------------------------------------------------
 field() { dpkg-deb -f "$deb" "$1"; }

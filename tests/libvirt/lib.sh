@@ -16,7 +16,8 @@
 #   lv_put_file SRC DEST         install a file in a system path for the duration (refuses to
 #                                overwrite one that exists); removed by lv_cleanup
 #   lv_cleanup                   destroy our domains, stop our daemons, remove what we put in
-#                                system paths and what libvirtd created there (trap it on EXIT)
+#                                system paths, call $LV_EXTRA_CLEANUP (a function) if set, remove
+#                                what libvirtd created in system paths (trap it on EXIT)
 #
 # Needs root, qemu-system-x86_64 and the VM assets of tests/vm/prepare.sh ($VM_CACHE).
 
@@ -219,6 +220,7 @@ lv_cleanup() {
 	lv_stop_pid "$LV_LIBVIRTD_PID"
 	lv_stop_pid "$LV_VIRTLOGD_PID"
 	for f in "${LV_PUT[@]}"; do rm -f "$f"; done
+	[ -n "${LV_EXTRA_CLEANUP:-}" ] && "$LV_EXTRA_CLEANUP"
 	[ "$LV_CREATED_USER" = 1 ] && userdel libvirt-qemu
 	[ "$LV_CREATED_GROUP" = 1 ] && getent group libvirt-qemu >/dev/null && groupdel libvirt-qemu
 	# What libvirtd (or we) created under the watched folders, deepest first.

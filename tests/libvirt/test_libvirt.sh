@@ -9,9 +9,12 @@
 #     command line libvirt passed is recorded, and the options' effects checked against boot 1:
 #     xattrs reach the host file, shared mmap is refused, the guest's locks show in the host's
 #     /proc/locks.
+# With --deb FILE, boot 1 uses the Debian package instead, installed system-wide with dpkg for the
+# duration and purged at the end (its preinst diverts QEMU's own virtiofsd and JSON, postrm puts
+# them back), and boot 2 names the package's daemon.
 # Every file put in a system path is removed, the daemons started here are stopped by pid.
-# Usage: tests/libvirt/test_libvirt.sh   (root; VM_CACHE as for tests/vm). Ends with
-# "N passed, N failed"; exit 77 when not root.
+# Usage: tests/libvirt/test_libvirt.sh [--deb FILE]   (root; VM_CACHE as for tests/vm). Ends
+# with "N passed, N failed"; exit 77 when not root.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -27,6 +30,12 @@ check() { # name, command...
 }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
 
+deb=''
+case "${1:-}" in
+--deb) deb=${2:?--deb FILE} ;;
+'') ;;
+*) echo "usage: $0 [--deb FILE]" >&2; exit 2 ;;
+esac
 lv_init
 st=$?
 [ "$st" = 77 ] && exit 77
@@ -34,19 +43,49 @@ st=$?
 trap lv_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- our daemon, installed as `meson install --prefix=/usr` lays it out -----------------------
-b=$LV_TMP/build dest=$LV_TMP/dest
-if ! { meson setup "$b" "$repo" --prefix=/usr && ninja -C "$b" virtiofsd data/50-virtiofsd.json &&
-	DESTDIR=$dest meson install -C "$b" --no-rebuild; } >"$LV_TMP/build.log" 2>&1; then
-	nok "build and install into a DESTDIR"; tail -20 "$LV_TMP/build.log"; finish
-fi
-for f in usr/libexec/virtiofsd usr/share/man/man1/virtiofsd.1 usr/share/qemu/vhost-user/50-virtiofsd.json; do
-	check "put /$f in place for the test" lv_put_file "$dest/$f" "/$f"
-done
-if [ -e /usr/share/qemu/vhost-user/50-qemu-virtiofsd.json ]; then
-	: >"$LV_TMP/empty"
-	check "mask QEMU's own 50-qemu-virtiofsd.json (an empty file in /etc/qemu/vhost-user)" \
-		lv_put_file "$LV_TMP/empty" /etc/qemu/vhost-user/50-qemu-virtiofsd.json
+qemu_files_sum() { # QEMU 7.2's own daemon and JSON, which the package diverts while installed
+	sha256sum /usr/lib/qemu/virtiofsd /usr/share/qemu/vhost-user/50-qemu-virtiofsd.json 2>&1
+}
+deb_installed=0
+purge_deb() {
+	[ "$deb_installed" = 1 ] || return 0
+	dpkg -P virtiofsd-c >"$LV_TMP/purge.log" 2>&1 || { echo "dpkg -P virtiofsd-c failed:"; cat "$LV_TMP/purge.log"; }
+	deb_installed=0
+}
+LV_EXTRA_CLEANUP=purge_deb
+if [ -n "$deb" ]; then
+	# --- our daemon from the Debian package, installed for the duration ------------------------
+	if dpkg-query -W -f='${Status}' virtiofsd-c 2>/dev/null | grep -q installed; then
+		nok "virtiofsd-c is already installed: not installing (and later purging) it over that"; finish
+	fi
+	# The package diverts /usr/lib/qemu/virtiofsd: on a shared machine, let runs of QEMU's own
+	# daemon (other tests' reference) end first; a new one started meanwhile would get ours.
+	for _ in $(seq 120); do
+		legacy=$(for p in /proc/[0-9]*; do [ "$(readlink "$p/exe" 2>/dev/null)" = /usr/lib/qemu/virtiofsd ] && echo "${p#/proc/}"; done)
+		[ -z "$legacy" ] && break
+		sleep 1
+	done
+	[ -n "$legacy" ] && echo "# QEMU's own virtiofsd still running (pids $legacy): going ahead" >&2
+	qemu_before=$(qemu_files_sum)
+	check "install $(basename "$deb") with dpkg -i" dpkg -i "$deb"
+	dpkg-query -W -f='${Status}' virtiofsd-c 2>/dev/null | grep -q 'install ok installed' && deb_installed=1
+	b_daemon=/usr/libexec/virtiofsd
+else
+	# --- our daemon, installed as `meson install --prefix=/usr` lays it out -----------------------
+	b=$LV_TMP/build dest=$LV_TMP/dest
+	if ! { meson setup "$b" "$repo" --prefix=/usr && ninja -C "$b" virtiofsd data/50-virtiofsd.json &&
+		DESTDIR=$dest meson install -C "$b" --no-rebuild; } >"$LV_TMP/build.log" 2>&1; then
+		nok "build and install into a DESTDIR"; tail -20 "$LV_TMP/build.log"; finish
+	fi
+	for f in usr/libexec/virtiofsd usr/share/man/man1/virtiofsd.1 usr/share/qemu/vhost-user/50-virtiofsd.json; do
+		check "put /$f in place for the test" lv_put_file "$dest/$f" "/$f"
+	done
+	if [ -e /usr/share/qemu/vhost-user/50-qemu-virtiofsd.json ]; then
+		: >"$LV_TMP/empty"
+		check "mask QEMU's own 50-qemu-virtiofsd.json (an empty file in /etc/qemu/vhost-user)" \
+			lv_put_file "$LV_TMP/empty" /etc/qemu/vhost-user/50-qemu-virtiofsd.json
+	fi
+	b_daemon=$b/virtiofsd
 fi
 [ "$fail" -eq 0 ] || finish
 lv_start || { nok "start virtlogd and libvirtd"; finish; }
@@ -106,13 +145,13 @@ check "boot 1: libvirt stopped the daemon with the guest" daemon_gone "${LV_DAEM
 share=$LV_TMP/share2 seen_flock='' seen_posix=''
 mkdir -p "$share"
 tok=options-$RANDOM$RANDOM
-bin_xml="<binary path='$b/virtiofsd' xattr='on'><cache mode='none'/><lock posix='on' flock='on'/></binary>"
+bin_xml="<binary path='$b_daemon' xattr='on'><cache mode='none'/><lock posix='on' flock='on'/></binary>"
 lv_boot vfsd-options "$share" "$(lv_fs_xml "$share" "$bin_xml")" "$here/guest-libvirt.sh" \
 	"vmtest_token=$tok vmtest_expect=options" hook || nok "boot 2 (<binary> with options): virsh create"
 guest_tail
 echo "# boot 2: libvirt ran $LV_DAEMON_EXE as: $(echo "$LV_DAEMON_CMDLINE" | tr '\n' ' ')"
 cl=$(echo "$LV_DAEMON_CMDLINE" | tr '\n' ' ')
-check "boot 2: libvirt started the <binary path>" test "$LV_DAEMON_EXE" = "$b/virtiofsd"
+check "boot 2: libvirt started the <binary path>" test "$LV_DAEMON_EXE" = "$b_daemon"
 check "boot 2: it passed cache none, xattr, posix_lock and flock" \
 	sh -c "echo '$cl' | grep -Eq '(cache=none|--cache[= ]none)' && echo '$cl' | grep -Eq '(^|[ ,])(--)?xattr([ ,]|$)' &&
 		echo '$cl' | grep -Eq '(^|[ ,])(--)?posix[_-]lock([ ,]|$)' && echo '$cl' | grep -Eq '(^|[ ,])(--)?flock([ ,]|$)'"
@@ -122,6 +161,12 @@ check "boot 2: xattr='on': the guest's user.libvirt is on the host file" has_xat
 check "boot 2: flock='on': the guest's flock is a host lock (host /proc/locks: ${seen_flock:-not looked})" test "$seen_flock" = yes
 check "boot 2: posix='on': the guest's fcntl lock is a host lock (host /proc/locks: ${seen_posix:-not looked})" test "$seen_posix" = yes
 check "boot 2: libvirt stopped the daemon with the guest" daemon_gone "${LV_DAEMON_PID:-0}"
+if [ -n "$deb" ]; then
+	purge_deb
+	check "dpkg -P virtiofsd-c: QEMU's own daemon and JSON are back as they were" \
+		test "$(qemu_files_sum)" = "$qemu_before"
+	check "dpkg -P virtiofsd-c: no diversion left" test -z "$(dpkg-divert --list virtiofsd-c)"
+fi
 if [ "$fail" -gt 0 ]; then
 	for f in "$LV_TMP"/*.virtiofsd.log; do [ -f "$f" ] && { echo "# $f:"; tail -15 "$f" | sed 's/^/#   /'; }; done
 	tail -15 "$LV_TMP/libvirtd.log" | sed 's/^/# libvirtd| /'
