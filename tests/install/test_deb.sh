@@ -123,17 +123,27 @@ lintian "$tmp/broken/virtiofsd-c_${version}_broken.deb" >"$tmp/lintian-broken.lo
 check "lintian reports an error on a package without copyright" grep -q '^E: .*no-copyright-file' "$tmp/lintian-broken.log"
 
 # --- install into a scratch root that looks like Debian 12 ----------------------------------
-root=$tmp/root
-mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/usr/lib/qemu" \
-	"$root/usr/share/qemu/vhost-user"
+# A stand-in qemu-system-common 7.2 owning the paths the real one has there (QEMU's own daemon,
+# its man page, its JSON): dpkg refuses ours unless those are diverted.
+root=$tmp/root fake=$tmp/fake-qemu
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$fake/DEBIAN" "$fake/usr/lib/qemu" \
+	"$fake/usr/share/qemu/vhost-user" "$fake/usr/share/man/man1"
 : >"$root/var/lib/dpkg/status"
-printf '#!/bin/sh\necho legacy\n' >"$root/usr/lib/qemu/virtiofsd"
-chmod 755 "$root/usr/lib/qemu/virtiofsd"
+printf '#!/bin/sh\necho legacy\n' >"$fake/usr/lib/qemu/virtiofsd"
+chmod 755 "$fake/usr/lib/qemu/virtiofsd"
 printf '{ "description": "QEMU virtiofsd vhost-user-fs", "type": "fs", "binary": "/usr/lib/qemu/virtiofsd" }\n' \
-	>"$root/usr/share/qemu/vhost-user/50-qemu-virtiofsd.json"
-cp "$root/usr/share/qemu/vhost-user/50-qemu-virtiofsd.json" "$tmp/qemu.json"
+	>"$fake/usr/share/qemu/vhost-user/50-qemu-virtiofsd.json"
+printf '{ "description": "QEMU vhost-user-gpu", "type": "gpu", "binary": "/usr/lib/qemu/vhost-user-gpu" }\n' \
+	>"$fake/usr/share/qemu/vhost-user/50-qemu-gpu.json"
+printf '.TH VIRTIOFSD 1\n.SH NAME\nvirtiofsd \\- QEMU legacy\n' | gzip -9n >"$fake/usr/share/man/man1/virtiofsd.1.gz"
+cp "$fake/usr/share/qemu/vhost-user/50-qemu-virtiofsd.json" "$tmp/qemu.json"
+(cd "$fake" && find usr -type f -exec md5sum {} + >DEBIAN/md5sums)
+printf 'Package: qemu-system-common\nVersion: 1:7.2+dfsg-7+stand-in\nArchitecture: all\nMaintainer: test <test@localhost>\nDescription: stand-in for the Debian 12 paths\n' \
+	>"$fake/DEBIAN/control"
+dpkg-deb -b "$fake" "$tmp/qemu-system-common_stand-in.deb" >/dev/null
 dpkgr() { dpkg --root="$root" --force-script-chrootless --force-depends --log=/dev/null "$@"; }
-check "dpkg --root installs it" dpkgr -i "$deb"
+check "stand-in qemu-system-common 7.2 installed in the scratch root" dpkgr -i "$tmp/qemu-system-common_stand-in.deb"
+check "dpkg --root installs ours beside it" dpkgr -i "$deb"
 check "installed daemon runs: virtiofsd-c $version" \
 	sh -c "'$root/usr/libexec/virtiofsd' --version | head -1 | grep -qx 'virtiofsd-c $version'"
 check "/usr/lib/qemu/virtiofsd is now ours" test "$(readlink "$root/usr/lib/qemu/virtiofsd")" = ../../libexec/virtiofsd
@@ -141,7 +151,10 @@ check "QEMU's daemon kept aside as virtiofsd.qemu-legacy" \
 	sh -c "'$root/usr/lib/qemu/virtiofsd.qemu-legacy' | grep -qx legacy"
 check "QEMU's JSON moved out of the vhost-user folder" \
 	cmp "$tmp/qemu.json" "$root/usr/share/qemu/50-qemu-virtiofsd.json.diverted-by-virtiofsd-c"
-check "two diversions registered" test "$(dpkg-divert --root="$root" --list 'virtiofsd-c' | wc -l)" -eq 2
+check "QEMU's man page kept aside as virtiofsd.qemu-legacy.1.gz" \
+	sh -c "zcat '$root/usr/share/man/man1/virtiofsd.qemu-legacy.1.gz' | grep -q 'QEMU legacy'"
+check "virtiofsd(1) is ours" sh -c "zcat '$root/usr/share/man/man1/virtiofsd.1.gz' | grep -q virtiofsd-c"
+check "three diversions registered" test "$(dpkg-divert --root="$root" --list 'virtiofsd-c' | wc -l)" -eq 3
 # What libvirt 9.0 does: the vhost-user files in name order, the first non-empty of type "fs".
 check "libvirt's choice in that folder is our daemon" python3 - "$root" <<'PY'
 import json, os, sys
@@ -159,19 +172,32 @@ for name in sorted(os.listdir(d)):
 else:
     sys.exit('no fs description')
 PY
+check "dpkg --root purges it" dpkgr -P virtiofsd-c
+check "QEMU's daemon is back" sh -c "'$root/usr/lib/qemu/virtiofsd' | grep -qx legacy"
+check "QEMU's JSON is back" cmp "$tmp/qemu.json" "$root/usr/share/qemu/vhost-user/50-qemu-virtiofsd.json"
+check "qemu-system-common's files all intact (dpkg --verify)" dpkg --root="$root" --verify qemu-system-common
+check "no diversion left" test -z "$(dpkg-divert --root="$root" --list 'virtiofsd-c')"
+check "nothing of ours left" test ! -e "$root/usr/libexec/virtiofsd" -a ! -e "$root/usr/share/qemu/vhost-user/50-virtiofsd.json"
+
+# --- a scratch root like Debian 13 (no QEMU virtiofsd): nothing to divert; Debian's virtiofsd
+# cannot be installed beside ours (Conflicts) -------------------------------------------------
+root=$tmp/root13
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+: >"$root/var/lib/dpkg/status"
+check "Debian 13-like root: dpkg --root installs ours" dpkgr -i "$deb"
+check "Debian 13-like root: /usr/lib/qemu/virtiofsd is the link to ours" \
+	test "$(readlink "$root/usr/lib/qemu/virtiofsd")" = ../../libexec/virtiofsd
 ref=${ref:-}
 if [ -n "$ref" ] && [ -f "$ref" ]; then
 	if dpkgr -i "$ref" >"$tmp/out" 2>&1; then
 		nok "Debian 13's virtiofsd refused beside ours (Conflicts): it was installed"
-		dpkgr -P virtiofsd >/dev/null 2>&1
 	else
-		grep -q 'conflict' "$tmp/out" && ok "Debian 13's virtiofsd refused beside ours (Conflicts)" ||
+		grep -q "virtiofsd-c conflicts with virtiofsd" "$tmp/out" &&
+			ok "Debian 13's virtiofsd refused beside ours (virtiofsd-c conflicts with virtiofsd)" ||
 			nok "Debian 13's virtiofsd refused beside ours, for the conflict: $(tail -3 "$tmp/out")"
 	fi
 fi
-check "dpkg --root purges it" dpkgr -P virtiofsd-c
-check "QEMU's daemon is back" sh -c "'$root/usr/lib/qemu/virtiofsd' | grep -qx legacy"
-check "QEMU's JSON is back" cmp "$tmp/qemu.json" "$root/usr/share/qemu/vhost-user/50-qemu-virtiofsd.json"
-check "no diversion left" test -z "$(dpkg-divert --root="$root" --list 'virtiofsd-c')"
-check "nothing of ours left" test ! -e "$root/usr/libexec/virtiofsd" -a ! -e "$root/usr/share/qemu/vhost-user/50-virtiofsd.json"
+check "Debian 13-like root: purged, no diversion and no file left" sh -c \
+	"dpkg --root='$root' --force-script-chrootless --log=/dev/null -P virtiofsd-c >/dev/null &&
+	 [ -z \"\$(dpkg-divert --root='$root' --list virtiofsd-c)\" ] && [ -z \"\$(find '$root/usr' -type f -o -type l 2>/dev/null)\" ]"
 finish
