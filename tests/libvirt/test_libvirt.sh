@@ -43,8 +43,9 @@ st=$?
 trap lv_cleanup EXIT
 trap 'exit 130' INT TERM
 
-qemu_files_sum() { # QEMU 7.2's own daemon and JSON, which the package diverts while installed
-	sha256sum /usr/lib/qemu/virtiofsd /usr/share/qemu/vhost-user/50-qemu-virtiofsd.json 2>&1
+qemu_files_sum() { # QEMU 7.2's own daemon, JSON and man page, which the package diverts while installed
+	sha256sum /usr/lib/qemu/virtiofsd /usr/share/qemu/vhost-user/50-qemu-virtiofsd.json \
+		/usr/share/man/man1/virtiofsd.1.gz 2>&1
 }
 deb_installed=0
 purge_deb() {
@@ -55,8 +56,9 @@ purge_deb() {
 LV_EXTRA_CLEANUP=purge_deb
 if [ -n "$deb" ]; then
 	# --- our daemon from the Debian package, installed for the duration ------------------------
-	if dpkg-query -W -f='${Status}' virtiofsd-c 2>/dev/null | grep -q installed; then
-		nok "virtiofsd-c is already installed: not installing (and later purging) it over that"; finish
+	pst=$(dpkg-query -W -f='${db:Status-Status}' virtiofsd-c 2>/dev/null)
+	if [ -n "$pst" ] && [ "$pst" != not-installed ]; then
+		nok "virtiofsd-c is already on this system ($pst): not installing (and later purging) it over that"; finish
 	fi
 	# The package diverts /usr/lib/qemu/virtiofsd: on a shared machine, let runs of QEMU's own
 	# daemon (other tests' reference) end first; a new one started meanwhile would get ours.
@@ -163,7 +165,7 @@ check "boot 2: posix='on': the guest's fcntl lock is a host lock (host /proc/loc
 check "boot 2: libvirt stopped the daemon with the guest" daemon_gone "${LV_DAEMON_PID:-0}"
 if [ -n "$deb" ]; then
 	purge_deb
-	check "dpkg -P virtiofsd-c: QEMU's own daemon and JSON are back as they were" \
+	check "dpkg -P virtiofsd-c: QEMU's own daemon, JSON and man page are back as they were" \
 		test "$(qemu_files_sum)" = "$qemu_before"
 	check "dpkg -P virtiofsd-c: no diversion left" test -z "$(dpkg-divert --list virtiofsd-c)"
 fi
