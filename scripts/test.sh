@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs, builds with gcc
-# and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, runs them again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the VM tier (a real guest mounting the share,
-# against our daemon and the legacy one, then once per sandbox mode with the escape attempts).
+# and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, checks `meson install`
+# and the Debian package, runs the first tiers again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then the VM tier (a real guest mounting the share, against our daemon
+# and the legacy one, then once per sandbox mode with the escape attempts, then libvirt starting
+# our daemon).
 # Ends with one line: "N passed, N failed".
 #
 # Options: --no-vm (skip the VM tier, loudly), --no-asan.
@@ -50,6 +52,32 @@ meson_tier() { # name, builddir, setup-args, test-args...
 }
 
 meson_tier "gcc build: unit, fake frontend, /dev/fuse, cli" build ""
+
+# A shell tier ending with "N passed, N failed"; status 77 is a loud skip (not root).
+shell_tier() { # name, command...
+	local name=$1 out st line p f
+	shift
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+		[ "$st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "$name" "$p" "$f"
+	elif [ "$st" -eq 77 ]; then
+		echo "!! SKIPPED: $name (not root)"
+	else
+		tally "$name (no result line, status $st)" 0 1
+	fi
+	rm -f "$out"
+}
+
+# Installing: meson install into a DESTDIR (layout, JSON, man page against --help), and the
+# Debian package (dpkg-buildpackage, lintian, dpkg --root install and purge).
+shell_tier "meson install layout" bash tests/install/test_install.sh build
+deb_dir=$(mktemp -d)
+shell_tier "Debian package" env DEB_OUT_DIR="$deb_dir" bash tests/install/test_deb.sh
 meson_tier "clang build: unit tier" build-clang "--native-file=scripts/clang.ini" --suite unit
 if [ "$run_asan" = 1 ]; then
 	# seccomp off for the sanitizer build: LeakSanitizer's exit-time scan makes calls the
@@ -97,6 +125,17 @@ else
 	echo "!! SKIPPED: VM tier (--no-vm)"
 fi
 
+# libvirt 9.0 starting our daemon: found through the vhost-user JSON of the package built above
+# (installed for the duration, then purged; `meson install` to /usr if the package did not build),
+# and from <binary> options.
+if [ "$run_vm" = 1 ]; then
+	deb=$(ls "$deb_dir"/virtiofsd-c_*.deb 2>/dev/null | head -1)
+	shell_tier "libvirt starts our daemon (2 guest boots${deb:+, from the .deb})" \
+		bash tests/libvirt/test_libvirt.sh ${deb:+--deb "$deb"}
+else
+	echo "!! SKIPPED: libvirt tier (--no-vm)"
+fi
+
 # POSIX conformance in a guest, ours against the legacy daemon (the /dev/fuse half runs in meson).
 if [ "$run_vm" = 1 ]; then
 	cf_out=$(mktemp)
@@ -115,5 +154,6 @@ else
 	echo "!! SKIPPED: POSIX conformance in the VM (--no-vm)"
 fi
 
+rm -rf "$deb_dir"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

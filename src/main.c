@@ -162,7 +162,8 @@ static int read_options(int argc, char **argv, struct config *cfg)
 	if (cfg->help)
 		config_print_help(argv[0]);
 	else if (cfg->version)
-		printf("virtiofsd %s\n", VIRTIOFSD_VERSION);
+		printf("virtiofsd-c %s\ncommand line compatible with virtiofsd %s\n",
+		       VIRTIOFSD_VERSION, VIRTIOFSD_RUST_COMPAT);
 	else if (cfg->print_capabilities)
 		print_capabilities();
 	else

@@ -44,7 +44,11 @@ check "help names what only ours accepts" 0 'Only in this daemon' "$bin" --help
 # As the Rust daemon (clap): the help on stderr and status 2 without arguments, 2 for every
 # usage error, 1 for what is refused after parsing.
 check "no arguments prints help, status 2" 2 'Usage' "$bin"
-check "version" 0 '^virtiofsd [0-9]+\.[0-9]+' "$bin" --version
+# Ours, then the Rust release whose command line it follows: tools and bug reports tell them apart.
+check "version names this daemon" 0 '^virtiofsd-c [0-9]+\.[0-9]+\.[0-9]+$' \
+	sh -c "'$bin' --version | head -1"
+check "version names the Rust release the command line follows" 0 \
+	'^command line compatible with virtiofsd 1\.[0-9]+\.[0-9]+$' sh -c "'$bin' --version | sed -n 2p"
 check "unknown option" 2 "unknown option '--frobnicate'" "$bin" --frobnicate
 check "abbreviated option" 2 "unknown option '--shared=" \
 	"$bin" --shared="$tmp" --socket-path="$tmp/s"
