@@ -192,7 +192,13 @@ fetch_qemu() {
 	#!/bin/sh
 	# QEMU 10 from bookworm-backports, unpacked by peers.sh, with its own firmware and ROMs.
 	r=$(dirname "$(readlink -f "$0")")/root
-	exec "$r/usr/bin/qemu-system-x86_64" -L "$r/usr/share/qemu" -L "$r/usr/share/seabios" "$@"
+	# Its own modules first. A module it lacks (audio-pa, ui-opengl: packages not unpacked) is
+	# looked for in the system QEMU's directory too, and one of another build makes it abort:
+	# an explicit silent audio back-end keeps it from probing for the default one.
+	QEMU_MODULE_DIR=$r/usr/lib/x86_64-linux-gnu/qemu
+	export QEMU_MODULE_DIR
+	exec "$r/usr/bin/qemu-system-x86_64" -L "$r/usr/share/qemu" -L "$r/usr/share/seabios" \
+		-audiodev none,id=peers-noaudio "$@"
 	EOF
 	chmod 755 "$d/qemu-system-x86_64"
 	"$d/qemu-system-x86_64" --version >"$d/version" 2>&1 ||
