@@ -55,6 +55,7 @@ enum {
 	OPT_GID_MAP,
 	OPT_POSIX_LOCK,
 	OPT_FLOCK,
+	OPT_TAG,
 };
 
 static const struct option long_opts[] = {
@@ -93,6 +94,7 @@ static const struct option long_opts[] = {
 	{ "gid-map", required_argument, NULL, OPT_GID_MAP },
 	{ "posix-lock", no_argument, NULL, OPT_POSIX_LOCK },
 	{ "flock", no_argument, NULL, OPT_FLOCK },
+	{ "tag", required_argument, NULL, OPT_TAG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -307,6 +309,14 @@ static int parse_long(struct config *cfg, struct seen *seen, int c, const char *
 		return r;
 	case OPT_SOCKET_GROUP:
 		return set_str(&cfg->socket_group, "--socket-group", arg);
+	case OPT_TAG:
+		/* struct virtio_fs_config's tag[36], as the Rust daemon checks it (UTF-8 bytes). */
+		if (arg[0] == '\0' || strlen(arg) > 36) {
+			fprintf(stderr, "virtiofsd: invalid --tag '%s': the tag may not be empty or "
+					"longer than 36 bytes\n", arg);
+			return -EINVAL;
+		}
+		return set_str(&cfg->tag, "--tag", arg);
 	case OPT_THREAD_POOL_SIZE:
 		r = parse_u64("--thread-pool-size", arg, 1024, &v);
 		cfg->thread_pool_size = r < 0 ? 0 : (unsigned)v;
@@ -450,6 +460,8 @@ void config_free(struct config *cfg)
 	free(cfg->xattrmap);
 	free(cfg->modcaps);
 	free(cfg->inode_file_handles);
+	free(cfg->tag);
+	cfg->tag = NULL;
 	free(cfg->uid_maps);
 	free(cfg->gid_maps);
 	cfg->uid_maps = cfg->gid_maps = NULL;
@@ -512,6 +524,14 @@ void config_print_help(const char *prog)
 	       "      --allow-mmap                Let the guest mmap files with --cache=never or "
 	       "metadata\n"
 	       "      --rlimit-nofile <N>         Maximum open files (0 leaves it unchanged)\n"
+	       "      --tag <TAG>                 virtio-fs tag (1..36 bytes) served in the device "
+	       "config\n"
+	       "                                  space (VHOST_USER_PROTOCOL_F_CONFIG), for "
+	       "frontends\n"
+	       "                                  that read it, e.g. QEMU's vhost-user-device-pci; "
+	       "QEMU's\n"
+	       "                                  vhost-user-fs-pci sets its own tag= and ignores "
+	       "it\n"
 	       "      --print-capabilities        Print the vhost-user.json capabilities and exit\n"
 	       "  -o <OPTIONS>                    Legacy options (deprecated), e.g. "
 	       "-o source=DIR,cache=auto\n"

@@ -29,6 +29,12 @@ check "version" 0 '^virtiofsd [0-9]+\.[0-9]+' "$bin" --version
 check "unknown option" 1 "unknown option '--frobnicate'" "$bin" --frobnicate
 check "bad cache value" 1 "invalid value 'sometimes' for '--cache'" \
 	"$bin" --cache=sometimes --shared-dir="$tmp" --socket-path="$tmp/s"
+check "--tag longer than 36 bytes" 1 "invalid --tag 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'.*longer than 36 bytes" \
+	"$bin" --tag=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa --shared-dir="$tmp" --socket-path="$tmp/s" --sandbox=none
+check "empty --tag" 1 "invalid --tag ''.*may not be empty" \
+	"$bin" --tag= --shared-dir="$tmp" --socket-path="$tmp/s" --sandbox=none
+check "--tag of 36 bytes in 35 characters (UTF-8) is too long" 1 "longer than 36 bytes" \
+	"$bin" --tag="$(printf '\303\251')aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" --shared-dir="$tmp" --socket-path="$tmp/s" --sandbox=none
 check "missing shared dir" 1 'missing --shared-dir' "$bin" --socket-path="$tmp/s" --sandbox=none
 check "missing socket" 1 'missing --socket-path or --fd' "$bin" --shared-dir="$tmp" --sandbox=none
 check "missing option value" 1 "option '--shared-dir' needs a value" "$bin" --shared-dir
