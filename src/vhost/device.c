@@ -77,17 +77,15 @@ static int set_owner(struct vu_dev *d, struct vu_msg *m)
 	return 0;
 }
 
-/* Back to the state after connect, except the memory table and protocol features: the
- * frontend keeps its own copy of both and does not send them again after a reset. */
+/* Back to the state after connect, except the memory table, the protocol features and the
+ * backend request channel: the frontend sets each once per connection and does not send them
+ * again after a reset (QEMU 10 resets the device while it sets the connection up; closing the
+ * channel then made it report "Unexpected end-of-file" on it). */
 static int reset_device(struct vu_dev *d, struct vu_msg *m)
 {
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		vu_queue_reset(&d->q[i]);
 	d->features = 0;
-	if (d->backend_fd >= 0) {
-		close(d->backend_fd);
-		d->backend_fd = -1;
-	}
 	if (d->h->reset)
 		d->h->reset(d->h->opaque);
 	log_info("vhost-user: device reset by the frontend (%s)", vu_request_name(m->hdr.request));
