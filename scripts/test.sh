@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs, builds with gcc
 # and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, runs them again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the VM tier (a real guest mounting the share,
-# against our daemon and the legacy one, then once per sandbox mode with the escape attempts).
+# against our daemon and the legacy one, then once per sandbox mode with the escape attempts,
+# then QEMU 10 with a Linux 6.12 guest).
 # Ends with one line: "N passed, N failed".
 #
 # Options: --no-vm (skip the VM tier, loudly), --no-asan.
@@ -95,6 +96,25 @@ if [ "$run_vm" = 1 ]; then
 	rm -f "$vm_out"
 else
 	echo "!! SKIPPED: VM tier (--no-vm)"
+fi
+
+# QEMU 10 + Linux 6.12 (fetched by scripts/peers.sh): 2 request queues on 2 vCPUs, ALLOW_IDMAP
+# with an idmapped mount in the guest, --tag beside vhost-user-fs-pci (tests/vm/qemu10.sh).
+if [ "$run_vm" = 1 ]; then
+	q_out=$(mktemp)
+	bash tests/vm/qemu10.sh 2>&1 | tee "$q_out"
+	q_st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$q_out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+		[ "$q_st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "VM on QEMU 10 + Linux 6.12 (queues, idmap, tag)" "$p" "$f"
+	else
+		tally "VM on QEMU 10 + Linux 6.12 (no result line, status $q_st)" 0 1
+	fi
+	rm -f "$q_out"
+else
+	echo "!! SKIPPED: VM on QEMU 10 + Linux 6.12 (--no-vm)"
 fi
 
 # POSIX conformance in a guest, ours against the legacy daemon (the /dev/fuse half runs in meson).

@@ -17,6 +17,7 @@
 #   --smp N             vCPUs (default: 2 under KVM, 1 under TCG)
 #   --queues N          request queues: num-request-queues=N on vhost-user-fs-pci (QEMU >= 8.0)
 #   --tag TAG           virtio-fs tag the guest mounts (default myfs)
+#   --guest-file FILE   also put FILE into the guest's /guest/ (repeatable), e.g. a helper binary
 #   --generic-device    QEMU's vhost-user-device-pci (virtio-id 26, QEMU >= 8.2) instead of
 #                       vhost-user-fs-pci: the device config (tag, queue count) then comes from
 #                       the daemon (give it --tag), and QEMU is told no tag
@@ -33,7 +34,7 @@ cache=${VM_CACHE:-$repo/.vmcache}
 
 share='' legacy=0 daemon=$repo/build/virtiofsd script=$here/guest-test.sh out='' timeout_s=600
 shell=0 quiet=0 kernel=6.1 qemu10=0 smp='' queues=1 tag=myfs generic=0
-daemon_args=()
+daemon_args=() guest_files=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "run-vm.sh: $*" >&2; exit 2; }
@@ -66,6 +67,8 @@ while [ $# -gt 0 ]; do
 	--tag) tag=${2:?}; shift ;;
 	--tag=*) tag=${1#*=} ;;
 	--generic-device) generic=1 ;;
+	--guest-file) guest_files+=("${2:?}"); shift ;;
+	--guest-file=*) guest_files+=("${1#*=}") ;;
 	-h | --help) usage ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
@@ -168,6 +171,9 @@ mkdir -p "$tmp/extra/guest"
 sname=$(basename "$script")
 cp "$script" "$tmp/extra/guest/$sname"
 chmod 755 "$tmp/extra/guest/$sname"
+for f in "${guest_files[@]}"; do
+	cp "$f" "$tmp/extra/guest/" || die "--guest-file '$f' cannot be copied"
+done
 (cd "$tmp/extra" && find . | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$tmp/extra.cpio.gz"
 cat "$assets/initramfs.cpio.gz" "$tmp/extra.cpio.gz" >"$tmp/initrd.img"
 
@@ -179,7 +185,7 @@ else
 fi
 log "accelerator: $accel ($( [ $accel = kvm ] && echo 'kvm_intel/kvm_amd loaded' ||
 	echo 'no kvm_intel/kvm_amd module: software emulation, slow'))"
-append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/$sname vmtest_tag=$tag"
+append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/$sname vmtest_tag=$tag vmtest_queues=$queues"
 [ $shell -eq 1 ] && append="$append vmtest_shell=1"
 # shellcheck disable=SC2054 # commas belong to QEMU option values
 if [ $generic -eq 1 ]; then
