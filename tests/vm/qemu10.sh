@@ -9,7 +9,9 @@
 #   tag     --tag given to the daemon: QEMU 10's vhost-user-fs-pci does not take the config
 #           from the back-end (it warns, uses its own tag=), and the guest works.
 #
-# Usage: tests/vm/qemu10.sh [--daemon PATH] [--rust] [--keep] [--only mq|idmap|tag]
+# Usage: tests/vm/qemu10.sh [--daemon PATH] [--daemon-arg ARG]... [--rust] [--keep]
+#                           [--only mq|idmap|tag]
+#   --daemon-arg  for our daemon in every boot, e.g. --seccomp=none with a sanitizer build
 #   --rust   the same guests against the Rust virtiofsd of peers.sh too (idmap as ours; mq with
 #            one request queue, since the Rust daemon serves only one)
 # The last line is "N passed, N failed"; exit status non-zero on any failure.
@@ -17,11 +19,13 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-daemon=$repo/build/virtiofsd rust=0 keep=0 only=''
+daemon=$repo/build/virtiofsd rust=0 keep=0 only='' our_args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--daemon) daemon=${2:?}; shift ;;
 	--daemon=*) daemon=${1#*=} ;;
+	--daemon-arg) our_args+=("--daemon-arg=${2:?}"); shift ;;
+	--daemon-arg=*) our_args+=("--daemon-arg=${1#*=}") ;;
 	--rust) rust=1 ;;
 	--keep) keep=1 ;;
 	--only) only=${2:?}; shift ;;
@@ -61,11 +65,12 @@ cc -static -O2 -Wall -Wextra -Werror -o "$helper" "$here/idmap-mount.c" ||
 
 # One boot: label, daemon, guest script, run-vm.sh options... Leaves $work/<label>/{share,out}.
 boot() {
-	local label=$1 d=$2 script=$3
+	local label=$1 d=$2 script=$3 extra=()
 	shift 3
+	[ "$d" = "$daemon" ] && extra=("${our_args[@]}")
 	mkdir -p "$work/$label/share" "$work/$label/out"
 	bash "$here/run-vm.sh" --share "$work/$label/share" --out "$work/$label/out" --quiet \
-		--kernel 6.12 --qemu10 --daemon "$d" --script "$here/$script" --timeout 600 "$@" \
+		--kernel 6.12 --qemu10 --daemon "$d" --script "$here/$script" --timeout 600 "${extra[@]}" "$@" \
 		>"$work/$label/run.log" 2>&1
 }
 guest_lines() {
@@ -78,6 +83,9 @@ ran() { # label, status: the boot passed, else show why
 	return 1
 }
 
+# A sanitizer build's reports land in the daemon log (run with --daemon build-asan/virtiofsd).
+log_clean() { ! grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$work/$1/out/daemon.log"; }
+
 # Chains served per queue: "queue N: stopped at avail index M" (debug), the last one wins.
 served() { sed -n "s/.*queue $2: stopped at avail index \([0-9]*\).*/\1/p" "$work/$1/out/daemon.log" | tail -n1; }
 
@@ -87,6 +95,7 @@ run_mq() { # label, daemon, queues, extra daemon args...
 	boot "$label" "$d" guest-mq.sh --smp 2 --queues "$q" "$@" || st=$?
 	guest_lines "$label"
 	check "$label: guest on 2 vCPUs, $q request queue(s), all checks pass" ran "$label" $st
+	check "$label: no sanitizer report in the daemon log" log_clean "$label"
 	for c in 0 1; do
 		n=$(find "$work/$label/share/mq/c$c" -type f 2>/dev/null | wc -l)
 		check "$label: CPU $c's files on the host: $n (want $((files / 2)))" [ "$n" -eq $((files / 2)) ]
@@ -116,6 +125,7 @@ run_idmap() { # label, daemon
 	boot "$label" "$2" guest-idmap.sh --guest-file "$helper" || st=$?
 	guest_lines "$label"
 	check "$label: idmapped mount in a 6.12 guest, all checks pass" ran "$label" $st
+	check "$label: no sanitizer report in the daemon log" log_clean "$label"
 	res=$work/$label/share/idm/results.txt
 	check "$label: the file user 1000 made through the idmapped mount is 0:0, mode 600, on the host" \
 		[ "$(stat -c '%u %g %a' "$work/$label/share/idm/renamed" 2>/dev/null)" = "0 0 600" ]
@@ -136,6 +146,7 @@ if [ -z "$only" ] || [ "$only" = tag ]; then
 	guest_lines tag-ours
 	check "tag-ours: vhost-user-fs-pci with tag=qemutag, daemon --tag=daemontag: the guest mounts qemutag" \
 		ran tag-ours $st
+	check "tag-ours: no sanitizer report in the daemon log" log_clean tag-ours
 	check "tag-ours: the daemon offered CONFIG and QEMU 10's vhost-user-fs-pci declined it (its warning)" \
 		grep -q 'supports VHOST_USER_PROTOCOL_F_CONFIG but QEMU does not' "$work/tag-ours/out/console.log"
 	check "tag-ours: no GET_CONFIG reached the daemon" \
