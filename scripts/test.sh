@@ -4,7 +4,7 @@
 # and the Debian package, runs the first tiers again under AddressSanitizer +
 # UndefinedBehaviorSanitizer, then the VM tier (a real guest mounting the share, against our daemon
 # and the legacy one, then once per sandbox mode with the escape attempts, then libvirt starting
-# our daemon).
+# our daemon, then QEMU 10 with a Linux 6.12 guest).
 # Ends with one line: "N passed, N failed".
 #
 # Options: --no-vm (skip the VM tier, loudly), --no-asan.
@@ -134,6 +134,35 @@ if [ "$run_vm" = 1 ]; then
 		bash tests/libvirt/test_libvirt.sh ${deb:+--deb "$deb"}
 else
 	echo "!! SKIPPED: libvirt tier (--no-vm)"
+fi
+
+# QEMU 10 + Linux 6.12 (fetched by scripts/peers.sh): 2 request queues on 2 vCPUs, ALLOW_IDMAP
+# with an idmapped mount in the guest, --tag beside vhost-user-fs-pci (tests/vm/qemu10.sh); the
+# 2-queue guest once more against the sanitizer build (seccomp off, as above).
+q10_tier() { # name, qemu10.sh arguments...
+	local name=$1 out st line p f
+	shift
+	out=$(mktemp)
+	bash tests/vm/qemu10.sh "$@" 2>&1 | tee "$out"
+	st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+		[ "$st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "$name" "$p" "$f"
+	else
+		tally "$name (no result line, status $st)" 0 1
+	fi
+	rm -f "$out"
+}
+if [ "$run_vm" = 1 ]; then
+	q10_tier "VM on QEMU 10 + Linux 6.12 (queues, idmap, tag)"
+	if [ "$run_asan" = 1 ] && [ -x build-asan/virtiofsd ]; then
+		q10_tier "VM on QEMU 10 + Linux 6.12, ASan+UBSan daemon, 2 queues" \
+			--daemon build-asan/virtiofsd --daemon-arg=--seccomp=none --only mq
+	fi
+else
+	echo "!! SKIPPED: VM on QEMU 10 + Linux 6.12 (--no-vm)"
 fi
 
 # POSIX conformance in a guest, ours against the legacy daemon (the /dev/fuse half runs in meson).

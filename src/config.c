@@ -57,6 +57,7 @@ enum {
 	OPT_MIGRATION_ON_ERROR,
 	OPT_MIGRATION_VERIFY_HANDLES,
 	OPT_MIGRATION_CONFIRM_PATHS,
+	OPT_TAG,
 };
 
 static const struct option long_opts[] = {
@@ -99,6 +100,7 @@ static const struct option long_opts[] = {
 	{ "migration-on-error", required_argument, NULL, OPT_MIGRATION_ON_ERROR },
 	{ "migration-verify-handles", no_argument, NULL, OPT_MIGRATION_VERIFY_HANDLES },
 	{ "migration-confirm-paths", no_argument, NULL, OPT_MIGRATION_CONFIRM_PATHS },
+	{ "tag", required_argument, NULL, OPT_TAG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -479,6 +481,14 @@ static int parse_value(struct config *cfg, struct seen *seen, int c, const char 
 		return set_str(&seen->socket, arg);
 	case OPT_SOCKET_GROUP:
 		return set_str(&cfg->socket_group, arg);
+	case OPT_TAG:
+		/* struct virtio_fs_config's tag[36], as the Rust daemon checks it (UTF-8 bytes). */
+		if (arg[0] == '\0' || strlen(arg) > 36) {
+			fprintf(stderr, "virtiofsd: invalid --tag '%s': the tag may not be empty or "
+					"longer than 36 bytes\n", arg);
+			return -EINVAL;
+		}
+		return set_str(&cfg->tag, arg);
 	case OPT_XATTRMAP:
 		return set_str(&cfg->xattrmap, arg);
 	case OPT_MODCAPS:
@@ -739,6 +749,8 @@ void config_free(struct config *cfg)
 	free(cfg->socket_group);
 	free(cfg->xattrmap);
 	free(cfg->modcaps);
+	free(cfg->tag);
+	cfg->tag = NULL;
 	free(cfg->uid_maps);
 	free(cfg->gid_maps);
 	cfg->uid_maps = cfg->gid_maps = NULL;

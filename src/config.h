@@ -36,6 +36,7 @@ struct config {
 	char *socket_path; /* --socket-path, else the deprecated --socket */
 	int fd; /* inherited listening socket, -1 if none */
 	char *socket_group;
+	char *tag; /* --tag: served in the vhost-user config space, NULL if not given */
 	unsigned thread_pool_size;
 	enum cache_mode cache;
 	enum sb_mode sandbox;

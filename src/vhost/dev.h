@@ -115,4 +115,17 @@ int vu_rem_mem_reg(struct vu_dev *d, struct vu_msg *m);
 /* device.c */
 int vu_reply_u64(struct vu_dev *d, struct vu_msg *m, uint64_t v);
 
+/* Protocol features offered whatever the options; devcfg.c adds CONFIG with a tag. */
+#define VU_PROTOCOL_FEATURES                                                                       \
+	((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |          \
+	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                             \
+	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) |                                         \
+	 (1ull << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                            \
+	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
+
+/* devcfg.c: the config space (GET_CONFIG / SET_CONFIG). */
+uint64_t vu_protocol_features_offered(const struct vu_dev *d);
+int vu_get_config(struct vu_dev *d, struct vu_msg *m);
+int vu_set_config(struct vu_dev *d, struct vu_msg *m);
+
 #endif

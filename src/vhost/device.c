@@ -19,13 +19,6 @@
 	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |                    \
 	 (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES))
 
-#define VU_PROTOCOL_FEATURES                                                                       \
-	((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |          \
-	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                             \
-	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) |                                         \
-	 (1ull << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                            \
-	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
-
 int vu_reply_u64(struct vu_dev *d, struct vu_msg *m, uint64_t v)
 {
 	return vu_msg_reply(d->sock, &m->hdr, &v, sizeof(v));
@@ -52,17 +45,17 @@ static int set_features(struct vu_dev *d, struct vu_msg *m)
 
 static int get_protocol_features(struct vu_dev *d, struct vu_msg *m)
 {
-	return vu_reply_u64(d, m, VU_PROTOCOL_FEATURES);
+	return vu_reply_u64(d, m, vu_protocol_features_offered(d));
 }
 
 static int set_protocol_features(struct vu_dev *d, struct vu_msg *m)
 {
-	uint64_t v = m->payload.u64;
+	uint64_t v = m->payload.u64, offered = vu_protocol_features_offered(d);
 
-	if (v & ~VU_PROTOCOL_FEATURES) {
+	if (v & ~offered) {
 		log_error("vhost-user: SET_PROTOCOL_FEATURES 0x%" PRIx64
 			  " acks features we never offered (0x%" PRIx64 ")",
-			  v, (uint64_t)VU_PROTOCOL_FEATURES);
+			  v, offered);
 		return -EINVAL;
 	}
 	d->protocol_features = v;
@@ -84,17 +77,15 @@ static int set_owner(struct vu_dev *d, struct vu_msg *m)
 	return 0;
 }
 
-/* Back to the state after connect, except the memory table and protocol features: the
- * frontend keeps its own copy of both and does not send them again after a reset. */
+/* Back to the state after connect, except the memory table, the protocol features and the
+ * backend request channel: the frontend sets each once per connection and does not send them
+ * again after a reset (QEMU 10 resets the device while it sets the connection up; closing the
+ * channel then made it report "Unexpected end-of-file" on it). */
 static int reset_device(struct vu_dev *d, struct vu_msg *m)
 {
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		vu_queue_reset(&d->q[i]);
 	d->features = 0;
-	if (d->backend_fd >= 0) {
-		close(d->backend_fd);
-		d->backend_fd = -1;
-	}
 	if (d->h->reset)
 		d->h->reset(d->h->opaque);
 	log_info("vhost-user: device reset by the frontend (%s)", vu_request_name(m->hdr.request));
@@ -137,6 +128,8 @@ static const struct vu_req reqs[VHOST_USER_REQUEST_MAX] = {
     [VHOST_USER_GET_QUEUE_NUM] = {get_queue_num, SZ_ANY, 0, true},
     [VHOST_USER_SET_VRING_ENABLE] = {vu_set_vring_enable, 8, 0, false},
     [VHOST_USER_SET_BACKEND_REQ_FD] = {set_backend_req_fd, SZ_ANY, 1, false},
+    [VHOST_USER_GET_CONFIG] = {vu_get_config, SZ_ANY, 0, true},
+    [VHOST_USER_SET_CONFIG] = {vu_set_config, SZ_ANY, 0, false},
     [VHOST_USER_RESET_DEVICE] = {reset_device, SZ_ANY, 0, false},
     [VHOST_USER_GET_MAX_MEM_SLOTS] = {get_max_mem_slots, SZ_ANY, 0, true},
     [VHOST_USER_ADD_MEM_REG] = {vu_add_mem_reg, sizeof(struct vu_mem_reg), 1, false},

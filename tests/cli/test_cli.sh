@@ -74,6 +74,12 @@ check "migration options that contradict" 1 'migration-verify-handles with --mig
 check "an explicit --rlimit-nofile that cannot be set is fatal" 1 'cannot be raised above' \
 	"$bin" --shared-dir="$tmp" --socket-path="$tmp/s" --sandbox=none \
 	--rlimit-nofile=99999999999
+check "--tag longer than 36 bytes" 2 "invalid --tag 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'.*longer than 36 bytes" \
+	"$bin" --tag=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa --shared-dir="$tmp" --socket-path="$tmp/s" --sandbox=none
+check "empty --tag" 2 "invalid --tag ''.*may not be empty" \
+	"$bin" --tag= --shared-dir="$tmp" --socket-path="$tmp/s" --sandbox=none
+check "--tag of 36 bytes in 35 characters (UTF-8) is too long" 2 "longer than 36 bytes" \
+	"$bin" --tag="$(printf '\303\251')aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" --shared-dir="$tmp" --socket-path="$tmp/s" --sandbox=none
 check "id maps as root are refused" 1 'uid-map/--gid-map are only for a non-root user' \
 	"$bin" --shared-dir="$tmp" --socket-path="$tmp/s" --uid-map=:0:1000:1:
 check "nonexistent shared dir" 1 "$tmp/nope" \

@@ -5,6 +5,7 @@
  * accepts a message it cannot honour. Not meant for the legacy daemon.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -408,6 +409,21 @@ static void test_kick_unstarted_queue_ops(void **state)
 	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
 }
 
+/* RESET_DEVICE (QEMU 10 sends one while it sets the connection up) leaves the backend request
+ * channel open: the frontend never sends it again on this connection. */
+static void test_reset_keeps_backend_channel(void **state)
+{
+	struct fe *fe = *state;
+	struct pollfd p;
+
+	assert_true(fe->backend_fd >= 0);
+	assert_int_equal(fe_vu_set(fe, FE_VU_RESET_DEVICE, NULL, 0, NULL, 0), 0);
+	p = (struct pollfd){ .fd = fe->backend_fd, .events = POLLIN };
+	/* Neither a message nor a hang-up on it. */
+	assert_int_equal(poll(&p, 1, 300), 0);
+	vhost_alive(fe);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +445,7 @@ int main(void)
 		FE_T(test_avail_idx_jump),
 		FE_T(test_head_out_of_range),
 		FE_T(test_kick_unstarted_queue_ops),
+		FE_T(test_reset_keeps_backend_channel),
 	};
 
 	fe_test_filter();
