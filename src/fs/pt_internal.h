@@ -97,14 +97,15 @@ struct pt_fs {
 	bool switch_creds; /* the daemon is root: it can act as the caller when creating */
 	uid_t euid;
 	gid_t egid;
-	bool writeback; /* negotiated FUSE_WRITEBACK_CACHE */
-	bool submounts; /* negotiated FUSE_SUBMOUNTS and asked for */
+	/* writeback, submounts and fd_limit are set by INIT while other queues serve requests. */
+	atomic_bool writeback; /* negotiated FUSE_WRITEBACK_CACHE */
+	atomic_bool submounts; /* negotiated FUSE_SUBMOUNTS and asked for */
 	uint64_t timeout; /* entry/attr validity, seconds */
 	struct pt_itable inodes; /* every access under inodes.lock; fds used outside it hold refs */
 	struct pt_htable handles; /* every access under handles.lock; same refs rule */
 	struct pt_locks *locks; /* lock owners' open file descriptions (pt_lock.c) */
 	atomic_long nfds; /* fds held for the guest (inodes + handles), bounded by fd_limit */
-	long fd_limit;
+	atomic_long fd_limit;
 	bool use_handles; /* inode file handles: decided at start-up (pt_fh_setup) */
 	int mountinfo_fd;
 	bool own_mountinfo_fd;

@@ -69,10 +69,94 @@ static void test_init_flood(void **state)
 	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
 }
 
+/* Post n requests that read what INIT negotiated (and DESTROY clears) (LOOKUP: the fd limit and submounts; OPEN:
+ * writeback; SETXATTR: the SETXATTR_EXT layout; GETLK: the lock flags) on queue q, with an INIT
+ * in the middle, then wait for all of them. */
+static void init_among_requests(struct fe *fe, int n)
+{
+	struct fuse_init_in init = {
+		.major = FUSE_KERNEL_VERSION,
+		.minor = FUSE_KERNEL_MINOR_VERSION,
+		.flags = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_WRITEBACK_CACHE |
+			 FUSE_SETXATTR_EXT | FUSE_DONT_MASK | FUSE_MAX_PAGES,
+	};
+	struct fuse_open_in op = { .flags = O_RDONLY };
+	struct fuse_lk_in lk = { .lk = { .type = F_RDLCK, .end = 10 } };
+	struct iovec look[] = { IOV("f", 2) };
+	struct iovec ini[] = { IOV(&init, sizeof(init)) };
+	struct iovec opn[] = { IOV(&op, sizeof(op)) };
+	struct iovec lck[] = { IOV(&lk, sizeof(lk)) };
+	unsigned posted[FE_NUM_QUEUES] = { 0 };
+	uint64_t u, g;
+
+	for (int i = 0; i < n; i++) {
+		struct fe_req_opts o = { .hiprio = i % 2 };
+		unsigned q = o.hiprio ? FE_HIPRIO_Q : FE_REQ_Q;
+		int r;
+
+		if (i == n / 4)
+			r = fe_fuse_post(fe, FUSE_DESTROY, 0, NULL, 0, 4096, &o, &u, &g);
+		else if (i == n / 2)
+			r = fe_fuse_post(fe, FUSE_INIT, 0, ini, 1, 4096, &o, &u, &g);
+		else if (i % 3 == 0)
+			r = fe_fuse_post(fe, FUSE_LOOKUP, FUSE_ROOT_ID, look, 1, 4096, &o, &u, &g);
+		else if (i % 3 == 1)
+			r = fe_fuse_post(fe, FUSE_OPENDIR, FUSE_ROOT_ID, opn, 1, 4096, &o, &u, &g);
+		else
+			r = fe_fuse_post(fe, FUSE_GETLK, FUSE_ROOT_ID, lck, 1, 4096, &o, &u, &g);
+		assert_int_equal(r, 0);
+		posted[q]++;
+	}
+	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+		for (unsigned i = 0; i < posted[q]; i++) {
+			uint32_t id, len;
+			int r = fe_vq_wait(fe, q, FE_TIMEOUT_MS, &id, &len);
+
+			if (r < 0)
+				fail_msg("queue %u: completion %u of %u: %d", q, i, posted[q], r);
+		}
+}
+
+/* INIT (a guest restart) on one queue while the other queue, or other workers, serve requests
+ * that read the negotiated state: no data race (the TSan tier runs this). */
+static void init_races(const char *args)
+{
+	struct fe_opts o = { .daemon_args = args };
+	struct fuse_entry_out e;
+	void *st = NULL;
+	struct fe *fe;
+	uint64_t fh;
+
+	assert_int_equal(fe_test_start(&st, &o, true), 0);
+	fe = st;
+	assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "f", O_RDWR | O_CREAT, S_IFREG | 0644, &e, &fh),
+			 0);
+	for (int round = 0; round < 30; round++)
+		init_among_requests(fe, 40);
+	struct fuse_attr_out a;
+
+	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
+	assert_int_equal(fe_teardown_checked(&st), 0);
+}
+
+static void test_init_races_inline(void **state)
+{
+	(void)state;
+	init_races("--posix-lock");
+}
+
+static void test_init_races_pool(void **state)
+{
+	(void)state;
+	init_races("--posix-lock --thread-pool-size=4 --writeback");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FE_T(test_init_flood),
+		cmocka_unit_test(test_init_races_inline),
+		cmocka_unit_test(test_init_races_pool),
 	};
 
 	fe_test_filter();
