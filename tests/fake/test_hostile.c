@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "fe_test.h"
@@ -151,12 +152,128 @@ static void test_init_races_pool(void **state)
 	init_races("--posix-lock --thread-pool-size=4 --writeback");
 }
 
+/* A third region of guest RAM, in its own memfd, right after the frontend's two. */
+#define EXTRA_GPA (FE_GPA_BASE + FE_MEM_SIZE)
+#define EXTRA_SIZE (1u << 20)
+
+static int add_extra_region(struct fe *fe, void **map)
+{
+	int fd = memfd_create("fake-extra-ram", MFD_CLOEXEC);
+	struct fe_vu_single_region m = { 0 };
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, EXTRA_SIZE), 0);
+	*map = mmap(NULL, EXTRA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(*map != MAP_FAILED);
+	m.region = (struct fe_vu_region){ .guest_phys_addr = EXTRA_GPA,
+					  .memory_size = EXTRA_SIZE,
+					  .userspace_addr = (uint64_t)(uintptr_t)*map };
+	assert_int_equal(fe_vu_set(fe, FE_VU_ADD_MEM_REG, &m, sizeof(m), &fd, 1), 0);
+	return fd;
+}
+
+/* Post a request whose header and arguments are in the frontend's RAM and whose reply goes to
+ * the writable segments w (nw of them); wait for it. Returns fe_vq_wait's result. */
+static int post_to(struct fe *fe, unsigned q, const void *req, uint32_t req_len,
+		   const struct fe_seg *w, unsigned nw, uint32_t *used_len)
+{
+	struct fe_seg s[4];
+	uint64_t g = fe_alloc(fe, req_len, false);
+	uint16_t head;
+	uint32_t id;
+
+	assert_true(g != 0 && nw < 4);
+	memcpy(fe_gpa_ptr(fe, g, req_len), req, req_len);
+	s[0] = (struct fe_seg){ g, req_len, false };
+	memcpy(&s[1], w, nw * sizeof(*w));
+	assert_int_equal(fe_vq_add_chain(fe, q, s, nw + 1, false, &head), 0);
+	assert_int_equal(fe_vq_publish(fe, q, head), 0);
+	return fe_vq_wait(fe, q, 1000, &id, used_len);
+}
+
+struct getattr_req {
+	struct fuse_in_header h;
+	struct fuse_getattr_in in;
+};
+
+/*
+ * The VMM truncates a memfd of guest RAM after giving it to us (item 4 of issue 11). A READ
+ * into the lost pages: the kernel's copy fails with EFAULT (no signal), the guest gets EFAULT.
+ * A GETATTR replying there: our own copy faults (SIGBUS); the daemon survives, the reply lands
+ * on a zero page, and the region is refused from then on (log line; the queue that uses it
+ * stops as on any buffer outside guest memory). The other queue serves on; exit is clean.
+ */
+static void test_guest_ram_truncated(void **state)
+{
+	struct fe *fe = *state;
+	struct fuse_entry_out e;
+	char data[8192];
+	uint64_t fh;
+	uint32_t got, len;
+	void *map;
+	int fd;
+
+	memset(data, 'x', sizeof(data));
+	assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "f", O_RDWR | O_CREAT, S_IFREG | 0644, &e, &fh),
+			 0);
+	assert_int_equal(fe_write(fe, e.nodeid, fh, 0, data, sizeof(data), NULL, &got), 0);
+	fd = add_extra_region(fe, &map);
+	assert_int_equal(munmap(map, EXTRA_SIZE), 0);
+	assert_int_equal(ftruncate(fd, 0), 0);
+
+	/* READ: header in our RAM, data into the lost pages. */
+	struct {
+		struct fuse_in_header h;
+		struct fuse_read_in in;
+	} rd = { .h = { .len = sizeof(rd), .opcode = FUSE_READ, .unique = 7001,
+			.nodeid = e.nodeid },
+		 .in = { .fh = fh, .size = sizeof(data) } };
+	uint64_t out = fe_alloc(fe, OUT_HDR, false);
+	struct fe_seg w[2] = { { out, OUT_HDR, true }, { EXTRA_GPA, sizeof(data), true } };
+
+	assert_int_equal(post_to(fe, FE_REQ_Q, &rd, sizeof(rd), w, 2, &len), 0);
+	struct fuse_out_header *oh = fe_gpa_ptr(fe, out, OUT_HDR);
+
+	assert_int_equal(oh->unique, 7001);
+	assert_int_equal(oh->error, -EFAULT);
+	assert_true(fe_alive(fe));
+
+	/* GETATTR with its whole reply in the lost pages: our memcpy faults. */
+	struct getattr_req ga = { .h = { .len = sizeof(ga), .opcode = FUSE_GETATTR,
+					 .unique = 7002, .nodeid = FUSE_ROOT_ID } };
+	struct fe_seg wa = { EXTRA_GPA + 4096, OUT_HDR + sizeof(struct fuse_attr_out), true };
+
+	assert_int_equal(post_to(fe, FE_REQ_Q, &ga, sizeof(ga), &wa, 1, &len), 0);
+	assert_int_equal(len, OUT_HDR + sizeof(struct fuse_attr_out));
+	assert_true(fe_alive(fe));
+	/* Once more: the region is refused, the request queue stops with a log line. */
+	ga.h.unique = 7003;
+	assert_int_equal(post_to(fe, FE_REQ_Q, &ga, sizeof(ga), &wa, 1, &len), -ETIMEDOUT);
+	assert_true(fe_alive(fe));
+	assert_true(fe_log_contains(fe, "truncated its file"));
+	assert_true(fe_log_contains(fe, "buffer outside guest memory"));
+
+	/* The hiprio queue, whose buffers are in the frontend's RAM, serves on. */
+	struct fuse_attr_out a;
+	struct fe_req_opts ho = { .hiprio = true };
+	struct iovec ai[] = { IOV(&ga.in, sizeof(ga.in)) };
+	struct fe_reply r;
+
+	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_GETATTR, FUSE_ROOT_ID, ai, 1,
+						    OUT_HDR + sizeof(a), &ho, &r),
+					&r, sizeof(a)),
+			 0);
+	fe_reply_free(&r);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FE_T(test_init_flood),
 		cmocka_unit_test(test_init_races_inline),
 		cmocka_unit_test(test_init_races_pool),
+		FE_T(test_guest_ram_truncated),
 	};
 
 	fe_test_filter();
