@@ -267,6 +267,65 @@ static void test_guest_ram_truncated(void **state)
 	close(fd);
 }
 
+static int readdir_err(struct fe *fe, uint32_t op, uint64_t nodeid, uint64_t fh)
+{
+	struct fuse_read_in in = { .fh = fh, .size = 4096 };
+	struct iovec a[] = { IOV(&in, sizeof(in)) };
+	struct fe_reply r;
+	int e = fe_check_reply(fe_fuse_req(fe, op, nodeid, a, 1, OUT_HDR + 4096, NULL, &r), &r, -1);
+
+	fe_reply_free(&r);
+	return e;
+}
+
+/* A handle is only good with the inode it was opened for (the Rust daemon checks too): READ,
+ * WRITE, READDIR(PLUS), FSYNC with another inode's nodeid get EBADF and touch nothing. */
+static void test_handle_of_other_inode(void **state)
+{
+	struct fe *fe = *state;
+	struct fuse_entry_out a, b, d1, d2;
+	uint64_t fa, fb, h1;
+	char buf[8];
+	uint32_t n;
+
+	assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "a", O_RDWR | O_CREAT, S_IFREG | 0644, &a, &fa),
+			 0);
+	assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "b", O_RDWR | O_CREAT, S_IFREG | 0644, &b, &fb),
+			 0);
+	assert_int_equal(fe_write(fe, a.nodeid, fa, 0, "aaaa", 4, NULL, &n), 0);
+	/* b's nodeid with a's handle. */
+	assert_int_equal(fe_write(fe, b.nodeid, fa, 0, "bbbb", 4, NULL, &n), -EBADF);
+	assert_int_equal(fe_read(fe, b.nodeid, fa, 0, buf, 4, NULL, &n), -EBADF);
+	struct fuse_fsync_in fs = { .fh = fa };
+	struct iovec fa_[] = { IOV(&fs, sizeof(fs)) };
+	struct fe_reply r;
+
+	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_FSYNC, b.nodeid, fa_, 1, OUT_HDR, NULL,
+						    &r),
+					&r, 0),
+			 -EBADF);
+	fe_reply_free(&r);
+	/* a's file is as it was; its own pairing works. */
+	assert_int_equal(fe_read(fe, a.nodeid, fa, 0, buf, 4, NULL, &n), 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(buf, "aaaa", 4);
+	char path[160];
+	struct stat st;
+
+	assert_int_equal(stat(fe_share_path(fe, "b", path, sizeof(path)), &st), 0);
+	assert_int_equal(st.st_size, 0);
+	/* A directory handle under another directory's nodeid. */
+	assert_int_equal(fe_mkdir(fe, FUSE_ROOT_ID, "d1", 0755, &d1), 0);
+	assert_int_equal(fe_mkdir(fe, FUSE_ROOT_ID, "d2", 0755, &d2), 0);
+	assert_int_equal(fe_open(fe, d1.nodeid, O_RDONLY, true, &h1), 0);
+	assert_int_equal(readdir_err(fe, FUSE_READDIRPLUS, d2.nodeid, h1), -EBADF);
+	assert_int_equal(readdir_err(fe, FUSE_READDIR, d2.nodeid, h1), -EBADF);
+	assert_int_equal(readdir_err(fe, FUSE_READDIRPLUS, d1.nodeid, h1), 0);
+	assert_int_equal(fe_release(fe, d1.nodeid, h1, true), 0);
+	assert_int_equal(fe_release(fe, a.nodeid, fa, false), 0);
+	assert_int_equal(fe_release(fe, b.nodeid, fb, false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_init_races_inline),
 		cmocka_unit_test(test_init_races_pool),
 		FE_T(test_guest_ram_truncated),
+		FE_T(test_handle_of_other_inode),
 	};
 
 	fe_test_filter();
