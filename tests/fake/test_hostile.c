@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <ftw.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+#include <linux/magic.h>
 
 #include "fe_test.h"
 
@@ -326,6 +330,81 @@ static void test_handle_of_other_inode(void **state)
 	assert_int_equal(fe_release(fe, b.nodeid, fb, false), 0);
 }
 
+static int xattr_req(struct fe *fe, uint32_t op, uint64_t node, const char *name, const void *v,
+		     uint32_t size, void *out, uint32_t *got)
+{
+	struct fuse_setxattr_in sin = { .size = size };
+	struct fuse_getxattr_in gin = { .size = size };
+	struct iovec a[3] = { op == FUSE_SETXATTR ? IOV(&sin, 8) : IOV(&gin, sizeof(gin)),
+			      IOV(name, strlen(name) + 1), IOV(v, size) };
+	struct fe_reply r;
+	int e = fe_check_reply(fe_fuse_req(fe, op, node, a, op == FUSE_SETXATTR ? 3 : 2,
+					   OUT_HDR + 70000, NULL, &r),
+			       &r, -1);
+
+	if (e == 0 && out) {
+		assert_true(r.data_len <= size);
+		memcpy(out, r.data, r.data_len);
+		*got = (uint32_t)r.data_len;
+	}
+	fe_reply_free(&r);
+	return e;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	return remove(p);
+}
+
+/* The largest xattr value (XATTR_SIZE_MAX, 64 KiB) round trips, one byte more is refused. On
+ * a tmpfs share (/dev/shm), which holds values that large; ext4 without ea_inode does not. */
+static void test_xattr_largest_value(void **state)
+{
+	char dir[] = "/dev/shm/vfsd-xattr.XXXXXX";
+	struct fe_opts o = { .daemon_args = "--xattr --modcaps=+sys_admin", .share_dir = dir };
+	struct fuse_entry_out e;
+	struct statfs sf;
+	char *big = malloc(65537), *back = malloc(65537), path[96];
+	void *st = NULL;
+	struct fe *fe;
+	uint32_t n = 0;
+
+	(void)state;
+	assert_non_null(big);
+	assert_non_null(back);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(statfs(dir, &sf), 0);
+	if (sf.f_type != TMPFS_MAGIC)
+		fail_msg("%s is not on tmpfs: cannot hold a 64 KiB xattr value", dir);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_int_equal(close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)), 0);
+	assert_int_equal(fe_test_start(&st, &o, true), 0);
+	fe = st;
+	assert_int_equal(fe_lookup(fe, FUSE_ROOT_ID, "f", &e), 0);
+	for (int i = 0; i < 65537; i++)
+		big[i] = (char)('a' + i % 26);
+	assert_int_equal(xattr_req(fe, FUSE_SETXATTR, e.nodeid, "trusted.big", big, 65536, NULL,
+				   NULL),
+			 0);
+	assert_int_equal(xattr_req(fe, FUSE_GETXATTR, e.nodeid, "trusted.big", NULL, 65536, back,
+				   &n),
+			 0);
+	assert_int_equal(n, 65536);
+	assert_memory_equal(back, big, 65536);
+	assert_int_equal(getxattr(path, "trusted.big", back, 65537), 65536);
+	/* One byte past XATTR_SIZE_MAX: refused, the stored value unchanged. */
+	assert_int_equal(xattr_req(fe, FUSE_SETXATTR, e.nodeid, "trusted.big", big, 65537, NULL,
+				   NULL),
+			 -E2BIG);
+	assert_int_equal(getxattr(path, "trusted.big", back, 65537), 65536);
+	assert_memory_equal(back, big, 65536);
+	assert_int_equal(fe_teardown_checked(&st), 0);
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(big);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_init_races_pool),
 		FE_T(test_guest_ram_truncated),
 		FE_T(test_handle_of_other_inode),
+		cmocka_unit_test(test_xattr_largest_value),
 	};
 
 	fe_test_filter();
