@@ -51,6 +51,14 @@ void vu_queue_stop(struct vu_queue *q)
 	 * handler has answered the ones it kept waiting. */
 	vu_wait_queue_idle(q, 1);
 	vu_deferred_cancel(q);
+	/* Replies kept while the ring was unmapped go now if they can; otherwise they wait for
+	 * the restart (the guest's requests stay in flight across a stop). */
+	if (q->vq.mem)
+		vu_deferred_deliver_parked(q);
+	else if (q->parked)
+		log_warn("queue %u: stopped with its ring unmapped: deferred replies wait for the "
+			 "queue to restart",
+			 q->index);
 	q->started = false;
 	__atomic_store_n(&q->stopping, false, __ATOMIC_RELEASE);
 	q->base = q->vq.last_avail_idx;
@@ -86,6 +94,7 @@ void vu_queue_try_start(struct vu_queue *q)
 		return;
 	}
 	vq_start(&q->vq, q->base);
+	vu_deferred_deliver_parked(q);
 	if (q->stop_fd < 0)
 		q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->iov = calloc(vq_iov_max(q->num), sizeof(*q->iov));
@@ -109,7 +118,14 @@ fail:
 
 void vu_queue_reset(struct vu_queue *q)
 {
+	unsigned lost;
+
 	vu_queue_stop(q);
+	/* The driver is gone: its requests with it (a new INIT drops their locks). */
+	lost = vu_deferred_drop_parked(q);
+	if (lost)
+		log_warn("queue %u: reset with %u deferred replies its unmapped ring never got",
+			 q->index, lost);
 	close_fd(&q->kick_fd);
 	close_fd(&q->err_fd);
 	close_fd(&q->stop_fd);
@@ -133,10 +149,11 @@ void vu_queues_remap(struct vu_dev *d)
 			vu_queue_try_start(q);
 			continue;
 		}
-		if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) == 0)
+		if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) == 0) {
+			vu_deferred_deliver_parked(q);
 			/* Kicks that arrived while unmapped were consumed: look again. */
 			eventfd_write(q->kick_fd, 1);
-		else
+		} else
 			/* Usual while the frontend removes regions before adding new ones. */
 			log_debug("queue %u: ring unmapped until guest memory covers it", q->index);
 	}

@@ -311,6 +311,96 @@ static void test_kick_fd_hangup(void **state)
 	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
 }
 
+static int host_ofd_lock(int fd, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 100 };
+
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+static int guest_setlk(struct fe *fe, uint32_t op, uint64_t node, uint64_t fh, uint32_t type,
+		       uint64_t *unique, uint64_t *gpa)
+{
+	struct fuse_lk_in in = { .fh = fh, .owner = 0x1111,
+				 .lk = { .start = 0, .end = 99, .type = type, .pid = 1 } };
+	struct iovec a[] = { IOV(&in, sizeof(in)) };
+
+	return fe_fuse_post(fe, op, node, a, 1, OUT_HDR, NULL, unique, gpa);
+}
+
+/*
+ * Item 2: a lock wait granted while the frontend has removed the rings' memory. The reply
+ * was dropped: the guest process blocked forever, a ring slot leaked, and the host lock stayed
+ * held. Now it is kept and delivered when the memory is back; the guest then holds the lock,
+ * and its unlock frees it for the host.
+ */
+static void lock_granted_while_unmapped(void **state, const char *args, bool stop)
+{
+	struct fe *fe = start(state, args);
+	struct fe_vu_single_region m = { .region = fe->regions[0] };
+	struct fuse_entry_out e;
+	struct fuse_out_header *h;
+	uint64_t fh, u, gpa, u2, gpa2;
+	uint32_t id, len;
+	char path[160];
+	int hfd;
+
+	assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "f", O_RDWR | O_CREAT, S_IFREG | 0644, &e, &fh),
+			 0);
+	hfd = open(fe_share_path(fe, "f", path, sizeof(path)), O_RDWR | O_CLOEXEC);
+	assert_true(hfd >= 0);
+	assert_int_equal(host_ofd_lock(hfd, F_WRLCK), 0);
+	assert_int_equal(guest_setlk(fe, FUSE_SETLKW, e.nodeid, fh, F_WRLCK, &u, &gpa), 0);
+	assert_int_equal(fe_vq_wait(fe, FE_REQ_Q, 200, &id, &len), -ETIMEDOUT); /* waiting */
+	assert_int_equal(fe_vu_set(fe, FE_VU_REM_MEM_REG, &m, sizeof(m), NULL, 0), 0);
+	assert_int_equal(host_ofd_lock(hfd, F_UNLCK), 0); /* granted now, ring unmapped */
+	usleep(300 * 1000);
+	if (stop) {
+		/* The queue stops (GET_VRING_BASE) while unmapped: the reply waits for the
+		 * restart, which follows the memory's return. */
+		uint32_t base;
+
+		assert_int_equal(fe_vu_get_vring_base(fe, FE_REQ_Q, &base), 0);
+		assert_int_equal(base, fe->vq[FE_REQ_Q].avail_idx);
+		assert_true(fe_log_contains(fe, "stopped with its ring unmapped"));
+	}
+	assert_int_equal(fe_vu_set(fe, FE_VU_ADD_MEM_REG, &m, sizeof(m), &fe->mem_fd, 1), 0);
+	if (stop) {
+		assert_int_equal(fe_vq_start(fe, FE_REQ_Q), 0);
+		assert_int_equal(fe_vq_enable(fe, FE_REQ_Q, true), 0);
+	}
+	if (fe_vq_wait(fe, FE_REQ_Q, FE_TIMEOUT_MS, &id, &len) != 0)
+		fail_msg("the lock granted while the ring was unmapped was never replied to");
+	h = fe_gpa_ptr(fe, gpa, OUT_HDR);
+	assert_int_equal(h->unique, u);
+	assert_int_equal(h->error, 0);
+	assert_true(fe_log_contains(fe, "deferred replies delivered"));
+	/* The guest holds it; its unlock frees it for the host. */
+	assert_int_equal(host_ofd_lock(hfd, F_WRLCK), -EAGAIN);
+	assert_int_equal(guest_setlk(fe, FUSE_SETLK, e.nodeid, fh, F_UNLCK, &u2, &gpa2), 0);
+	assert_int_equal(fe_vq_wait(fe, FE_REQ_Q, FE_TIMEOUT_MS, &id, &len), 0);
+	h = fe_gpa_ptr(fe, gpa2, OUT_HDR);
+	assert_int_equal(h->error, 0);
+	assert_int_equal(host_ofd_lock(hfd, F_WRLCK), 0);
+	close(hfd);
+	assert_int_equal(fe_release(fe, e.nodeid, fh, false), 0);
+}
+
+static void test_lock_granted_unmapped_inline(void **state)
+{
+	lock_granted_while_unmapped(state, "--posix-lock", false);
+}
+
+static void test_lock_granted_unmapped_stopped(void **state)
+{
+	lock_granted_while_unmapped(state, "--posix-lock", true);
+}
+
+static void test_lock_granted_unmapped_pool(void **state)
+{
+	lock_granted_while_unmapped(state, "--posix-lock --thread-pool-size=4", false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +409,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_call_fd_pipe_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_call_fd_pipe_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_kick_fd_hangup, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_lock_granted_unmapped_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_lock_granted_unmapped_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_lock_granted_unmapped_stopped, fe_teardown_checked),
 	};
 
 	fe_test_filter();
