@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "fe_test.h"
@@ -401,6 +402,171 @@ static void test_lock_granted_unmapped_pool(void **state)
 	lock_granted_while_unmapped(state, "--posix-lock --thread-pool-size=4", false);
 }
 
+#define VU_RESET_DEVICE 34 /* VHOST_USER_RESET_DEVICE */
+#define NWAITERS 3
+
+enum stop_kind { STOP_GET_VRING_BASE, STOP_RESET_DEVICE, STOP_DISCONNECT };
+
+/* A fresh driver on both queues after a stop (as after "cont") or a reset (as after a guest
+ * reboot: features again and a new INIT). */
+static void restart_queues(struct fe *fe, bool reset)
+{
+	struct fuse_init_out io;
+
+	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+		if (reset)
+			fe_vq_reset(fe, q);
+	if (reset)
+		assert_int_equal(fe_vu_set_u64(fe, FE_VU_SET_FEATURES, fe->acked_features, NULL, 0),
+				 0);
+	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+		assert_int_equal(fe_vq_start(fe, q), 0);
+	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+		assert_int_equal(fe_vq_enable(fe, q, true), 0);
+	if (reset)
+		assert_int_equal(fe_init(fe, &io), 0);
+}
+
+/*
+ * GET_VRING_BASE, RESET_DEVICE or a disconnect while both queues have requests in flight and
+ * lock waits are pending: every request is answered before the stop returns (the waits
+ * cancelled with an error), no host lock is left held, and the daemon serves on after the
+ * restart with its fds and guest mappings back where they were; a disconnect makes it exit
+ * cleanly with a log line.
+ */
+static void stop_under_load(void **state, const char *args, enum stop_kind kind)
+{
+	struct fe *fe = start(state, args);
+	struct fuse_entry_out e;
+	struct fuse_attr_out a;
+	struct batch b;
+	uint64_t fh, u[NWAITERS], g[NWAITERS];
+	char path[160];
+	int hfd, hfd2, fds0, maps0, fds1, maps1;
+
+	post_batch(fe, &b, 8);
+	wait_batch(fe, &b);
+	/* Counted before the guest's file exists: a reset drops it with the session, the other
+	 * kinds have the guest forget it at the end. */
+	resources(fe, &fds0, &maps0);
+	assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "f", O_RDWR | O_CREAT, S_IFREG | 0644, &e, &fh),
+			 0);
+	hfd = open(fe_share_path(fe, "f", path, sizeof(path)), O_RDWR | O_CLOEXEC);
+	hfd2 = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(hfd >= 0 && hfd2 >= 0);
+	assert_int_equal(host_ofd_lock(hfd, F_WRLCK), 0);
+	for (int i = 0; i < NWAITERS; i++) {
+		struct fuse_lk_in in = { .fh = fh, .owner = 0x1000 + (uint64_t)i,
+					 .lk = { .start = 0, .end = 99, .type = F_WRLCK, .pid = 1 } };
+		struct iovec la[] = { IOV(&in, sizeof(in)) };
+
+		assert_int_equal(fe_fuse_post(fe, FUSE_SETLKW, e.nodeid, la, 1, OUT_HDR, NULL, &u[i],
+					      &g[i]),
+				 0);
+	}
+	post_batch(fe, &b, 48);
+	usleep(50 * 1000);
+	if (kind == STOP_DISCONNECT) {
+		assert_int_equal(fe_disconnect(fe, FE_TIMEOUT_MS), 0);
+		assert_true(WIFEXITED(fe->status));
+		assert_int_equal(WEXITSTATUS(fe->status), 0);
+		assert_true(fe_log_contains(fe, "vhost-user: frontend disconnected"));
+		assert_int_equal(host_ofd_lock(hfd2, F_WRLCK), -EAGAIN); /* the host's own */
+		assert_int_equal(host_ofd_lock(hfd, F_UNLCK), 0);
+		assert_int_equal(host_ofd_lock(hfd2, F_WRLCK), 0); /* nothing of the guest's left */
+		close(hfd);
+		close(hfd2);
+		return;
+	}
+	if (kind == STOP_RESET_DEVICE) {
+		assert_int_equal(fe_vu_set(fe, VU_RESET_DEVICE, NULL, 0, NULL, 0), 0);
+	} else {
+		for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
+			uint32_t base;
+
+			assert_int_equal(fe_vu_get_vring_base(fe, q, &base), 0);
+			assert_int_equal(base, fe->vq[q].avail_idx);
+		}
+	}
+	/* Everything was answered before the stop returned: the used rings hold it all. */
+	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
+		unsigned want = b.n[q] + (q == FE_REQ_Q ? NWAITERS : 0);
+		uint16_t got = (uint16_t)(fe->vq[q].used->idx - fe->vq[q].last_used);
+
+		if (got != want)
+			fail_msg("queue %u: %u completions in the used ring at the stop, want %u", q,
+				 got, want);
+		for (unsigned i = 0; i < want; i++) {
+			uint32_t id, len;
+
+			assert_int_equal(fe_vq_wait(fe, q, FE_TIMEOUT_MS, &id, &len), 0);
+		}
+	}
+	for (int i = 0; i < NWAITERS; i++) {
+		struct fuse_out_header *h = fe_gpa_ptr(fe, g[i], OUT_HDR);
+
+		assert_int_equal(h->unique, u[i]);
+		assert_true(h->error < 0);
+	}
+	/* No guest lock was granted: once the host lets go, anyone can lock. */
+	assert_int_equal(host_ofd_lock(hfd, F_UNLCK), 0);
+	assert_int_equal(host_ofd_lock(hfd2, F_WRLCK), 0);
+	assert_int_equal(host_ofd_lock(hfd2, F_UNLCK), 0);
+	restart_queues(fe, kind == STOP_RESET_DEVICE);
+	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
+	close(hfd);
+	close(hfd2);
+	if (kind == STOP_RESET_DEVICE) {
+		/* The reset closed the backend channel; a frontend sends a new one. */
+		int sv[2];
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		assert_int_equal(fe_vu_set(fe, FE_VU_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1), 0);
+		close(sv[1]);
+		close(fe->backend_fd);
+		fe->backend_fd = sv[0];
+	} else {
+		/* The session goes on: the guest closes and forgets the file, and with them go its
+		 * fds and the lock owners' open file descriptions. */
+		assert_int_equal(fe_release(fe, e.nodeid, fh, false), 0);
+		assert_int_equal(fe_forget(fe, e.nodeid, 1, false), 0);
+		assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0); /* FORGET has no reply */
+	}
+	resources(fe, &fds1, &maps1);
+	if (fds1 != fds0 || maps1 != maps0)
+		fail_msg("fds %d -> %d, mappings %d -> %d", fds0, fds1, maps0, maps1);
+}
+
+static void test_vring_base_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_GET_VRING_BASE);
+}
+
+static void test_vring_base_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_GET_VRING_BASE);
+}
+
+static void test_reset_device_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_RESET_DEVICE);
+}
+
+static void test_reset_device_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_RESET_DEVICE);
+}
+
+static void test_disconnect_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_DISCONNECT);
+}
+
+static void test_disconnect_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_DISCONNECT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +578,12 @@ int main(void)
 		cmocka_unit_test_teardown(test_lock_granted_unmapped_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_lock_granted_unmapped_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_lock_granted_unmapped_stopped, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_vring_base_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_vring_base_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_reset_device_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_reset_device_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_disconnect_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_disconnect_pool, fe_teardown_checked),
 	};
 
 	fe_test_filter();
