@@ -405,6 +405,90 @@ static void test_xattr_largest_value(void **state)
 	free(back);
 }
 
+/* The lock owners' open file descriptions (one per owner and file) are bounded (PT_LOCK_MAX,
+ * and the guest's fd budget): past the bound a lock gets ENOLCK or EMFILE, the daemon serves
+ * on, and releasing the file gives every description back. */
+static void test_lock_owners_bounded(void **state)
+{
+	struct fe_opts o = { .daemon_args = "--posix-lock" };
+	struct fuse_entry_out e;
+	struct fuse_attr_out a;
+	void *st = NULL;
+	struct fe *fe;
+	char p[64];
+	uint64_t fh;
+	int granted = 0, refused = 0, fds0, fds1;
+
+	assert_int_equal(fe_test_start(&st, &o, true), 0);
+	fe = st;
+	assert_int_equal(fe_create(fe, FUSE_ROOT_ID, "f", O_RDWR | O_CREAT, S_IFREG | 0644, &e, &fh),
+			 0);
+	snprintf(p, sizeof(p), "/proc/%d/fd", (int)fe->pid);
+	fds0 = fe_count_entries(p);
+	for (uint64_t owner = 1; owner <= 5000 && refused < 3; owner++) {
+		/* Disjoint ranges: no owner conflicts with another. */
+		struct fuse_lk_in in = { .fh = fh, .owner = owner,
+					 .lk = { .start = owner * 2, .end = owner * 2, .type = F_WRLCK,
+						 .pid = 1 } };
+		struct iovec ai[] = { IOV(&in, sizeof(in)) };
+		struct fe_reply r;
+		int rc = fe_check_reply(fe_fuse_req(fe, FUSE_SETLK, e.nodeid, ai, 1, OUT_HDR, NULL,
+						    &r),
+					&r, 0);
+
+		fe_reply_free(&r);
+		if (rc == 0) {
+			assert_int_equal(refused, 0); /* no grant after the first refusal */
+			granted++;
+		} else if (rc == -ENOLCK || rc == -EMFILE) {
+			refused++;
+		} else {
+			fail_msg("SETLK for owner %llu: %d", (unsigned long long)owner, rc);
+		}
+	}
+	fprintf(stderr, "%d lock owners granted before the bound\n", granted);
+	assert_true(refused == 3);
+	assert_true(granted > 0 && granted <= 4096);
+	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
+	assert_int_equal(fe_release(fe, e.nodeid, fh, false), 0);
+	fds1 = fe_count_entries(p);
+	if (fds1 > fds0 - 1) /* the handle's fd went too */
+		fail_msg("%d fds before the locks, %d after the release", fds0, fds1);
+	assert_int_equal(fe_teardown_checked(&st), 0);
+}
+
+/* A READDIRPLUS asking for 4 GiB with a 2 MiB reply buffer gets at most FUSE_MAX_PAGES pages
+ * (1 MiB), however many entries the directory has. */
+static void test_readdir_reply_bounded(void **state)
+{
+	struct fe *fe = *state;
+	struct fuse_read_in in = { .size = 0xffffffff };
+	struct iovec ai[] = { IOV(&in, sizeof(in)) };
+	struct fe_reply r;
+	char p[160];
+	uint64_t fh;
+
+	for (int i = 0; i < 9000; i++) {
+		char n[64];
+
+		snprintf(n, sizeof(n), "entry-with-a-longish-name-%05d", i);
+		assert_int_equal(close(open(fe_share_path(fe, n, p, sizeof(p)),
+					    O_CREAT | O_WRONLY | O_CLOEXEC, 0644)),
+				 0);
+	}
+	assert_int_equal(fe_open(fe, FUSE_ROOT_ID, O_RDONLY, true, &fh), 0);
+	in.fh = fh;
+	assert_int_equal(fe_check_reply(fe_fuse_req(fe, FUSE_READDIRPLUS, FUSE_ROOT_ID, ai, 1,
+						    OUT_HDR + (2u << 20), NULL, &r),
+					&r, -1),
+			 0);
+	fprintf(stderr, "READDIRPLUS of 4 GiB: %zu bytes\n", r.data_len);
+	assert_true(r.data_len > 0);
+	assert_true(r.data_len <= (1u << 20));
+	fe_reply_free(&r);
+	assert_int_equal(fe_release(fe, FUSE_ROOT_ID, fh, true), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +498,8 @@ int main(void)
 		FE_T(test_guest_ram_truncated),
 		FE_T(test_handle_of_other_inode),
 		cmocka_unit_test(test_xattr_largest_value),
+		cmocka_unit_test(test_lock_owners_bounded),
+		FE_T(test_readdir_reply_bounded),
 	};
 
 	fe_test_filter();
