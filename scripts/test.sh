@@ -64,6 +64,7 @@ if [ "$run_asan" = 1 ]; then
 	# run it without randomisation there (setarch -R, inherited by the daemons).
 	tsan_wrap=
 	[ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] && tsan_wrap="setarch $(uname -m) -R"
+	TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}" \
 	TIER_WRAP=$tsan_wrap FAKE_DAEMON_ARGS=--seccomp=none meson_tier "TSan: multi-queue, thread pool, lock tests" build-tsan \
 		"--native-file=scripts/clang.ini -Db_sanitize=thread -Db_lundef=false" \
 		fake-hostile fake-memfault fake-lifecycle fake-locks fuse_async vhost fs_handles
