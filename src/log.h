@@ -70,5 +70,6 @@ void log_msg_ratelimited(struct log_ratelimit *rl, enum log_level level, const c
 	} while (0)
 #define log_error_rl(...) log_ratelimited_(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn_rl(...) log_ratelimited_(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info_rl(...) log_ratelimited_(LOG_LVL_INFO, __VA_ARGS__)
 
 #endif

@@ -569,7 +569,7 @@ static void handle_free(struct pt_fs *fs, struct pt_handle *h)
 	fs->handles.free_head = (int32_t)h->idx;
 }
 
-int pt_handle_add(struct pt_fs *fs, int fd, uint64_t *fh)
+int pt_handle_add(struct pt_fs *fs, uint64_t ino, int fd, uint64_t *fh)
 {
 	struct pt_htable *t = &fs->handles;
 	struct pt_handle *h;
@@ -584,6 +584,7 @@ int pt_handle_add(struct pt_fs *fs, int fd, uint64_t *fh)
 		return r == -ENFILE ? -EMFILE : r;
 	}
 	h->fd = fd;
+	h->ino = ino;
 	h->refs = 0;
 	h->in_use = true;
 	h->released = false;
@@ -606,13 +607,15 @@ static struct pt_handle *handle_find(struct pt_htable *t, uint64_t fh)
 	return h;
 }
 
-int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out)
+int pt_handle_get(struct pt_fs *fs, uint64_t ino, uint64_t fh, struct pt_handle **out)
 {
 	struct pt_htable *t = &fs->handles;
 	struct pt_handle *h;
 
 	pthread_mutex_lock(&t->lock);
 	h = handle_find(t, fh);
+	if (h && h->ino != ino)
+		h = NULL; /* another inode's open file: never act on it */
 	if (h)
 		h->refs++;
 	pthread_mutex_unlock(&t->lock);

@@ -72,6 +72,7 @@ struct pt_mounts {
 
 struct pt_handle {
 	int fd; /* a real open file or directory, owned */
+	uint64_t ino; /* the inode id it was opened for: requests must name the same one */
 	uint32_t idx;
 	uint32_t gen;
 	uint32_t refs;
@@ -97,14 +98,15 @@ struct pt_fs {
 	bool switch_creds; /* the daemon is root: it can act as the caller when creating */
 	uid_t euid;
 	gid_t egid;
-	bool writeback; /* negotiated FUSE_WRITEBACK_CACHE */
-	bool submounts; /* negotiated FUSE_SUBMOUNTS and asked for */
+	/* writeback, submounts and fd_limit are set by INIT while other queues serve requests. */
+	atomic_bool writeback; /* negotiated FUSE_WRITEBACK_CACHE */
+	atomic_bool submounts; /* negotiated FUSE_SUBMOUNTS and asked for */
 	uint64_t timeout; /* entry/attr validity, seconds */
 	struct pt_itable inodes; /* every access under inodes.lock; fds used outside it hold refs */
 	struct pt_htable handles; /* every access under handles.lock; same refs rule */
 	struct pt_locks *locks; /* lock owners' open file descriptions (pt_lock.c) */
 	atomic_long nfds; /* fds held for the guest (inodes + handles), bounded by fd_limit */
-	long fd_limit;
+	atomic_long fd_limit;
 	bool use_handles; /* inode file handles: decided at start-up (pt_fh_setup) */
 	int mountinfo_fd;
 	bool own_mountinfo_fd;
@@ -133,8 +135,9 @@ void pt_inode_forget_all(struct pt_fs *fs);
 int pt_htable_init(struct pt_htable *t);
 void pt_htable_fini(struct pt_fs *fs);
 /* Takes ownership of fd (already reserved). */
-int pt_handle_add(struct pt_fs *fs, int fd, uint64_t *fh);
-int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out);
+int pt_handle_add(struct pt_fs *fs, uint64_t ino, int fd, uint64_t *fh);
+/* The handle fh, if it is open for inode ino (as the Rust daemon checks); -EBADF otherwise. */
+int pt_handle_get(struct pt_fs *fs, uint64_t ino, uint64_t fh, struct pt_handle **out);
 void pt_handle_put(struct pt_fs *fs, struct pt_handle *h);
 int pt_handle_release(struct pt_fs *fs, uint64_t fh);
 void pt_handle_release_all(struct pt_fs *fs);
@@ -230,7 +233,7 @@ int pt_locks_new(struct pt_locks **out);
 void pt_locks_free(struct pt_fs *fs);
 void pt_locks_clear(struct pt_fs *fs);
 void pt_locks_flush(struct pt_fs *fs, uint64_t ino, uint64_t owner);
-void pt_locks_release(struct pt_fs *fs, uint64_t fh, uint32_t release_flags);
+void pt_locks_release(struct pt_fs *fs, uint64_t ino, uint64_t fh, uint32_t release_flags);
 int pt_getlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
 	     const struct fuse_file_lock *lk, struct fuse_file_lock *out);
 int pt_setlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,

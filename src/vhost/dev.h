@@ -46,6 +46,8 @@ struct vu_queue {
 	 * completion may be counted before the deferral that it ends. Not part of inflight:
 	 * memory table changes do not wait for them (they hold no guest memory). */
 	int deferred;
+	/* Replies completed while the ring was unmapped, delivered once it is back (lock). */
+	struct vu_parked *parked;
 };
 
 struct vu_pool;
@@ -95,6 +97,11 @@ void vu_deferred_complete(void *ctx, uint32_t id, const void *reply, size_t len)
 void vu_deferred_add(struct vu_queue *q, int delta);
 /* Cancel q's deferred requests and wait until each is completed (queue stop). */
 void vu_deferred_cancel(struct vu_queue *q);
+/* Push the parked replies; the ring must be mapped and memory unchanging (the memory lock
+ * held, either side). Returns how many were delivered. */
+unsigned vu_deferred_deliver_parked(struct vu_queue *q);
+/* Forget the parked replies (the queue is reset: its driver is gone); returns how many. */
+unsigned vu_deferred_drop_parked(struct vu_queue *q);
 
 /* pool.c */
 struct vu_pool *vu_pool_new(unsigned size);

@@ -22,6 +22,7 @@ struct gmem_region {
 	uint8_t *host;	/* start in ours */
 	void *map_base; /* what munmap needs */
 	size_t map_len;
+	int guard; /* gmem_guard slot of the mapping, -1 if none */
 };
 
 struct gmem {
@@ -51,5 +52,14 @@ void *gmem_uva_to_host(const struct gmem *m, uint64_t uva, uint64_t len);
  */
 int gmem_map_iov(const struct gmem *m, uint64_t gpa, uint64_t len, struct iovec *iov, unsigned *cnt,
 		 unsigned max);
+
+/*
+ * Recovery from a frontend that truncates guest RAM after mapping it (gmem_guard.c): a SIGBUS
+ * in a guarded mapping gets a zero page and marks the slot; translations into it then fail.
+ * gmem_guard_add returns the slot, or -1 (not guarded: no handler, or the table is full).
+ */
+int gmem_guard_add(void *base, size_t len, uint64_t align);
+void gmem_guard_remove(int slot);
+bool gmem_guard_faulted(int slot);
 
 #endif
