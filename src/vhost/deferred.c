@@ -30,9 +30,10 @@ void vu_deferred_complete(void *ctx, uint32_t id, const void *reply, size_t len)
 	struct vu_queue *q = ctx;
 	struct vu_dev *d = q->dev;
 	struct vq_elem e = {.iov_max = vq_iov_max(q->num)};
+	struct iovec *iov; /* e is overwritten below when the chain cannot be mapped */
 	int r = -ENOMEM;
 
-	e.iov = calloc(e.iov_max, sizeof(*e.iov));
+	e.iov = iov = calloc(e.iov_max, sizeof(*e.iov));
 	pthread_rwlock_rdlock(&d->mem_lock);
 	if (e.iov)
 		r = vq_chain_at(&q->vq, (uint16_t)id, &e);
@@ -52,7 +53,7 @@ void vu_deferred_complete(void *ctx, uint32_t id, const void *reply, size_t len)
 			    q->index, id);
 	}
 	pthread_rwlock_unlock(&d->mem_lock);
-	free(e.iov);
+	free(iov);
 	vu_deferred_add(q, -1);
 }
 

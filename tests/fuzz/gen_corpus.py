@@ -204,3 +204,44 @@ pt = {'walk': (0xff, 0, walk), 'escape': (0xff, 0, escape), 'escape-fds': (0xff,
       'ro': (0xff, 8, create + escape)}
 for name, (a, b, body) in pt.items():
     save('fuse_pt', name, bytes([a, b, 0]) + body)
+
+
+# --- vhost_async: u8 config, u32 completer seed, then (u8 action, u8 arg) pairs ---
+(POST, POST_NOKICK, KICK, REAP, MEM_SAME, MEM_ONE, REM_REG, ADD_REG, STOP, RESTART, ENABLE,
+ RESET, PAUSE, COMPLETE, CALL, RAW) = range(16)
+POOL, EVIDX, ADDREG, ACK, TWOQ = 1, 2, 4, 8, 16
+PACE_50US, PACE_500US, PACE_5MS = 1 << 5, 2 << 5, 3 << 5
+
+
+def post(count, q=0, defer=0, kick=True):
+    return bytes([POST if kick else POST_NOKICK, (count - 1) | (q << 3) | (defer << 4)])
+
+
+def a(action, arg=0):
+    return bytes([action, arg])
+
+
+def va(cfg, *acts):
+    return bytes([cfg]) + struct.pack('<I', 0x9e3779b9) + b''.join(acts)
+
+
+settle = a(PAUSE, 100) + a(REAP) + a(REAP, 8)
+va_seeds = {
+    'basic': va(ACK | TWOQ | PACE_50US, post(8), settle, post(8, 1, 0xf), settle, a(COMPLETE, 3),
+                settle, a(STOP), a(RESTART), post(4, 0, 0x5), settle),
+    'memsame': va(ACK | TWOQ | PACE_500US, post(8, 0, 0x5), a(MEM_SAME), post(8, 1, 0xa), a(MEM_SAME),
+                  a(MEM_SAME), settle, a(STOP, 8), a(RESTART, 8), settle),
+    'regs': va(ACK | ADDREG | PACE_50US, post(4, 0, 0x3), a(REM_REG, 0), post(4), a(ADD_REG, 0), settle,
+               a(REM_REG, 1 | 2), a(PAUSE, 50), a(ADD_REG, 1), a(KICK), settle, a(MEM_ONE, 1), a(MEM_SAME),
+               settle),
+    'reset': va(ACK | TWOQ | PACE_5MS, post(8, 0, 0xf), post(8, 1, 0xf), a(PAUSE, 20), a(RESET), post(3),
+                settle, a(COMPLETE, 3), settle),
+    'pool': va(POOL | ACK | TWOQ | EVIDX | PACE_50US, post(8, 0, 0x9), post(8, 1, 0x6), a(MEM_SAME),
+               settle, a(STOP, 8), a(RESTART, 8), post(8, 1), settle, a(CALL), post(2), settle),
+    'noack': va(TWOQ | EVIDX, post(8, 0, 0xf), a(COMPLETE, 3), a(MEM_SAME), a(COMPLETE, 3), a(STOP),
+                a(RESTART), settle, a(ENABLE, 0), a(ENABLE, 2), post(4), settle),
+    'raw': va(ACK, post(2), a(RAW, 8 | 0x80) + struct.pack('<III', 13, 1, 8) + struct.pack('<Q', 0),
+              settle, a(RAW, 0) + struct.pack('<III', 17, 1, 0), settle),
+}
+for name, body in va_seeds.items():
+    save('vhost_async', name, body)
