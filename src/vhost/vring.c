@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
@@ -233,6 +234,11 @@ int vu_set_vring_fd(struct vu_dev *d, struct vu_msg *m)
 		return -EINVAL;
 	}
 	fd = nofd ? -1 : vu_msg_take_fd(m, 0);
+	/* Eventfds, by the protocol; a pipe instead must not block a queue thread (a full call
+	 * pipe) or a read (an empty kick pipe). */
+	if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		log_warn("queue %u: making the %s fd non-blocking failed: %s", q->index,
+			 vu_request_name(m->hdr.request), strerror(errno));
 	switch (m->hdr.request) {
 	case VHOST_USER_SET_VRING_KICK:
 		if (nofd)
