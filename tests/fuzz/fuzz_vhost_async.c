@@ -62,13 +62,15 @@ struct pending {
 
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond, done; /* done: the completer finished an answer */
 	struct pending p[MAX_PENDING];
+	void *busy; /* the ctx whose chain the completer is answering, or NULL */
 	unsigned n, burst, pace_us; /* pace 0: only on the driver's COMPLETE actions */
 	unsigned deferred, cancelled; /* counts, for FUZZ_VA_TRACE */
 	uint64_t rnd;
 	bool stop;
-} H = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} H = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+       .done = PTHREAD_COND_INITIALIZER};
 
 static size_t gather(const struct iovec *iov, unsigned cnt, uint8_t *buf, size_t max)
 {
@@ -121,24 +123,42 @@ static size_t h_sync(void *opaque, const struct iovec *in, unsigned in_cnt,
 	return 0;
 }
 
-/* Called with H.lock held: answer and forget entry i (a cancelled one with its tag only). */
-static void answer(unsigned i, bool cancelled)
+/* Called with H.lock held: forget entry i, returning it. */
+static struct pending take_entry(unsigned i)
 {
 	struct pending p = H.p[i];
 
 	H.p[i] = H.p[--H.n];
-	H.cancelled += cancelled;
-	p.complete(p.ctx, p.id, p.req, cancelled ? 16 : RD_LEN);
+	return p;
 }
 
+/* complete() is called without H.lock: it may wait for a memory change, which waits for the
+ * chains in handle_async(), which take H.lock (a lock held across complete() deadlocks). */
+static void answer(const struct pending *p, bool cancelled)
+{
+	p->complete(p->ctx, p->id, p->req, cancelled ? 16 : RD_LEN);
+}
+
+/* Every deferred chain of ctx answered (with its tag only) before returning, including one
+ * the completer is answering at the moment. */
 static void h_cancel(void *opaque, void *ctx)
 {
+	struct pending mine[MAX_PENDING];
+	unsigned n = 0;
+
 	pthread_mutex_lock(&H.lock);
 	for (unsigned i = 0; i < H.n;)
 		if (H.p[i].ctx == ctx)
-			answer(i, true);
+			mine[n++] = take_entry(i);
 		else
 			i++;
+	H.cancelled += n;
+	pthread_mutex_unlock(&H.lock);
+	for (unsigned i = 0; i < n; i++)
+		answer(&mine[i], true);
+	pthread_mutex_lock(&H.lock);
+	while (H.busy == ctx)
+		pthread_cond_wait(&H.done, &H.lock);
 	pthread_mutex_unlock(&H.lock);
 }
 
@@ -156,9 +176,16 @@ static void *completer(void *arg)
 	pthread_mutex_lock(&H.lock);
 	while (!H.stop) {
 		if (H.n && (H.burst || (H.pace_us && fz_rand(&H.rnd) % 4 == 0))) {
-			answer(fz_rand(&H.rnd) % H.n, false);
+			struct pending p = take_entry(fz_rand(&H.rnd) % H.n);
+
 			if (H.burst)
 				H.burst--;
+			H.busy = p.ctx;
+			pthread_mutex_unlock(&H.lock);
+			answer(&p, false);
+			pthread_mutex_lock(&H.lock);
+			H.busy = NULL;
+			pthread_cond_broadcast(&H.done);
 		}
 		if (H.pace_us && !H.burst) {
 			unsigned us = fz_rand(&H.rnd) % H.pace_us;
@@ -713,7 +740,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vu_serve(sv[1], &h, &o); /* closes sv[1] */
 	pthread_join(drv_th, NULL);
 	pthread_mutex_lock(&H.lock);
-	if (H.n)
+	if (H.n || H.busy)
 		fail("a deferred request outlived the device (never cancelled)");
 	H.stop = true;
 	pthread_cond_signal(&H.cond);
