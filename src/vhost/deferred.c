@@ -37,9 +37,10 @@ struct vu_parked {
 static void deliver(struct vu_queue *q, uint16_t head, const void *reply, size_t len)
 {
 	struct vq_elem e = {.iov_max = vq_iov_max(q->num)};
+	struct iovec *iov; /* e is overwritten below when the chain cannot be mapped */
 	int r = -ENOMEM;
 
-	e.iov = calloc(e.iov_max, sizeof(*e.iov));
+	e.iov = iov = calloc(e.iov_max, sizeof(*e.iov));
 	if (e.iov)
 		r = vq_chain_at(&q->vq, head, &e);
 	if (r == 0) {
@@ -54,7 +55,7 @@ static void deliver(struct vu_queue *q, uint16_t head, const void *reply, size_t
 		e = (struct vq_elem){.head = head};
 		vu_queue_push(q, &e, 0);
 	}
-	free(e.iov);
+	free(iov);
 }
 
 /* Keep the reply for when the ring is back: the guest waits for it (a lock it was granted:
