@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs, builds with gcc
-# and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, runs them again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the VM tier (a real guest mounting the share,
-# against our daemon and the legacy one, then once per sandbox mode with the escape attempts) and
-# live migration on QEMU 10 (ours and the Rust daemon, tests/vm/migrate-all.sh).
+# and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, checks `meson install`
+# and the Debian package, runs the first tiers again under AddressSanitizer +
+# UndefinedBehaviorSanitizer (the threaded ones also under ThreadSanitizer), then the VM tier (a real
+# guest mounting the share, against our daemon and the legacy one, then once per sandbox mode with
+# the escape attempts, then libvirt starting our daemon, then QEMU 10 with a Linux 6.12 guest, then
+# live migration on QEMU 10: ours and the Rust daemon, tests/vm/migrate-all.sh).
 # Ends with one line: "N passed, N failed".
 #
 # Options: --no-vm (skip the VM tier, loudly), --no-asan.
@@ -42,7 +44,8 @@ meson_tier() { # name, builddir, setup-args, test-args...
 		tail -40 "$dir.build.log"; tally "$name (build)" 0 1; return
 	fi
 	local log="$dir/test-summary.log"
-	meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$log" | grep -Ev '^\s*$' | tail -60
+	# shellcheck disable=SC2086
+	${TIER_WRAP:-} meson test -C "$dir" --print-errorlogs "$@" 2>&1 | tee "$log" | grep -Ev '^\s*$' | tail -60
 	local ok fail to
 	ok=$(awk '/^Ok:/ {print $2}' "$log"); fail=$(awk '/^Fail:/ {print $2}' "$log")
 	to=$(awk '/^Timeout:/ {print $2}' "$log")
@@ -62,14 +65,50 @@ else
 fi
 
 meson_tier "gcc build: unit, fake frontend, /dev/fuse, cli" build ""
+
+# A shell tier ending with "N passed, N failed"; status 77 is a loud skip (not root).
+shell_tier() { # name, command...
+	local name=$1 out st line p f
+	shift
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+		[ "$st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "$name" "$p" "$f"
+	elif [ "$st" -eq 77 ]; then
+		echo "!! SKIPPED: $name (not root)"
+	else
+		tally "$name (no result line, status $st)" 0 1
+	fi
+	rm -f "$out"
+}
+
+# Installing: meson install into a DESTDIR (layout, JSON, man page against --help), and the
+# Debian package (dpkg-buildpackage, lintian, dpkg --root install and purge).
+shell_tier "meson install layout" bash tests/install/test_install.sh build
+deb_dir=$(mktemp -d)
+shell_tier "Debian package" env DEB_OUT_DIR="$deb_dir" bash tests/install/test_deb.sh
 meson_tier "clang build: unit tier" build-clang "--native-file=scripts/clang.ini" --suite unit
 if [ "$run_asan" = 1 ]; then
 	# seccomp off for the sanitizer build: LeakSanitizer's exit-time scan makes calls the
 	# allow-list rightly refuses; the gcc tier above runs the same tests with the filter on.
 	FAKE_DAEMON_ARGS=--seccomp=none meson_tier "ASan+UBSan: unit, fake frontend, /dev/fuse" build-asan \
 		"-Db_sanitize=address,undefined -Db_lundef=false" --suite unit --suite fake --suite fusedev
+	# ThreadSanitizer (clang's): the tests where queues, workers and lock waiters run at once;
+	# INIT and DESTROY racing requests on other queues is fake-hostile's init_races.
+	# clang 14's TSan cannot map its shadow with more than 28 bits of mmap randomisation:
+	# run it without randomisation there (setarch -R, inherited by the daemons).
+	tsan_wrap=
+	[ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] && tsan_wrap="setarch $(uname -m) -R"
+	TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}" \
+	TIER_WRAP=$tsan_wrap FAKE_DAEMON_ARGS=--seccomp=none meson_tier "TSan: multi-queue, thread pool, lock tests" build-tsan \
+		"--native-file=scripts/clang.ini -Db_sanitize=thread -Db_lundef=false" \
+		fake-hostile fake-memfault fake-lifecycle fake-locks fuse_async vhost fs_handles
 else
-	echo "!! SKIPPED: sanitizer tier (--no-asan)"
+	echo "!! SKIPPED: sanitizer tiers (--no-asan)"
 fi
 
 if [ "$run_vm" = 1 ]; then
@@ -109,20 +148,49 @@ else
 	echo "!! SKIPPED: VM tier (--no-vm)"
 fi
 
-# Live migration of a running guest between two QEMU 10 processes (tests/vm/migrate-all.sh).
+# libvirt 9.0 starting our daemon: found through the vhost-user JSON of the package built above
+# (installed for the duration, then purged; `meson install` to /usr if the package did not build),
+# and from <binary> options.
 if [ "$run_vm" = 1 ]; then
-	mig_out=$(mktemp)
-	bash tests/vm/migrate-all.sh 2>&1 | tee "$mig_out"
-	mig_st=${PIPESTATUS[0]}
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$mig_out" | tail -1)
+	deb=$(ls "$deb_dir"/virtiofsd-c_*.deb 2>/dev/null | head -1)
+	shell_tier "libvirt starts our daemon (2 guest boots${deb:+, from the .deb})" \
+		bash tests/libvirt/test_libvirt.sh ${deb:+--deb "$deb"}
+else
+	echo "!! SKIPPED: libvirt tier (--no-vm)"
+fi
+
+# QEMU 10 + Linux 6.12 (fetched by scripts/peers.sh): 2 request queues on 2 vCPUs, ALLOW_IDMAP
+# with an idmapped mount in the guest, --tag beside vhost-user-fs-pci (tests/vm/qemu10.sh); the
+# 2-queue guest once more against the sanitizer build (seccomp off, as above).
+q10_tier() { # name, qemu10.sh arguments...
+	local name=$1 out st line p f
+	shift
+	out=$(mktemp)
+	bash tests/vm/qemu10.sh "$@" 2>&1 | tee "$out"
+	st=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
 	if [ -n "$line" ]; then
 		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
-		[ "$mig_st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-		tally "VM live migration (QEMU 10, ours and Rust)" "$p" "$f"
+		[ "$st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+		tally "$name" "$p" "$f"
 	else
-		tally "VM live migration (no result line, status $mig_st)" 0 1
+		tally "$name (no result line, status $st)" 0 1
 	fi
-	rm -f "$mig_out"
+	rm -f "$out"
+}
+if [ "$run_vm" = 1 ]; then
+	q10_tier "VM on QEMU 10 + Linux 6.12 (queues, idmap, tag)"
+	if [ "$run_asan" = 1 ] && [ -x build-asan/virtiofsd ]; then
+		q10_tier "VM on QEMU 10 + Linux 6.12, ASan+UBSan daemon, 2 queues" \
+			--daemon build-asan/virtiofsd --daemon-arg=--seccomp=none --only mq
+	fi
+else
+	echo "!! SKIPPED: VM on QEMU 10 + Linux 6.12 (--no-vm)"
+fi
+
+# Live migration of a running guest between two QEMU 10 processes (tests/vm/migrate-all.sh).
+if [ "$run_vm" = 1 ]; then
+	shell_tier "VM live migration (QEMU 10 + Linux 6.12, ours and Rust)" bash tests/vm/migrate-all.sh
 else
 	echo "!! SKIPPED: VM live migration (--no-vm)"
 fi
@@ -145,5 +213,6 @@ else
 	echo "!! SKIPPED: POSIX conformance in the VM (--no-vm)"
 fi
 
+rm -rf "$deb_dir"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

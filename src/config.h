@@ -1,46 +1,53 @@
-/* Command line: the Rust virtiofsd's options plus the legacy -o forms. */
+/*
+ * Command line: the Rust virtiofsd 1.13's options and its legacy -o forms, parsed the way its
+ * clap parser does (docs/status.md lists where ours deliberately differs). Values land in the
+ * layers' own types (sb_mode, sb_seccomp, inode_file_handles, cache_mode), each parsed once.
+ */
 #ifndef VFSD_CONFIG_H
 #define VFSD_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
-#include "fs/passthrough.h" /* enum cache_mode */
-#include "sandbox/sandbox.h" /* struct sb_idmap */
+#include "fs/passthrough.h" /* enum cache_mode, enum inode_file_handles */
+#include "sandbox/sandbox.h" /* enum sb_mode, enum sb_seccomp, struct sb_idmap */
 #include "fs/idmap.h"
 
 struct xattrmap;
 
-enum sandbox_mode {
-	SANDBOX_NAMESPACE,
-	SANDBOX_CHROOT,
-	SANDBOX_NONE,
+/* --migration-mode and --migration-on-error (stored; migration itself is not implemented). */
+enum migration_mode {
+	MIGRATION_FIND_PATHS,
+	MIGRATION_FILE_HANDLES,
 };
 
-enum seccomp_mode {
-	SECCOMP_MODE_KILL,
-	SECCOMP_MODE_NONE,
-	SECCOMP_MODE_LOG,
-	SECCOMP_MODE_TRAP,
+enum migration_on_error {
+	MIGRATION_ON_ERROR_ABORT,
+	MIGRATION_ON_ERROR_GUEST_ERROR,
 };
+
+#define CONFIG_MAX_WARNINGS 8
 
 struct config {
 	char *shared_dir;
-	char *socket_path;
+	char *socket_path; /* --socket-path, else the deprecated --socket */
 	int fd; /* inherited listening socket, -1 if none */
 	char *socket_group;
+	char *tag; /* --tag: served in the vhost-user config space, NULL if not given */
 	unsigned thread_pool_size;
 	enum cache_mode cache;
-	enum sandbox_mode sandbox;
-	enum seccomp_mode seccomp;
-	enum log_level log_level;
+	enum sb_mode sandbox;
+	enum sb_seccomp seccomp;
+	enum log_level log_level; /* RUST_LOG, when set, wins on stderr (log_init) */
 	bool syslog;
 	bool print_capabilities;
 	bool help;
 	bool version;
 
-	bool xattr;
+	bool xattr; /* also implied by --xattrmap, --posix-acl and --security-label */
 	bool posix_acl;
 	char *xattrmap;
 	struct xattrmap *xattr_rules; /* xattrmap parsed (validated at parse time), or NULL */
@@ -52,27 +59,41 @@ struct config {
 	bool security_label;
 	bool readonly;
 	bool allow_mmap;
-	bool posix_lock; /* --posix-lock / -o posix_lock: POSIX locks on the host file */
-	bool flock;      /* --flock / -o flock: flock() on the host file */
+	bool posix_lock; /* --posix-lock / -o posix_lock (ours only): POSIX locks on the host */
+	bool flock;      /* --flock / -o flock (ours only): flock() on the host file */
 	bool preserve_noatime;
 	char *modcaps;
-	uint64_t rlimit_nofile; /* 0 leaves it; UINT64_MAX = default */
-	bool rlimit_nofile_set;
-	char *inode_file_handles;
+	uint64_t rlimit_nofile; /* 0 leaves it */
+	bool rlimit_nofile_set; /* false: the default, min(1000000, fs.nr_open) */
+	enum inode_file_handles inode_file_handles;
 	struct sb_idmap *uid_maps; /* --uid-map, repeatable, in the order given */
 	size_t n_uid_maps;
 	struct sb_idmap *gid_maps;
 	size_t n_gid_maps;
 	struct idmap translate_uid; /* --translate-uid, repeatable */
 	struct idmap translate_gid; /* --translate-gid, repeatable */
+	enum migration_mode migration_mode;
+	enum migration_on_error migration_on_error;
+	bool migration_verify_handles;
+	bool migration_confirm_paths;
+
+	/* Deprecation notes, logged once logging is set up (config_log_warnings). */
+	const char *warnings[CONFIG_MAX_WARNINGS];
+	size_t n_warnings;
 };
 
 /*
- * Parse argv into cfg. Returns 0, or -EINVAL after printing one line to stderr naming the
- * offending option. Does not exit.
+ * Parse argv into cfg. Returns 0, or a negative errno after printing what is wrong to stderr:
+ * -EINVAL for a usage error (what clap refuses in the Rust daemon: exit status 2), anything
+ * else for a refusal the Rust daemon makes after parsing (exit status 1). Does not exit.
+ * On failure cfg holds nothing to free.
  */
 int config_parse(struct config *cfg, int argc, char **argv);
+/* The process exit status for a config_parse() failure, as the Rust daemon's. */
+int config_exit_status(int r);
+void config_log_warnings(const struct config *cfg);
 void config_free(struct config *cfg);
 void config_print_help(const char *prog);
+void config_print_help_to(FILE *f, const char *prog);
 
 #endif

@@ -1,16 +1,23 @@
 #include "log.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 
 static enum log_level cur_level = LOG_LVL_INFO;
 static bool to_syslog;
+static regex_t msg_filter; /* RUST_LOG's "/regex" part */
+static bool have_filter;
 
 void log_init(enum log_level level, bool use_syslog)
 {
@@ -19,6 +26,48 @@ void log_init(enum log_level level, bool use_syslog)
 	if (use_syslog)
 		/* Connect now: after chroot or pivot_root, /dev/log is out of reach. */
 		openlog("virtiofsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+/* What syslog(3) will write to: a datagram (or stream) socket at /dev/log. 0 or -errno. */
+static int syslog_socket_check(void)
+{
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -errno;
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
+		close(fd);
+		if (r == 0 || r != -EPROTOTYPE)
+			return r;
+	}
+	return r;
+}
+
+void log_setup(enum log_level level, bool use_syslog, const char *rust_log)
+{
+	int sr = use_syslog ? syslog_socket_check() : 0;
+	char *filter = NULL;
+
+	if (use_syslog && sr == 0) {
+		log_init(level, true); /* the Rust daemon's syslog logger ignores RUST_LOG too */
+		return;
+	}
+	if (rust_log)
+		level = log_spec_level(rust_log, &filter);
+	log_init(level, false);
+	if (filter) {
+		have_filter = regcomp(&msg_filter, filter, REG_EXTENDED | REG_NOSUB) == 0;
+		if (!have_filter)
+			fprintf(stderr, "warning: invalid regex filter '%s' in RUST_LOG\n", filter);
+		free(filter);
+	}
+	if (use_syslog)
+		log_warn("can't enable syslog: /dev/log: %s; logging to stderr", strerror(-sr));
 }
 
 enum log_level log_get_level(void)
@@ -47,6 +96,8 @@ static void defang(char *buf)
 
 static void emit(enum log_level level, char *buf)
 {
+	if (have_filter && regexec(&msg_filter, buf, 0, NULL, 0) != 0)
+		return;
 	defang(buf);
 	if (to_syslog) {
 		syslog(syslog_prio[level], "%s", buf);

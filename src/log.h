@@ -15,6 +15,15 @@ enum log_level {
 };
 
 void log_init(enum log_level level, bool use_syslog);
+/*
+ * The daemon's logging, as the Rust daemon sets it up: with use_syslog, syslog at `level` when
+ * /dev/log takes a connection, else stderr and a warning; on stderr, RUST_LOG (rust_log, NULL
+ * when unset) replaces `level` the way env_logger reads it (log_spec_level).
+ */
+void log_setup(enum log_level level, bool use_syslog, const char *rust_log);
+/* The level RUST_LOG's directives give our lines; *filter gets its "/regex" part (or NULL),
+ * to free. Malformed parts are ignored with a warning on stderr, as env_logger does. */
+enum log_level log_spec_level(const char *spec, char **filter);
 enum log_level log_get_level(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -61,5 +70,6 @@ void log_msg_ratelimited(struct log_ratelimit *rl, enum log_level level, const c
 	} while (0)
 #define log_error_rl(...) log_ratelimited_(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn_rl(...) log_ratelimited_(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info_rl(...) log_ratelimited_(LOG_LVL_INFO, __VA_ARGS__)
 
 #endif

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "fs/fs.h"
 #include "fs/passthrough.h"
+#include "fs/pt_mig.h"
 #include "fuse/server.h"
 #include "sandbox/sandbox.h"
 #include "vhost/vhost.h"
@@ -56,60 +57,18 @@ static void reset_server(void *opaque)
 	fuse_server_reset(opaque);
 }
 
+/* No "separate-options" (docs/status.md): libvirt 9.0 ignores it, and a libvirt that reads it
+ * then passes long options and refuses <lock posix/flock>, which ours serves through -o.
+ * No "migrate-precopy" until migration is implemented. */
 static void print_capabilities(void)
 {
 	printf("{\n  \"type\": \"fs\"\n}\n");
 }
 
-/* Options that parse (so command lines written for the Rust daemon are understood) but whose
- * feature this build does not have yet: refuse with a clear line rather than ignore them. */
-static int refuse_unimplemented(const struct config *cfg)
-{
-	const char *what = NULL;
-
-	if (!what)
-		return 0;
-	fprintf(stderr, "virtiofsd: %s\n", what);
-	return -ENOTSUP;
-}
-
-static int check_required(const struct config *cfg)
-{
-	if (!cfg->shared_dir) {
-		fprintf(stderr, "virtiofsd: missing --shared-dir (or -o source=)\n");
-		return -EINVAL;
-	}
-	if (!cfg->socket_path && cfg->fd < 0) {
-		fprintf(stderr, "virtiofsd: missing --socket-path or --fd\n");
-		return -EINVAL;
-	}
-	if (cfg->socket_path && cfg->fd >= 0) {
-		fprintf(stderr, "virtiofsd: --socket-path and --fd cannot be used together\n");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* config.c accepted the word; "fallback" is the reference's old name of prefer. */
-static enum inode_file_handles handles_mode(const char *s)
-{
-	if (s && strcmp(s, "never") == 0)
-		return INODE_HANDLES_NEVER;
-	if (s && strcmp(s, "mandatory") == 0)
-		return INODE_HANDLES_MANDATORY;
-	return INODE_HANDLES_PREFER;
-}
-
 static void sandbox_opts(const struct config *cfg, struct sb_opts *so, struct sb_caps_opts *co)
 {
-	static const enum sb_mode modes[] = {
-		[SANDBOX_NAMESPACE] = SB_MODE_NAMESPACE,
-		[SANDBOX_CHROOT] = SB_MODE_CHROOT,
-		[SANDBOX_NONE] = SB_MODE_NONE,
-	};
-
 	*so = (struct sb_opts){
-		.mode = modes[cfg->sandbox],
+		.mode = cfg->sandbox,
 		.shared_dir = cfg->shared_dir,
 		.uid_maps = cfg->uid_maps,
 		.n_uid_maps = cfg->n_uid_maps,
@@ -119,23 +78,8 @@ static void sandbox_opts(const struct config *cfg, struct sb_opts *so, struct sb
 	*co = (struct sb_caps_opts){
 		.modcaps = cfg->modcaps,
 		/* refined once the filesystem knows whether handles work (fs_passthrough_new) */
-		.file_handles = handles_mode(cfg->inode_file_handles) != INODE_HANDLES_NEVER,
+		.file_handles = cfg->inode_file_handles != INODE_HANDLES_NEVER,
 	};
-}
-
-static enum sb_seccomp seccomp_action(enum seccomp_mode m)
-{
-	switch (m) {
-	case SECCOMP_MODE_NONE:
-		return SB_SECCOMP_NONE;
-	case SECCOMP_MODE_LOG:
-		return SB_SECCOMP_LOG;
-	case SECCOMP_MODE_TRAP:
-		return SB_SECCOMP_TRAP;
-	case SECCOMP_MODE_KILL:
-	default:
-		return SB_SECCOMP_KILL;
-	}
 }
 
 static int listen_socket(const struct config *cfg, struct vu_listener *l)
@@ -162,7 +106,7 @@ static int serve(struct vu_listener *l, const struct config *cfg, struct fuse_se
 	struct vu_handler h = { .handle = handle_request, .reset = reset_server, .opaque = srv,
 				.handle_async = handle_request_async, .cancel = cancel_deferred,
 				.state_save = save_state, .state_load = load_state };
-	struct vu_opts vo = { .thread_pool_size = cfg->thread_pool_size };
+	struct vu_opts vo = { .thread_pool_size = cfg->thread_pool_size, .tag = cfg->tag };
 	int r;
 
 	log_info("Waiting for vhost-user socket connection...");
@@ -191,14 +135,26 @@ static int open_filesystem(const struct config *cfg, const struct sb_env *env, v
 		.xattrmap = cfg->xattr_rules,
 		.uid_map = idmap_is_empty(&cfg->translate_uid) ? NULL : &cfg->translate_uid,
 		.gid_map = idmap_is_empty(&cfg->translate_gid) ? NULL : &cfg->translate_gid,
-		.inode_file_handles = handles_mode(cfg->inode_file_handles),
+		.inode_file_handles = cfg->inode_file_handles,
 		.mountinfo_fd = env->mountinfo_fd,
 		.thread_pool_size = cfg->thread_pool_size,
 	};
-
-	if (cfg->inode_file_handles && strcmp(cfg->inode_file_handles, "fallback") == 0)
-		log_warn("--inode-file-handles=fallback is deprecated: use prefer");
 	return fs_passthrough_new(&fo, fs);
+}
+
+/* --migration-*: what mig_save sends and how mig_load treats what it cannot open. */
+static void set_migration(const struct config *cfg, void *fs)
+{
+	struct fs_mig_opts mo = {
+		.mode = cfg->migration_mode == MIGRATION_FILE_HANDLES ? FS_MIG_FILE_HANDLES
+								      : FS_MIG_FIND_PATHS,
+		.on_error = cfg->migration_on_error == MIGRATION_ON_ERROR_GUEST_ERROR
+				    ? FS_MIG_GUEST_ERROR
+				    : FS_MIG_ABORT,
+		.verify_handles = cfg->migration_verify_handles,
+	};
+
+	fs_passthrough_set_migration(fs, &mo);
 }
 
 static int new_server(const struct config *cfg, void *fs, struct fuse_server **srv)
@@ -222,19 +178,19 @@ static int new_server(const struct config *cfg, void *fs, struct fuse_server **s
 }
 
 /* The command line, and what it asks that needs no serving (help, version, capabilities):
- * 1 when that is done (cfg freed), 0 to go on, negative after a bad command line. */
+ * 1 when that is done (cfg freed), 0 to go on, minus the exit status after a bad command line
+ * (2 for a usage error, 1 for a refusal after parsing, as the Rust daemon). */
 static int read_options(int argc, char **argv, struct config *cfg)
 {
-	if (argc < 2) {
-		config_print_help(argv[0]);
-		return 1;
-	}
-	if (config_parse(cfg, argc, argv) < 0)
-		return -EINVAL;
+	int r = config_parse(cfg, argc, argv);
+
+	if (r < 0)
+		return -config_exit_status(r);
 	if (cfg->help)
 		config_print_help(argv[0]);
 	else if (cfg->version)
-		printf("virtiofsd %s\n", VIRTIOFSD_VERSION);
+		printf("virtiofsd-c %s\ncommand line compatible with virtiofsd %s\n",
+		       VIRTIOFSD_VERSION, VIRTIOFSD_RUST_COMPAT);
 	else if (cfg->print_capabilities)
 		print_capabilities();
 	else
@@ -247,8 +203,7 @@ static int read_options(int argc, char **argv, struct config *cfg)
 static int check_options(struct config *cfg, struct sb_opts *sbo, struct sb_caps_opts *co)
 {
 	sandbox_opts(cfg, sbo, co);
-	if (check_required(cfg) < 0 || refuse_unimplemented(cfg) < 0 || sb_check(sbo) < 0 ||
-	    sb_caps_check(co) < 0) {
+	if (sb_check(sbo) < 0 || sb_caps_check(co) < 0) {
 		config_free(cfg);
 		return -EINVAL;
 	}
@@ -269,13 +224,15 @@ int main(int argc, char **argv)
 
 	r = read_options(argc, argv, &cfg);
 	if (r != 0)
-		return r < 0 ? 1 : 0;
+		return r < 0 ? -r : 0;
 	if (check_options(&cfg, &sbo, &co) < 0)
 		return 1;
-	log_init(cfg.log_level, cfg.syslog);
+	log_setup(cfg.log_level, cfg.syslog, getenv("RUST_LOG"));
+	config_log_warnings(&cfg);
 	signal(SIGPIPE, SIG_IGN);
-	sb_set_rlimit_nofile(cfg.rlimit_nofile_set, cfg.rlimit_nofile); /* a failure only warns */
-	r = listen_socket(&cfg, &l);
+	r = sb_set_rlimit_nofile(cfg.rlimit_nofile_set, cfg.rlimit_nofile);
+	if (r == 0)
+		r = listen_socket(&cfg, &l);
 	if (r < 0)
 		goto out;
 	listening = true;
@@ -286,15 +243,18 @@ int main(int argc, char **argv)
 	r = open_filesystem(&cfg, &env, &fs);
 	if (r < 0)
 		goto out;
-	/* DAC_READ_SEARCH (open_by_handle_at) stays only if handles are really in use. */
-	co.file_handles = fs_passthrough_uses_handles(fs);
+	set_migration(&cfg, fs);
+	/* DAC_READ_SEARCH (open_by_handle_at) stays only if handles are really in use, or a
+	 * migration destination in file-handles mode will open the source's. */
+	co.file_handles = fs_passthrough_uses_handles(fs) ||
+			  cfg.migration_mode == MIGRATION_FILE_HANDLES;
 	r = new_server(&cfg, fs, &srv);
 	if (r < 0)
 		goto out;
 	/* Everything is open; no thread runs yet. */
 	r = sb_drop_caps(&co);
 	if (r == 0)
-		r = sb_seccomp_install(seccomp_action(cfg.seccomp), cfg.syslog);
+		r = sb_seccomp_install(cfg.seccomp, cfg.syslog);
 	if (r == 0)
 		r = serve(&l, &cfg, srv);
 out:

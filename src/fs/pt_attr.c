@@ -148,7 +148,7 @@ int pt_setattr(void *fsp, const struct fs_ctx *c, uint64_t ino, const struct fs_
 	if (r < 0)
 		return r;
 	if (a->valid & FATTR_FH) {
-		r = pt_handle_get(fs, a->fh, &h);
+		r = pt_handle_get(fs, ino, a->fh, &h);
 		if (r < 0)
 			goto out_put;
 	}

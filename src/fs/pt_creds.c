@@ -141,7 +141,7 @@ int pt_creds_enter(struct pt_fs *fs, const struct fs_ctx *c, uint32_t umask_val,
 	return 0;
 
 out_err:
-	log_error("switching to uid %u gid %u failed: %s", uid, gid, strerror(-r));
+	log_error_rl("switching to uid %u gid %u failed: %s", uid, gid, strerror(-r));
 	if (groups > 0)
 		leave_groups();
 	return r;

@@ -286,7 +286,7 @@ int pt_new_file_publish(struct pt_fs *fs, struct pt_inode *p, int fd, int path_f
 		pt_fd_unreserve(fs);
 		return r;
 	}
-	r = pt_handle_add(fs, fd, entry->nodeid, &fh); /* owns fd and the other one */
+	r = pt_handle_add(fs, entry->nodeid, fd, &fh); /* owns fd and the other one */
 	if (r < 0) {
 		pt_inode_forget(fs, entry->nodeid, 1);
 		return r;

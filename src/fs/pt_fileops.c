@@ -98,7 +98,7 @@ static int open_handle(struct pt_fs *fs, uint64_t ino, bool dir, uint32_t flags,
 		pt_fd_unreserve(fs);
 		goto out_put;
 	}
-	r = pt_handle_add(fs, fd, ino, &fh);
+	r = pt_handle_add(fs, ino, fd, &fh);
 	if (r == 0)
 		pt_fill_open(fs, dir, fh, out);
 out_put:
@@ -129,7 +129,7 @@ int pt_read(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_
 		return -EINVAL;
 	if (dst->len == 0)
 		return 0;
-	r = pt_handle_get(fs, fh, &h);
+	r = pt_handle_get(fs, ino, fh, &h);
 	if (r < 0)
 		return r;
 	n = iov_preadv_all(h->fd, dst, (off_t)offset);
@@ -172,7 +172,7 @@ int pt_write(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint6
 		return -EROFS;
 	if (offset > INT64_MAX || src->len > INT_MAX) /* the byte count is returned as an int */
 		return -EINVAL;
-	r = pt_handle_get(fs, fh, &h);
+	r = pt_handle_get(fs, ino, fh, &h);
 	if (r < 0)
 		return r;
 	if (write_flags & FUSE_WRITE_KILL_SUIDGID)
@@ -188,7 +188,7 @@ int pt_write(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint6
 int pt_release(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint32_t flags,
 	       uint32_t release_flags, uint64_t lock_owner)
 {
-	pt_locks_release(fs, fh, release_flags);
+	pt_locks_release(fs, ino, fh, release_flags);
 	return pt_handle_release(fs, fh);
 }
 
@@ -202,7 +202,7 @@ int pt_fsync(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, bool d
 	struct pt_handle *h;
 	int r;
 
-	r = pt_handle_get(fs, fh, &h);
+	r = pt_handle_get(fs, ino, fh, &h);
 	if (r < 0)
 		return r;
 	r = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
@@ -218,7 +218,7 @@ int pt_flush(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64
 	int r, d;
 
 	pt_locks_flush(fs, ino, lock_owner);
-	r = pt_handle_get(fs, fh, &h);
+	r = pt_handle_get(fs, ino, fh, &h);
 	if (r < 0)
 		return r;
 	d = fcntl(h->fd, F_DUPFD_CLOEXEC, 0);
@@ -241,7 +241,7 @@ int pt_fallocate(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, u
 		return -EROFS;
 	if (offset > INT64_MAX || length > INT64_MAX)
 		return -EINVAL;
-	r = pt_handle_get(fs, fh, &h);
+	r = pt_handle_get(fs, ino, fh, &h);
 	if (r < 0)
 		return r;
 	r = fallocate(h->fd, (int)mode, (off_t)offset, (off_t)length) < 0 ? -errno : 0;
@@ -261,7 +261,7 @@ int pt_lseek(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64
 	if (whence != SEEK_SET && whence != SEEK_END && whence != SEEK_DATA &&
 	    whence != SEEK_HOLE)
 		return -EINVAL;
-	r = pt_handle_get(fs, fh, &h);
+	r = pt_handle_get(fs, ino, fh, &h);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&h->dir_lock);
@@ -291,10 +291,10 @@ int pt_copy_file_range(void *fsp, const struct fs_ctx *c, uint64_t ino_in, uint6
 		return -EINVAL;
 	if (len > (1u << 30))
 		len = 1u << 30; /* the byte count is returned as an int; the guest loops */
-	r = pt_handle_get(fs, fh_in, &in);
+	r = pt_handle_get(fs, ino_in, fh_in, &in);
 	if (r < 0)
 		return r;
-	r = pt_handle_get(fs, fh_out, &out);
+	r = pt_handle_get(fs, ino_out, fh_out, &out);
 	if (r < 0)
 		goto out_put;
 	n = copy_file_range(in->fd, &oi, out->fd, &oo, (size_t)len, 0);

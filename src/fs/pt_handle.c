@@ -60,7 +60,7 @@ uint64_t pt_handle_id(const struct pt_handle *h)
 	return h->adopted ? h->adopted_id : (uint64_t)h->gen << 32 | h->idx;
 }
 
-int pt_handle_add(struct pt_fs *fs, int fd, uint64_t ino, uint64_t *fh)
+int pt_handle_add(struct pt_fs *fs, uint64_t ino, int fd, uint64_t *fh)
 {
 	struct pt_htable *t = &fs->handles;
 	struct pt_handle *h;
@@ -135,13 +135,15 @@ static struct pt_handle *handle_find(struct pt_htable *t, uint64_t fh)
 	return h;
 }
 
-int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out)
+int pt_handle_get(struct pt_fs *fs, uint64_t ino, uint64_t fh, struct pt_handle **out)
 {
 	struct pt_htable *t = &fs->handles;
 	struct pt_handle *h;
 
 	pthread_mutex_lock(&t->lock);
 	h = handle_find(t, fh);
+	if (h && h->ino != ino)
+		h = NULL; /* another inode's open file: never act on it */
 	if (h)
 		h->refs++;
 	pthread_mutex_unlock(&t->lock);

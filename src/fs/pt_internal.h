@@ -78,7 +78,7 @@ struct pt_mounts {
 
 struct pt_handle {
 	int fd; /* a real open file or directory, owned */
-	uint64_t ino; /* the guest id of its inode (migration sends it) */
+	uint64_t ino; /* the guest id of its inode: requests must name it (migration sends it) */
 	uint32_t idx;
 	uint32_t gen;
 	bool adopted; /* id from a migration source: adopted_id */
@@ -107,15 +107,16 @@ struct pt_fs {
 	bool switch_creds; /* the daemon is root: it can act as the caller when creating */
 	uid_t euid;
 	gid_t egid;
-	bool writeback; /* negotiated FUSE_WRITEBACK_CACHE */
-	bool submounts; /* negotiated FUSE_SUBMOUNTS and asked for */
-	uint64_t conn_flags; /* the INIT flags agreed with the guest (migration sends some) */
+	/* writeback, submounts and fd_limit are set by INIT while other queues serve requests. */
+	atomic_bool writeback; /* negotiated FUSE_WRITEBACK_CACHE */
+	atomic_bool submounts; /* negotiated FUSE_SUBMOUNTS and asked for */
+	_Atomic uint64_t conn_flags; /* the INIT flags agreed with the guest (migration sends some) */
 	uint64_t timeout; /* entry/attr validity, seconds */
 	struct pt_itable inodes; /* every access under inodes.lock; fds used outside it hold refs */
 	struct pt_htable handles; /* every access under handles.lock; same refs rule */
 	struct pt_locks *locks; /* lock owners' open file descriptions (pt_lock.c) */
 	atomic_long nfds; /* fds held for the guest (inodes + handles), bounded by fd_limit */
-	long fd_limit;
+	atomic_long fd_limit;
 	bool use_handles; /* inode file handles: decided at start-up (pt_fh_setup) */
 	int mountinfo_fd;
 	bool own_mountinfo_fd;
@@ -153,11 +154,12 @@ int pt_inode_adopt(struct pt_fs *fs, uint64_t id, int fd, const struct pt_key *k
 int pt_htable_init(struct pt_htable *t);
 void pt_htable_fini(struct pt_fs *fs);
 /* Takes ownership of fd (already reserved); ino is the guest id of its inode. */
-int pt_handle_add(struct pt_fs *fs, int fd, uint64_t ino, uint64_t *fh);
+int pt_handle_add(struct pt_fs *fs, uint64_t ino, int fd, uint64_t *fh);
 /* Migration: a handle under an id another daemon made (fd owned and reserved). */
 int pt_handle_adopt(struct pt_fs *fs, uint64_t id, int fd, uint64_t ino);
 uint64_t pt_handle_id(const struct pt_handle *h);
-int pt_handle_get(struct pt_fs *fs, uint64_t fh, struct pt_handle **out);
+/* The handle fh, if it is open for inode ino (as the Rust daemon checks); -EBADF otherwise. */
+int pt_handle_get(struct pt_fs *fs, uint64_t ino, uint64_t fh, struct pt_handle **out);
 void pt_handle_put(struct pt_fs *fs, struct pt_handle *h);
 int pt_handle_release(struct pt_fs *fs, uint64_t fh);
 void pt_handle_release_all(struct pt_fs *fs);
@@ -258,7 +260,7 @@ int pt_locks_new(struct pt_locks **out);
 void pt_locks_free(struct pt_fs *fs);
 void pt_locks_clear(struct pt_fs *fs);
 void pt_locks_flush(struct pt_fs *fs, uint64_t ino, uint64_t owner);
-void pt_locks_release(struct pt_fs *fs, uint64_t fh, uint32_t release_flags);
+void pt_locks_release(struct pt_fs *fs, uint64_t ino, uint64_t fh, uint32_t release_flags);
 int pt_getlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
 	     const struct fuse_file_lock *lk, struct fuse_file_lock *out);
 int pt_setlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,

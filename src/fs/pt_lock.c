@@ -243,7 +243,7 @@ int pt_getlk(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint6
 	return 0;
 }
 
-static int set_flock(struct pt_fs *fs, uint64_t fh, uint32_t type, bool sleep)
+static int set_flock(struct pt_fs *fs, uint64_t ino, uint64_t fh, uint32_t type, bool sleep)
 {
 	struct pt_handle *h;
 	int op, r;
@@ -251,7 +251,7 @@ static int set_flock(struct pt_fs *fs, uint64_t fh, uint32_t type, bool sleep)
 	op = type == F_UNLCK ? LOCK_UN : type == F_RDLCK ? LOCK_SH : LOCK_EX;
 	if (!sleep)
 		op |= LOCK_NB;
-	r = pt_handle_get(fs, fh, &h);
+	r = pt_handle_get(fs, ino, fh, &h);
 	if (r < 0)
 		return r;
 	r = flock(h->fd, op) < 0 ? -errno : 0;
@@ -268,7 +268,7 @@ int pt_setlk(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint6
 	int r;
 
 	if (is_flock)
-		return set_flock(fs, fh, lk->type, sleep);
+		return set_flock(fs, ino, fh, lk->type, sleep);
 	/* Nothing to unlock for an owner that never locked this file. */
 	r = ofd_get(fs, ino, owner, lk->type == F_WRLCK, lk->type != F_UNLCK, &o);
 	if (r == -ENOENT && lk->type == F_UNLCK)
@@ -327,12 +327,12 @@ static struct pt_ofd *take_by_fh(struct pt_locks *l, uint64_t fh)
  * (their owner is the open file, which FLUSH does not name); a process's POSIX locks were
  * dropped by the FLUSH of its last close already.
  */
-void pt_locks_release(struct pt_fs *fs, uint64_t fh, uint32_t release_flags)
+void pt_locks_release(struct pt_fs *fs, uint64_t ino, uint64_t fh, uint32_t release_flags)
 {
 	struct pt_ofd *o;
 
 	if (release_flags & FUSE_RELEASE_FLOCK_UNLOCK)
-		set_flock(fs, fh, F_UNLCK, false);
+		set_flock(fs, ino, fh, F_UNLCK, false);
 	while (fs->locks && (o = take_by_fh(fs->locks, fh)))
 		ofd_put(fs, o);
 }

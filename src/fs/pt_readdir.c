@@ -142,7 +142,7 @@ int pt_readdir(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uin
 		if (r < 0)
 			return r;
 	}
-	r = pt_handle_get(s.fs, fh, &h);
+	r = pt_handle_get(s.fs, ino, fh, &h);
 	if (r < 0)
 		goto out_put;
 	pthread_mutex_lock(&h->dir_lock);

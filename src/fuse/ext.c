@@ -9,7 +9,25 @@
 
 #include "log.h"
 
-#define SECCTX_PREFIX "security."
+/*
+ * The names SECURITY_CTX can carry: the guest kernel sends the xattr name its LSM returns from
+ * security_dentry_init_security(), the file's label attribute. Any other security.* name is a
+ * guest choosing what we write under a name that means something else to the host
+ * (security.capability: file capabilities; security.ima/evm: integrity data), with no --xattr
+ * needed: refused. An LSM not listed here gets EINVAL on create with --security-label.
+ */
+static const char *const lsm_label_names[] = {
+	"security.selinux", /* SELinux */
+	"security.SMACK64", /* Smack */
+};
+
+static bool lsm_label_name(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(lsm_label_names) / sizeof(lsm_label_names[0]); i++)
+		if (strlen(lsm_label_names[i]) == len && memcmp(lsm_label_names[i], name, len) == 0)
+			return true;
+	return false;
+}
 
 static uint32_t get_u32(const uint8_t *p)
 {
@@ -35,9 +53,7 @@ static int secctx_entry(const uint8_t *p, size_t len, struct fs_secctx *out)
 	namelen = (size_t)(nul - name);
 	if (namelen == 0 || namelen > XATTR_NAME_MAX)
 		return -EINVAL;
-	/* A label is a security.* attribute; anything else is not what SECURITY_CTX carries. */
-	if (namelen <= strlen(SECCTX_PREFIX) ||
-	    memcmp(name, SECCTX_PREFIX, strlen(SECCTX_PREFIX)) != 0)
+	if (!lsm_label_name((const char *)name, namelen))
 		return -EINVAL;
 	if (fc.size > XATTR_SIZE_MAX || fc.size > len - sizeof(fc) - namelen - 1)
 		return -EINVAL;

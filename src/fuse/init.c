@@ -7,12 +7,15 @@
 
 #include "log.h"
 
+/* Every line here is rate-limited per call site: a guest can send INIT as often as it likes (each
+ * one restarts the session), and each must not cost the host a log line. */
+
 /* What this server can offer, before looking at what the guest offered. */
 uint64_t fuse_supported_flags(const struct fuse_server_opts *o)
 {
 	uint64_t f = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_HAS_IOCTL_DIR |
 		     FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
-		     FUSE_SUBMOUNTS | FUSE_INIT_EXT | FUSE_CREATE_SUPP_GROUP;
+		     FUSE_SUBMOUNTS | FUSE_INIT_EXT | FUSE_CREATE_SUPP_GROUP | FUSE_ALLOW_IDMAP;
 
 	if (o->readdirplus)
 		f |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO;
@@ -39,13 +42,13 @@ static int check_required(const struct fuse_server_opts *o, uint64_t offered)
 	const uint64_t acl = FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT;
 
 	if (o->posix_acl && (offered & acl) != acl) {
-		log_error("INIT: --posix-acl needs POSIX_ACL, DONT_MASK and SETXATTR_EXT, which "
+		log_error_rl("INIT: --posix-acl needs POSIX_ACL, DONT_MASK and SETXATTR_EXT, which "
 			  "the guest did not offer (flags 0x%llx)",
 			  (unsigned long long)offered);
 		return -EPROTO;
 	}
 	if (o->security_label && !(offered & FUSE_SECURITY_CTX)) {
-		log_error("INIT: --security-label needs SECURITY_CTX, which the guest did not "
+		log_error_rl("INIT: --security-label needs SECURITY_CTX, which the guest did not "
 			  "offer");
 		return -EPROTO;
 	}
@@ -75,7 +78,7 @@ static int negotiate(struct fuse_server *srv, const struct fuse_init_in *in, siz
 		};
 		r = srv->ops->init(srv->fs, &conn, &want);
 		if (r < 0) {
-			log_error("INIT: the filesystem refused the connection: %s", strerror(-r));
+			log_error_rl("INIT: the filesystem refused the connection: %s", strerror(-r));
 			return r;
 		}
 	}
@@ -115,7 +118,7 @@ int fuse_do_init(struct fuse_req *req)
 	if (inlen > sizeof(in))
 		inlen = sizeof(in);
 	fuse_cur_read(&req->args, &in, inlen);
-	log_info("INIT: guest FUSE %u.%u, flags 0x%x", in.major, in.minor, in.flags);
+	log_info_rl("INIT: guest FUSE %u.%u, flags 0x%x", in.major, in.minor, in.flags);
 	if (in.major > FUSE_OUR_MAJOR) {
 		/* Tell the guest our major; it may retry INIT with it. */
 		memset(&out, 0, sizeof(out));
@@ -124,7 +127,7 @@ int fuse_do_init(struct fuse_req *req)
 		return fuse_reply(req, &out, sizeof(out), NULL, 0);
 	}
 	if (in.major < FUSE_OUR_MAJOR || in.minor < FUSE_MIN_MINOR) {
-		log_error("INIT: guest FUSE %u.%u unsupported (need %u.%u or later)", in.major,
+		log_error_rl("INIT: guest FUSE %u.%u unsupported (need %u.%u or later)", in.major,
 			  in.minor, FUSE_OUR_MAJOR, FUSE_MIN_MINOR);
 		return -EPROTO;
 	}
@@ -132,7 +135,7 @@ int fuse_do_init(struct fuse_req *req)
 	if (atomic_load(&srv->phase) == FUSE_PHASE_READY) {
 		/* The guest rebooted (the device was restarted without a DESTROY): its old inodes
 		 * and handles are gone with its old kernel, so start a new session. */
-		log_info("INIT on an initialised session: the guest restarted, dropping its state");
+		log_info_rl("INIT on an initialised session: the guest restarted, dropping its state");
 		fuse_server_reset_locked(srv);
 	}
 	r = negotiate(srv, &in, inlen, &flags);
@@ -144,7 +147,7 @@ int fuse_do_init(struct fuse_req *req)
 	pthread_mutex_unlock(&srv->lock);
 	if (r < 0)
 		return r;
-	log_info("INIT: agreed FUSE %u.%u, flags 0x%llx", FUSE_OUR_MAJOR,
+	log_info_rl("INIT: agreed FUSE %u.%u, flags 0x%llx", FUSE_OUR_MAJOR,
 		 in.minor < FUSE_OUR_MINOR ? in.minor : FUSE_OUR_MINOR, (unsigned long long)flags);
 	fill_init_out(&out, &in, flags);
 	return fuse_reply(req, &out, sizeof(out), NULL, 0);

@@ -38,8 +38,10 @@ struct fuse_server {
 	struct fuse_server_opts opts;
 	pthread_mutex_t lock; /* serialises INIT, DESTROY and reset; guards the fields below */
 	_Atomic int phase;    /* enum fuse_phase; READY published after the fields below */
-	uint64_t flags;	      /* negotiated INIT flags (flags2 in the upper word) */
-	uint32_t minor;	      /* guest's protocol minor */
+	/* Written under lock by INIT and DESTROY while requests on other queues read them: atomic
+	 * (a request racing a guest restart sees the old or the new value, never a torn one). */
+	_Atomic uint64_t flags; /* negotiated INIT flags (flags2 in the upper word) */
+	_Atomic uint32_t minor; /* guest's protocol minor */
 	struct fuse_waitq *waitq; /* requests waiting in their own thread (async.c) */
 };
 

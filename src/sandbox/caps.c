@@ -88,7 +88,11 @@ int sb_drop_caps(const struct sb_caps_opts *o)
 
 	if (r < 0)
 		return r;
-	if (geteuid() != 0) {
+	/* Not root, and no capabilities to narrow: as a plain user. (In a user namespace
+	 * whose map leaves the caller's own uid, the daemon is not root but holds the
+	 * namespace's capabilities: those are narrowed as root's are.) */
+	capng_get_caps_process();
+	if (geteuid() != 0 && capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE) {
 		if (o->modcaps)
 			log_warn("--modcaps ignored: not running as root, no capabilities to keep");
 		return 0;

@@ -1,10 +1,11 @@
 /*
  * Id maps of the user namespace an unprivileged daemon creates.
  *
- * Explicit --uid-map/--gid-map ranges go through the setuid helpers newuidmap/newgidmap (they
- * check /etc/subuid and /etc/subgid); the default, the caller's own uid and gid as 0 inside, is
- * written directly: the kernel allows the namespace owner to map its own ids once setgroups is
- * denied, so the default needs neither the helpers nor subordinate ranges.
+ * As the Rust daemon: explicit --uid-map/--gid-map ranges go through the setuid helpers
+ * newuidmap/newgidmap (they check /etc/subuid and /etc/subgid); the default maps the caller's
+ * own uid and gid to themselves, written directly: the kernel allows the namespace owner to map
+ * its own ids once setgroups is denied, so the default needs neither the helpers nor
+ * subordinate ranges, and the guest sees the caller's files as the caller's, not root's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,24 +126,36 @@ out_free:
 	return r;
 }
 
+/* One range mapping only the caller's own id (the default, or the same given explicitly):
+ * written directly, as the Rust daemon does; anything else needs the setuid helper. */
+static bool own_id_only(const struct sb_idmap *m, size_t n, uint32_t outer)
+{
+	return n == 0 || (n == 1 && m[0].host_id == outer && m[0].count == 1);
+}
+
+static int write_map(pid_t target, const char *kind, const struct sb_idmap *m, size_t n,
+		     uint32_t outer)
+{
+	char line[64], file[16];
+
+	if (!own_id_only(m, n, outer))
+		return run_map_tool(kind, target, m, n);
+	if (strcmp(kind, "gid") == 0) {
+		int r = write_proc_file(target, "setgroups", "deny");
+		if (r < 0)
+			return r;
+	}
+	snprintf(line, sizeof(line), "%u %u 1", (unsigned)(n ? m[0].ns_id : outer),
+		 (unsigned)outer);
+	snprintf(file, sizeof(file), "%s_map", kind);
+	return write_proc_file(target, file, line);
+}
+
 int sb_idmap_write(pid_t target, const struct sb_opts *o, uid_t outer_uid, gid_t outer_gid)
 {
-	char line[64];
-	int r;
+	int r = write_map(target, "uid", o->uid_maps, o->n_uid_maps, outer_uid);
 
-	if (o->n_uid_maps) {
-		r = run_map_tool("uid", target, o->uid_maps, o->n_uid_maps);
-	} else {
-		snprintf(line, sizeof(line), "0 %u 1", (unsigned)outer_uid);
-		r = write_proc_file(target, "uid_map", line);
-	}
 	if (r < 0)
 		return r;
-	if (o->n_gid_maps)
-		return run_map_tool("gid", target, o->gid_maps, o->n_gid_maps);
-	r = write_proc_file(target, "setgroups", "deny");
-	if (r < 0)
-		return r;
-	snprintf(line, sizeof(line), "0 %u 1", (unsigned)outer_gid);
-	return write_proc_file(target, "gid_map", line);
+	return write_map(target, "gid", o->gid_maps, o->n_gid_maps, outer_gid);
 }

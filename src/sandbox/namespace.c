@@ -168,14 +168,19 @@ static int unshare_as_user(const struct sb_opts *o)
 		log_error("sandbox: writing the id maps of the new user namespace failed");
 		_exit(1);
 	}
-	r = step(setresgid(0, 0, 0), "setresgid(0) inside the user namespace");
-	if (r == 0)
-		r = step(setresuid(0, 0, 0), "setresuid(0) inside the user namespace");
+	/* Root inside when the maps give id 0; a map without it (the default one, or
+	 * :65534:65534:1:) leaves the caller's ids, with a warning, as the Rust daemon does. */
+	if (setresgid(0, 0, 0) < 0)
+		log_warn("sandbox: cannot become gid 0 in the user namespace (%s): the gid map "
+			 "does not include it; serving as gid %u", strerror(errno), (unsigned)getegid());
+	if (setresuid(0, 0, 0) < 0)
+		log_warn("sandbox: cannot become uid 0 in the user namespace (%s): the uid map "
+			 "does not include it; serving as uid %u", strerror(errno), (unsigned)geteuid());
 	/* Denied (EPERM) with the default map, where setgroups is off for good anyway. */
-	if (r == 0 && setgroups(0, NULL) < 0 && errno != EPERM)
-		r = step(-1, "dropping the supplementary groups inside the user namespace");
-	if (r < 0)
+	if (setgroups(0, NULL) < 0 && errno != EPERM) {
+		step(-1, "dropping the supplementary groups inside the user namespace");
 		_exit(1);
+	}
 	return 0;
 }
 

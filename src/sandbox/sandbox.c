@@ -14,14 +14,6 @@
 #include "log.h"
 #include "sandbox/internal.h"
 
-static bool maps_cover_zero(const struct sb_idmap *m, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (m[i].ns_id == 0)
-			return true;
-	return false;
-}
-
 int sb_check(const struct sb_opts *o)
 {
 	bool root = geteuid() == 0;
@@ -39,17 +31,6 @@ int sb_check(const struct sb_opts *o)
 	}
 	if (maps && o->mode != SB_MODE_NAMESPACE) {
 		fprintf(stderr, "virtiofsd: --uid-map/--gid-map need --sandbox=namespace\n");
-		return -EINVAL;
-	}
-	/* The serving process becomes uid and gid 0 inside its namespace. */
-	if (o->n_uid_maps && !maps_cover_zero(o->uid_maps, o->n_uid_maps)) {
-		fprintf(stderr, "virtiofsd: --uid-map must map id 0 inside the namespace "
-				"(e.g. :0:1000:1:)\n");
-		return -EINVAL;
-	}
-	if (o->n_gid_maps && !maps_cover_zero(o->gid_maps, o->n_gid_maps)) {
-		fprintf(stderr, "virtiofsd: --gid-map must map id 0 inside the namespace "
-				"(e.g. :0:1000:1:)\n");
 		return -EINVAL;
 	}
 	return 0;

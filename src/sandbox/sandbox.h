@@ -65,8 +65,9 @@ int sb_check(const struct sb_opts *o);
 int sb_enter(const struct sb_opts *o, struct sb_env *env);
 void sb_env_free(struct sb_env *env);
 
-/* --rlimit-nofile: set=false takes the default min(1000000, fs.nr_open); value 0 leaves the
- * limit. A failure is logged as a warning and returned; the daemon may go on. */
+/* --rlimit-nofile: set=false takes the default min(1000000, fs.nr_open), falling back to the
+ * hard limit and never lowering a higher soft limit; value 0 leaves the limit. An explicit value
+ * that cannot be set fails (logged): the daemon stops, as the Rust daemon does. */
 int sb_set_rlimit_nofile(bool set, uint64_t value);
 
 struct sb_caps_opts {

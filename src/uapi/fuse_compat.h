@@ -68,6 +68,11 @@ struct fuse_statx_out {
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #endif
 
+/* 7.40 (Linux 6.12): the server copes with idmapped mounts of the guest. */
+#ifndef FUSE_ALLOW_IDMAP
+#define FUSE_ALLOW_IDMAP (1ULL << 40)
+#endif
+
 /* The wire layout is fixed by the protocol: catch a mistake at build time. */
 _Static_assert(sizeof(struct fuse_statx) == 256, "fuse_statx is 256 bytes on the wire");
 _Static_assert(sizeof(struct fuse_statx_in) == 24, "fuse_statx_in is 24 bytes on the wire");

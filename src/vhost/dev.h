@@ -48,6 +48,8 @@ struct vu_queue {
 	 * completion may be counted before the deferral that it ends. Not part of inflight:
 	 * memory table changes do not wait for them (they hold no guest memory). */
 	int deferred;
+	/* Replies completed while the ring was unmapped, delivered once it is back (lock). */
+	struct vu_parked *parked;
 };
 
 struct vu_pool;
@@ -121,6 +123,11 @@ void vu_deferred_complete(void *ctx, uint32_t id, const void *reply, size_t len)
 void vu_deferred_add(struct vu_queue *q, int delta);
 /* Cancel q's deferred requests and wait until each is completed (queue stop). */
 void vu_deferred_cancel(struct vu_queue *q);
+/* Push the parked replies; the ring must be mapped and memory unchanging (the memory lock
+ * held, either side). Returns how many were delivered. */
+unsigned vu_deferred_deliver_parked(struct vu_queue *q);
+/* Forget the parked replies (the queue is reset: its driver is gone); returns how many. */
+unsigned vu_deferred_drop_parked(struct vu_queue *q);
 
 /* pool.c */
 struct vu_pool *vu_pool_new(unsigned size);
@@ -157,5 +164,20 @@ int vu_set_device_state_fd(struct vu_dev *d, struct vu_msg *m);
 int vu_check_device_state(struct vu_dev *d, struct vu_msg *m);
 /* Waits for a transfer thread still running (disconnect). */
 void vu_state_fini(struct vu_dev *d);
+
+/* Protocol features offered whatever the options; devcfg.c adds CONFIG with a tag and
+ * DEVICE_STATE when the layer above can save and load its state. */
+#define VU_PROTOCOL_FEATURES                                                                       \
+	((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |          \
+	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                             \
+	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) |                                         \
+	 (1ull << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                            \
+	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |                                     \
+	 (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
+
+/* devcfg.c: the config space (GET_CONFIG / SET_CONFIG). */
+uint64_t vu_protocol_features_offered(const struct vu_dev *d);
+int vu_get_config(struct vu_dev *d, struct vu_msg *m);
+int vu_set_config(struct vu_dev *d, struct vu_msg *m);
 
 #endif

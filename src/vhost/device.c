@@ -20,23 +20,6 @@
 	 (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |          \
 	 (1ull << VHOST_USER_F_LOG_ALL))
 
-#define VU_PROTOCOL_FEATURES                                                                       \
-	((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |          \
-	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_REQ) |                                             \
-	 (1ull << VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD) |                                         \
-	 (1ull << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                                            \
-	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |                                     \
-	 (1ull << VHOST_USER_PROTOCOL_F_LOG_SHMFD))
-/* Only when the layer above can save and load its state. */
-#define VU_PF_DEVICE_STATE (1ull << VHOST_USER_PROTOCOL_F_DEVICE_STATE)
-
-static uint64_t protocol_features(const struct vu_dev *d)
-{
-	bool state = d->h->state_save && d->h->state_load;
-
-	return VU_PROTOCOL_FEATURES | (state ? VU_PF_DEVICE_STATE : 0);
-}
-
 int vu_reply_u64(struct vu_dev *d, struct vu_msg *m, uint64_t v)
 {
 	return vu_msg_reply(d->sock, &m->hdr, &v, sizeof(v));
@@ -64,17 +47,17 @@ static int set_features(struct vu_dev *d, struct vu_msg *m)
 
 static int get_protocol_features(struct vu_dev *d, struct vu_msg *m)
 {
-	return vu_reply_u64(d, m, protocol_features(d));
+	return vu_reply_u64(d, m, vu_protocol_features_offered(d));
 }
 
 static int set_protocol_features(struct vu_dev *d, struct vu_msg *m)
 {
-	uint64_t v = m->payload.u64;
+	uint64_t v = m->payload.u64, offered = vu_protocol_features_offered(d);
 
-	if (v & ~protocol_features(d)) {
+	if (v & ~offered) {
 		log_error("vhost-user: SET_PROTOCOL_FEATURES 0x%" PRIx64
 			  " acks features we never offered (0x%" PRIx64 ")",
-			  v, protocol_features(d));
+			  v, offered);
 		return -EINVAL;
 	}
 	d->protocol_features = v;
@@ -151,6 +134,8 @@ static const struct vu_req reqs[VHOST_USER_REQUEST_MAX] = {
     [VHOST_USER_GET_QUEUE_NUM] = {get_queue_num, SZ_ANY, 0, true},
     [VHOST_USER_SET_VRING_ENABLE] = {vu_set_vring_enable, 8, 0, false},
     [VHOST_USER_SET_BACKEND_REQ_FD] = {set_backend_req_fd, SZ_ANY, 1, false},
+    [VHOST_USER_GET_CONFIG] = {vu_get_config, SZ_ANY, 0, true},
+    [VHOST_USER_SET_CONFIG] = {vu_set_config, SZ_ANY, 0, false},
     [VHOST_USER_RESET_DEVICE] = {reset_device, SZ_ANY, 0, false},
     [VHOST_USER_GET_MAX_MEM_SLOTS] = {get_max_mem_slots, SZ_ANY, 0, true},
     [VHOST_USER_ADD_MEM_REG] = {vu_add_mem_reg, sizeof(struct vu_mem_reg), 1, false},

@@ -23,7 +23,9 @@ struct vu_handler {
 	 * handler keeps the request (a lock wait) and later calls complete(ctx, id, reply, len)
 	 * once, from any thread, with the whole reply. It touches no iovec of the call after
 	 * returning, so guest memory may be remapped meanwhile (the reply goes to the chain's
-	 * buffers as mapped when it completes). */
+	 * buffers as mapped when it completes). complete() may wait for a memory change to
+	 * finish, which waits for the chains inside handle_async(): never call it holding a lock
+	 * that handle_async() may wait for. */
 	size_t (*handle_async)(void *opaque, const struct iovec *in, unsigned in_cnt,
 			       const struct iovec *out, unsigned out_cnt,
 			       void (*complete)(void *ctx, uint32_t id, const void *reply,

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VU_POOL_MAX 256
-
 struct vu_job {
 	struct vu_job *next;
 	struct vu_queue *q;
@@ -116,10 +114,6 @@ struct vu_pool *vu_pool_new(unsigned size)
 {
 	struct vu_pool *p;
 
-	if (size > VU_POOL_MAX) {
-		log_warn("--thread-pool-size=%u: using %u threads", size, VU_POOL_MAX);
-		size = VU_POOL_MAX;
-	}
 	p = calloc(1, sizeof(*p) + size * sizeof(p->threads[0]));
 	if (!p)
 		return NULL;

@@ -145,6 +145,16 @@ struct vu_mem_reg {
 	struct vu_mem_region region;
 };
 
+/* GET_CONFIG / SET_CONFIG payload: this header, then size bytes of the config space. */
+struct vu_config_hdr {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+} __attribute__((packed));
+
+/* QEMU's VHOST_USER_MAX_CONFIG_SIZE: no device config space is larger. */
+#define VHOST_USER_MAX_CONFIG_SIZE 256
+
 /* Largest payload we accept; anything bigger is a framing error. */
 #define VU_MAX_PAYLOAD 4096
 

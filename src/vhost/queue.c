@@ -29,12 +29,17 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Called with q->lock held. */
+/*
+ * Called with q->lock held, and with the memory lock held for reading or no memory change
+ * possible (a pool worker counted in flight): the decision reads the ring. The call fd is
+ * non-blocking (vring.c): a frontend that passes a pipe nobody reads gets a log line, not a
+ * queue thread stuck with both locks held.
+ */
 static void notify_locked(struct vu_queue *q)
 {
 	q->unsignalled = 0;
 	if (vq_should_notify(&q->vq) && q->call_fd >= 0 && eventfd_write(q->call_fd, 1) < 0)
-		log_warn_rl("queue %u: signalling the call eventfd failed: %s", q->index,
+		log_warn_rl("queue %u: signalling the call fd failed: %s", q->index,
 			    strerror(errno));
 }
 
@@ -62,7 +67,8 @@ static void push_batched(struct vu_queue *q, const struct vq_elem *e, uint32_t l
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* all: the batch ends; otherwise only if the oldest unsignalled chain has waited too long. */
+/* all: the batch ends; otherwise only if the oldest unsignalled chain has waited too long.
+ * Called with the memory lock held for reading. */
 static void flush_notify(struct vu_queue *q, bool all)
 {
 	pthread_mutex_lock(&q->lock);
@@ -111,8 +117,8 @@ static bool serve_one(struct vu_queue *q)
 	 * can make us hold. */
 	if (d->pool)
 		vu_wait_queue_idle(q, q->num);
-	flush_notify(q, false);
 	pthread_rwlock_rdlock(&d->mem_lock);
+	flush_notify(q, false);
 	r = vq_pop(&q->vq, &e);
 	if (r == 1 && (!d->pool || vu_pool_submit(d->pool, q, &e) < 0)) {
 		uint32_t len;
@@ -135,11 +141,11 @@ static void drain(struct vu_queue *q)
 		/* A guest that keeps the ring full must not keep us from stopping. */
 		while (!__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE) && serve_one(q))
 			;
+		pthread_rwlock_rdlock(&q->dev->mem_lock);
 		/* Before sleeping (or stopping), every pushed chain is signalled. */
 		flush_notify(q, true);
 		/* Re-arm, then look once more: a chain made available between our last pop and
 		 * the re-arm would otherwise wait for a kick that never comes. */
-		pthread_rwlock_rdlock(&q->dev->mem_lock);
 		more = vq_enable_notify(&q->vq);
 		pthread_rwlock_unlock(&q->dev->mem_lock);
 	} while (more && !__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE));
@@ -163,8 +169,12 @@ void *vu_queue_thread(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		if (p[0].revents & (POLLERR | POLLNVAL)) {
-			log_error("queue %u: the kick fd failed; the queue stops", q->index);
+		/* An eventfd never hangs up: a kick fd that does (a pipe whose writer closed)
+		 * would report it forever, and we would spin. */
+		if (p[0].revents & (POLLERR | POLLNVAL | POLLHUP)) {
+			log_error("queue %u: the kick fd %s; the queue stops until the frontend sets "
+				  "a new one",
+				  q->index, p[0].revents & POLLHUP ? "hung up" : "failed");
 			break;
 		}
 		if (eventfd_read(q->kick_fd, &v) < 0 && errno != EAGAIN)

@@ -22,6 +22,10 @@ int vu_accept(struct vu_listener *l);
 
 struct vu_opts {
 	unsigned thread_pool_size; /* 0: requests run in the queue thread */
+	/* virtio-fs tag served in the config space (1..36 bytes), or NULL: no config space and
+	 * VHOST_USER_PROTOCOL_F_CONFIG not offered (the frontend sets the tag, as QEMU's
+	 * vhost-user-fs-pci does). Must outlive vu_serve(). */
+	const char *tag;
 };
 
 /*

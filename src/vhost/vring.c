@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
@@ -50,6 +51,14 @@ void vu_queue_stop(struct vu_queue *q)
 	 * handler has answered the ones it kept waiting. */
 	vu_wait_queue_idle(q, 1);
 	vu_deferred_cancel(q);
+	/* Replies kept while the ring was unmapped go now if they can; otherwise they wait for
+	 * the restart (the guest's requests stay in flight across a stop). */
+	if (q->vq.mem)
+		vu_deferred_deliver_parked(q);
+	else if (q->parked)
+		log_warn("queue %u: stopped with its ring unmapped: deferred replies wait for the "
+			 "queue to restart",
+			 q->index);
 	q->started = false;
 	__atomic_store_n(&q->stopping, false, __ATOMIC_RELEASE);
 	q->base = q->vq.last_avail_idx;
@@ -87,6 +96,7 @@ void vu_queue_try_start(struct vu_queue *q)
 		return;
 	}
 	vq_start(&q->vq, q->base);
+	vu_deferred_deliver_parked(q);
 	if (q->stop_fd < 0)
 		q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->iov = calloc(vq_iov_max(q->num), sizeof(*q->iov));
@@ -110,7 +120,14 @@ fail:
 
 void vu_queue_reset(struct vu_queue *q)
 {
+	unsigned lost;
+
 	vu_queue_stop(q);
+	/* The driver is gone: its requests with it (a new INIT drops their locks). */
+	lost = vu_deferred_drop_parked(q);
+	if (lost)
+		log_warn("queue %u: reset with %u deferred replies its unmapped ring never got",
+			 q->index, lost);
 	close_fd(&q->kick_fd);
 	close_fd(&q->err_fd);
 	close_fd(&q->stop_fd);
@@ -134,10 +151,11 @@ void vu_queues_remap(struct vu_dev *d)
 			vu_queue_try_start(q);
 			continue;
 		}
-		if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) == 0)
+		if (vq_map(&q->vq, &d->mem, q->desc_uva, q->avail_uva, q->used_uva) == 0) {
+			vu_deferred_deliver_parked(q);
 			/* Kicks that arrived while unmapped were consumed: look again. */
 			eventfd_write(q->kick_fd, 1);
-		else
+		} else
 			/* Usual while the frontend removes regions before adding new ones. */
 			log_debug("queue %u: ring unmapped until guest memory covers it", q->index);
 	}
@@ -242,6 +260,11 @@ int vu_set_vring_fd(struct vu_dev *d, struct vu_msg *m)
 		return -EINVAL;
 	}
 	fd = nofd ? -1 : vu_msg_take_fd(m, 0);
+	/* Eventfds, by the protocol; a pipe instead must not block a queue thread (a full call
+	 * pipe) or a read (an empty kick pipe). */
+	if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		log_warn("queue %u: making the %s fd non-blocking failed: %s", q->index,
+			 vu_request_name(m->hdr.request), strerror(errno));
 	switch (m->hdr.request) {
 	case VHOST_USER_SET_VRING_KICK:
 		if (nofd)

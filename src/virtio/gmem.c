@@ -33,11 +33,23 @@ static int find_gpa_floor(const struct gmem *m, uint64_t gpa)
 	return best;
 }
 
+/* A region whose file the frontend truncated (a SIGBUS caught in it) is no longer used. */
+static bool region_lost(const struct gmem_region *r)
+{
+	if (!gmem_guard_faulted(r->guard))
+		return false;
+	log_error_rl("guest memory region gpa 0x%" PRIx64 " size 0x%" PRIx64
+		     ": the frontend truncated its file after giving it to us; requests using "
+		     "it fail",
+		     r->gpa, r->size);
+	return true;
+}
+
 static const struct gmem_region *find_gpa(const struct gmem *m, uint64_t gpa)
 {
 	int i = find_gpa_floor(m, gpa);
 
-	if (i < 0 || gpa - m->regions[i].gpa >= m->regions[i].size)
+	if (i < 0 || gpa - m->regions[i].gpa >= m->regions[i].size || region_lost(&m->regions[i]))
 		return NULL;
 	return &m->regions[i];
 }
@@ -73,6 +85,7 @@ int gmem_add_host(struct gmem *m, void *host, uint64_t gpa, uint64_t size, uint6
 	    .host = host,
 	    .map_base = NULL,
 	    .map_len = 0,
+	    .guard = -1,
 	};
 
 	return insert_region(m, &r);
@@ -98,7 +111,7 @@ int gmem_add(struct gmem *m, int fd, uint64_t gpa, uint64_t size, uint64_t uva,
 	uint64_t align = map_alignment(fd);
 	uint64_t map_off = mmap_offset & ~(align - 1);
 	uint64_t delta = mmap_offset - map_off;
-	struct gmem_region r = {.gpa = gpa, .size = size, .uva = uva};
+	struct gmem_region r = {.gpa = gpa, .size = size, .uva = uva, .guard = -1};
 	void *p;
 	int ret;
 
@@ -131,10 +144,12 @@ int gmem_add(struct gmem *m, int fd, uint64_t gpa, uint64_t size, uint64_t uva,
 	}
 	r.map_base = p;
 	r.host = (uint8_t *)p + delta;
+	r.guard = gmem_guard_add(p, r.map_len, align);
 	ret = insert_region(m, &r);
 	if (ret < 0) {
 		log_error("guest memory region gpa 0x%" PRIx64 " size 0x%" PRIx64 " refused: %s",
 			  gpa, size, ret == -ENOSPC ? "too many regions" : "overlaps or overflows");
+		gmem_guard_remove(r.guard);
 		munmap(p, r.map_len);
 	}
 	return ret;
@@ -142,6 +157,7 @@ int gmem_add(struct gmem *m, int fd, uint64_t gpa, uint64_t size, uint64_t uva,
 
 static void unmap_region(struct gmem_region *r)
 {
+	gmem_guard_remove(r->guard);
 	if (r->map_base)
 		munmap(r->map_base, r->map_len);
 }
@@ -181,7 +197,7 @@ void *gmem_uva_to_host(const struct gmem *m, uint64_t uva, uint64_t len)
 		const struct gmem_region *r = &m->regions[i];
 
 		if (uva >= r->uva && uva - r->uva < r->size && len <= r->size - (uva - r->uva))
-			return r->host + (uva - r->uva);
+			return region_lost(r) ? NULL : r->host + (uva - r->uva);
 	}
 	return NULL;
 }

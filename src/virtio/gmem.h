@@ -22,6 +22,7 @@ struct gmem_region {
 	uint8_t *host;	/* start in ours */
 	void *map_base; /* what munmap needs */
 	size_t map_len;
+	int guard; /* gmem_guard slot of the mapping, -1 if none */
 };
 
 struct gmem {
@@ -54,5 +55,14 @@ int gmem_host_to_gpa(const struct gmem *m, const void *host, uint64_t len, uint6
  */
 int gmem_map_iov(const struct gmem *m, uint64_t gpa, uint64_t len, struct iovec *iov, unsigned *cnt,
 		 unsigned max);
+
+/*
+ * Recovery from a frontend that truncates guest RAM after mapping it (gmem_guard.c): a SIGBUS
+ * in a guarded mapping gets a zero page and marks the slot; translations into it then fail.
+ * gmem_guard_add returns the slot, or -1 (not guarded: no handler, or the table is full).
+ */
+int gmem_guard_add(void *base, size_t len, uint64_t align);
+void gmem_guard_remove(int slot);
+bool gmem_guard_faulted(int slot);
 
 #endif

@@ -285,6 +285,13 @@ bool vq_should_notify(struct vq *vq)
 	uint16_t old, used_event;
 	bool valid;
 
+	/* Unmapped (the frontend removed the ring's memory): the guest's suppression state is
+	 * out of reach, so signal (a spurious interrupt is harmless, a missing one hangs it), and
+	 * decide afresh once the ring is back. */
+	if (!vq->mem) {
+		vq->signalled_used_valid = false;
+		return true;
+	}
 	/* used->idx must be visible before we read the guest's suppression state. */
 	vq_mb();
 	if (!vq->event_idx)

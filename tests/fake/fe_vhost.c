@@ -162,6 +162,32 @@ int fe_vu_get_u64(struct fe *fe, uint32_t req, uint64_t *out)
 	return recv_u64_reply(fe, req, out);
 }
 
+int fe_vu_get_config(struct fe *fe, uint32_t offset, uint32_t size, void *out, size_t cap)
+{
+	size_t len = sizeof(struct fe_vu_config) + (size_t)size;
+	struct fe_vu_config *c = calloc(1, len);
+	struct fe_vu_hdr h;
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->offset = offset;
+	c->size = size;
+	r = fe_vu_send(fe, FE_VU_GET_CONFIG, 0, c, (uint32_t)len, NULL, 0);
+	free(c);
+	if (r < 0)
+		return r;
+	r = fe_vu_recv(fe, &h, out, cap, FE_TIMEOUT_MS);
+	if (r < 0)
+		return r;
+	if (h.request != FE_VU_GET_CONFIG || !(h.flags & FE_VU_FLAG_REPLY)) {
+		fprintf(stderr, "fake frontend: GET_CONFIG answered by request %u flags %#x\n",
+			h.request, h.flags);
+		return -EPROTO;
+	}
+	return r;
+}
+
 int fe_vu_set(struct fe *fe, uint32_t req, const void *payload, uint32_t size, const int *fds,
 	      unsigned nfds)
 {
@@ -278,7 +304,8 @@ static int negotiate_protocol(struct fe *fe)
 {
 	const uint64_t want = PF(FE_VU_PF_MQ) | PF(FE_VU_PF_REPLY_ACK) |
 			      PF(FE_VU_PF_BACKEND_REQ) | PF(FE_VU_PF_BACKEND_SEND_FD) |
-			      PF(FE_VU_PF_CONFIGURE_MEM_SLOTS);
+			      PF(FE_VU_PF_CONFIGURE_MEM_SLOTS) |
+			      (fe->opts.ack_config ? PF(FE_VU_PF_CONFIG) : 0);
 	int r;
 
 	r = fe_vu_get_u64(fe, FE_VU_GET_PROTOCOL_FEATURES, &fe->dev_protocol);

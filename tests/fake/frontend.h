@@ -32,10 +32,18 @@ struct fe_opts {
 	bool no_negotiate; /* only start the daemon and connect */
 	bool always_kick; /* kick even when EVENT_IDX says the device does not need it */
 	const char *daemon_args; /* extra options for our daemon, space-separated */
+	bool ack_config; /* ack VHOST_USER_PROTOCOL_F_CONFIG when offered (QEMU 7.2's fs device
+			  * does not; its generic vhost-user-device-pci does) */
 	/* Benchmark mode (bench/vufs-bench): */
 	uint64_t mem_size; /* guest RAM size, a multiple of 2 MiB, at least 34 MiB; 0: FE_MEM_SIZE
 			    * (fe_alloc's "cross" placement needs the default) */
 	const char *share_dir; /* serve this existing directory (kept) instead of tmp/share */
+	/* Exact command line (tests/cli): argv[0] is the program run; "@SHARE@" and "@SOCK@"
+	 * inside any argument become the share's and the socket's paths. daemon_args,
+	 * FAKE_DAEMON_ARGS and the legacy rules do not apply. */
+	char *const *argv;
+	int listen_fd;    /* with argv, >= 3: listen on the socket path and hand it as this fd */
+	bool chdir_share; /* with argv: start the daemon in the share (podman: --shared-dir .) */
 	/* Move used_event only when about to wait for a completion, as Linux's virtio ring does
 	 * (its done work drains with callbacks off); default: also at every publish. */
 	bool lazy_used_event;
@@ -134,6 +142,10 @@ int fe_negotiate(struct fe *fe);
 /* Set up one queue (NUM, BASE, ADDR, KICK, CALL, ERR); SET_VRING_ENABLE is separate. */
 int fe_vq_start(struct fe *fe, unsigned q);
 int fe_vq_enable(struct fe *fe, unsigned q, bool on);
+/* GET_CONFIG of [offset, offset + size): sends the 12-byte header and size zero bytes, then
+ * copies the reply payload (header and bytes) into out. Returns the reply's payload size
+ * (0: the daemon refused) or -errno. */
+int fe_vu_get_config(struct fe *fe, uint32_t offset, uint32_t size, void *out, size_t cap);
 /* GET_VRING_BASE: stops the queue in the daemon and returns its next avail index. */
 int fe_vu_get_vring_base(struct fe *fe, unsigned q, uint32_t *base);
 

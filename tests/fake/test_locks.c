@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "fe_test.h"
 #include "uapi/fuse_compat.h"
@@ -451,6 +452,45 @@ static void test_allow_mmap(void **state)
 	assert_true(io.flags2 & (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32));
 }
 
+/* Record locks on a FIFO or a device node in the share: refused (ENOLCK) without opening the
+ * node (CVE-2020-35517: opening a device is what a guest must never make the daemon do). A
+ * FIFO the daemon opened would have a writer, which its host reader would see. */
+static void test_lock_special_nodes(void **state)
+{
+	struct fe *fe = *state;
+	static const uint32_t ops[] = { FUSE_GETLK, FUSE_SETLK, FUSE_SETLKW };
+	struct fuse_entry_out fifo, dev;
+	char p[256], b;
+	int rd;
+
+	assert_int_equal(mkfifo(fe_share_path(fe, "fifo", p, sizeof(p)), 0666), 0);
+	rd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(rd >= 0);
+	assert_int_equal(mknod(fe_share_path(fe, "null", p, sizeof(p)), S_IFCHR | 0666,
+			       makedev(1, 3)),
+			 0);
+	assert_int_equal(fe_lookup(fe, FUSE_ROOT_ID, "fifo", &fifo), 0);
+	assert_int_equal(fe_lookup(fe, FUSE_ROOT_ID, "null", &dev), 0);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		for (int n = 0; n < 2; n++) {
+			struct fuse_lk_in in = mk_lk(0, OWNER_A, F_WRLCK, 0, 10, 0);
+			struct iovec a[] = {IOV(&in, sizeof(in))};
+			struct fe_reply r;
+			uint64_t node = n ? dev.nodeid : fifo.nodeid;
+			int rc = fe_fuse_req(fe, ops[i], node, a, 1, LK_CAP, NULL, &r);
+
+			rc = fe_check_reply(rc, &r, -1);
+			fe_reply_free(&r);
+			if (rc != -ENOLCK)
+				fail_msg("lock opcode %u on the %s: %d, want ENOLCK", ops[i],
+					 n ? "device node" : "FIFO", rc);
+		}
+	}
+	/* No writer ever had the FIFO open: a read says end of file, not "would block". */
+	assert_int_equal(read(rd, &b, 1), 0);
+	close(rd);
+}
+
 #define FE_L(fn) cmocka_unit_test_setup_teardown(fn, setup_locks, fe_teardown_checked)
 
 int main(void)
@@ -461,6 +501,7 @@ int main(void)
 	    FE_L(test_setlkw_queue_stop), FE_L(test_setlkw_disconnect),
 	    FE_L(test_malformed_locks),	  FE_T(test_not_enabled),
 	    FE_L(test_tmpfile_statx),	  FE_T_NOINIT(test_allow_mmap),
+	    FE_L(test_lock_special_nodes),
 	};
 
 	fe_test_filter();

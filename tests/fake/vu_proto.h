@@ -26,6 +26,8 @@ enum fe_vu_request {
 	FE_VU_SET_VRING_ENABLE = 18,
 	FE_VU_SET_BACKEND_REQ_FD = 21,
 	FE_VU_GET_CONFIG = 24,
+	FE_VU_SET_CONFIG = 25,
+	FE_VU_RESET_DEVICE = 34,
 	FE_VU_GET_MAX_MEM_SLOTS = 36,
 	FE_VU_ADD_MEM_REG = 37,
 	FE_VU_REM_MEM_REG = 38,
@@ -42,6 +44,7 @@ enum fe_vu_protocol_feature {
 	FE_VU_PF_LOG_SHMFD = 1,
 	FE_VU_PF_REPLY_ACK = 3,
 	FE_VU_PF_BACKEND_REQ = 5,
+	FE_VU_PF_CONFIG = 9,
 	FE_VU_PF_BACKEND_SEND_FD = 10,
 	FE_VU_PF_CONFIGURE_MEM_SLOTS = 15,
 };
@@ -79,6 +82,14 @@ struct fe_vu_vring_state {
 	uint32_t index;
 	uint32_t num;
 };
+
+/* GET_CONFIG / SET_CONFIG: this header, then size bytes of the device config space. */
+struct fe_vu_config {
+	uint32_t offset;
+	uint32_t size;
+	uint32_t flags;
+	uint8_t region[];
+} __attribute__((packed));
 
 struct fe_vu_vring_addr {
 	uint32_t index;

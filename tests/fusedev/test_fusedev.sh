@@ -47,6 +47,13 @@ check_eq() {
 	[ "$2" == "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
+# Creating $1 as nobody must fail with "Permission denied" (EACCES), not succeed or fail otherwise.
+create_refused_as_nobody() {
+	local out
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups bash -c 'echo n >"$1"' _ "$1" 2>&1) && return 1
+	[[ $out == *"Permission denied"* ]] || { echo "$out" >&2; return 1; }
+}
+
 start() {
 	mkdir -p "$SRC" "$MNT"
 	"$BIN" "$SRC" "$MNT" "$@" >"$TMP/daemon.log" 2>&1 &
@@ -111,7 +118,16 @@ test_names() {
 	echo b >"$m/r3"
 	check "rename over" mv -f "$m/r3" "$m/r2"
 	check_eq "rename over content" b "$(cat "$s/r2")"
-	check "rename noreplace refused" bash -c "! mv --no-clobber -T '$m/r2' '$m/r2' 2>/dev/null || true"
+	# renameat2(RENAME_NOREPLACE) onto an existing name: EEXIST, both files as they were
+	echo c >"$m/r4"
+	check "rename noreplace refused with EEXIST" python3 -c '
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 1)
+sys.exit(0 if r == -1 and ctypes.get_errno() == errno.EEXIST else 1)' "$m/r4" "$m/r2"
+	check_eq "noreplace kept the target" b "$(cat "$s/r2")"
+	check_eq "noreplace kept the source" c "$(cat "$s/r4")"
+	rm -f "$m/r4"
 	check "hard link" ln "$m/r2" "$m/r2link"
 	check_eq "link count" 2 "$(stat -c %h "$s/r2")"
 	check_eq "same inode" "$(stat -c %i "$s/r2")" "$(stat -c %i "$s/r2link")"
@@ -183,7 +199,9 @@ test_attrs() {
 	check_eq "atime only" 1000000000 "$(stat -c %X "$s/attr")"
 	check_eq "stat size" "$(stat -c %s "$s/attr")" "$(stat -c %s "$m/attr")"
 	# a file owned by someone else, created as that user
-	check "create as nobody" setpriv --reuid=65534 --regid=65534 --clear-groups bash -c "echo n > '$m/tmpdir_nobody_test' 2>/dev/null || true"
+	# nobody cannot create in the root-owned 0755 top directory: EACCES, nothing on the host
+	check "create as nobody refused with EACCES" create_refused_as_nobody "$m/nobody_file"
+	check "nothing created as nobody" test ! -e "$s/nobody_file"
 	mkdir "$m/pub" && chmod 1777 "$m/pub"
 	check "create as uid 4321" setpriv --reuid=4321 --regid=4321 --clear-groups bash -c "echo n > '$m/pub/mine'"
 	check_eq "creator owns the host file" "4321:4321" "$(stat -c %u:%g "$s/pub/mine")"

@@ -63,7 +63,10 @@ static int run_path(const char *path, unsigned *count)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		if (stat(sub, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (stat(sub, &st) < 0) {
+			fprintf(stderr, "%s: %s\n", sub, strerror(errno));
+			r = -1;
+		} else if (S_ISREG(st.st_mode)) {
 			(*count)++;
 			r |= run_file(sub);
 		}

@@ -118,3 +118,130 @@ save('vhost', 'memregs', struct.pack('<H', 0) + setup +
 save('vhost', 'bad', struct.pack('<H', 0) + msg(SET_FEATURES, b'\xff' * 8) + msg(99) +
      msg(SET_VRING_NUM, struct.pack('<II', 40, 3)) + msg(SET_MEM_TABLE, bytes(8), 9) +
      msg(SET_FEATURES, b'', 0, 0x8 | 1))
+
+
+# --- fuse_pt: u8 server opts, u8 fs opts, u8 mode, then operation records (fuzz_pt_ops.c):
+# u8 op (index into ops[]), u8 node selector, u8 handle selector, u8 name, u8 bits, fields ---
+PT_OPS = ('lookup forget batch_forget getattr setattr readlink symlink mknod mkdir unlink rmdir '
+          'rename rename2 link open opendir create tmpfile read readdir readdirplus write statfs '
+          'release releasedir fsync fsyncdir flush setxattr getxattr listxattr removexattr access '
+          'fallocate lseek copy_file_range syncfs getlk setlk setlkw statx interrupt destroy init '
+          'raw').split()
+PT_NAMES = ('vfzf vfzd vfzg vfzl vfzup vfzabs vfzout vfzp vfzs vfzn vfzm .. . <empty> / /tmp/vfzn '
+            'vfzd/vfzg ../vfzn ../secret secret share ../outdir/victim <long255> <long256> vfzq '
+            'outdir victim').split()
+LAST, ROOT = 0xff, 0xf9
+O_WRONLY, O_RDWR, O_TRUNC, O_APPEND, O_CREAT_B, O_EXCL_B = 1, 2, 4, 8, 64, 128  # open_bits[] indices
+
+
+def n(name):
+    return PT_NAMES.index(name)
+
+
+def op(name, node=LAST, fh=LAST, nm=0, bits=0, fields=b''):
+    return bytes([PT_OPS.index(name), node, fh, nm, bits]) + fields
+
+
+def u16(*v):
+    return struct.pack('<' + 'H' * len(v), *v)
+
+
+def setattr_f(valid, size=0, mode=0o644, who=0):
+    # valid u16, who u8, u8 (bit 0 clear: a u8 size follows), size, mode u16, time u8
+    return struct.pack('<HBBBHB', valid, who, 0, size, mode, 0)
+
+
+S_IFDIR_SEL, S_IFIFO_SEL, S_IFCHR_SEL = 5 << 13, 1 << 13, 2 << 13
+walk = (op('lookup', ROOT, nm=n('vfzf')) + op('open', fields=u16(O_RDWR)) +
+        op('read', fields=u16(0, 4096, 0)) + op('write', fields=u16(3, 32) + b'\0') +
+        op('fsync') + op('flush') + op('getattr', nm=1) + op('release') +
+        op('lookup', ROOT, nm=n('vfzd')) + op('opendir', fields=u16(0)) +
+        op('readdirplus', fields=u16(0, 4096, 0)) + op('readdir', fields=u16(0, 4096, 0)) +
+        op('lookup', nm=n('vfzg')) + op('releasedir') + op('statfs') + op('statx', fields=u16(0) + bytes(4)))
+escape = (op('lookup', ROOT, nm=n('..')) + op('lookup', ROOT, nm=n('../secret')) +
+          op('lookup', ROOT, nm=n('/')) + op('lookup', ROOT, nm=n('vfzup')) +
+          op('open', fields=u16(0)) + op('readlink') + op('setattr', fields=setattr_f(1, mode=0o777)) +
+          op('lookup', ROOT, nm=n('vfzout')) + op('mkdir', nm=n('vfzn'), fields=u16(S_IFDIR_SEL | 0o755) + b'\0') +
+          op('create', nm=n('victim'), fields=u16(O_RDWR, 0o644) + b'\0') +
+          op('lookup', ROOT, nm=n('vfzf')) + op('rename', ROOT, nm=n('vfzf'), fields=bytes([ROOT, n('../vfzn')])) +
+          op('link', ROOT, nm=n('/tmp/vfzn'), fields=bytes([LAST])) +
+          op('create', ROOT, nm=n('/tmp/vfzn'), fields=u16(O_RDWR, 0o644) + b'\0') +
+          op('symlink', ROOT, nm=n('vfzn'), fields=bytes([n('../secret')])) +
+          op('mknod', ROOT, nm=n('../vfzn'), fields=u16(0o644) + b'\0') +
+          op('lookup', ROOT, nm=n('vfzabs')) + op('open', fields=u16(O_RDWR | O_TRUNC)))
+create = (op('create', ROOT, nm=n('vfzn'), fields=u16(O_RDWR, 0o644) + b'\0') +
+          op('write', fields=u16(0, 4096, 0)) + op('setattr', fields=setattr_f(8 | 64, 100)) +
+          op('fallocate', fields=u16(0, 8192)) + op('lseek', nm=3, fields=u16(0)) +
+          op('copy_file_range', fields=u16(0) + bytes([LAST, LAST]) + u16(5000, 100)) +
+          op('getlk', nm=1 << 3, fields=b'\x03') + op('setlk', nm=1 << 3, fields=b'\x03') +
+          op('setlkw', nm=(1 << 3) | 2, fields=b'\x03') + op('interrupt', nm=0) +
+          op('mkdir', ROOT, nm=n('vfzm'), fields=u16(S_IFDIR_SEL | 0o700) + b'\0') +
+          op('rename2', ROOT, nm=n('vfzn'), fields=bytes([ROOT, 2, n('vfzm')])) +
+          op('readdirplus', ROOT, fields=u16(0, 8192, 0)) + op('release', fh=0) +
+          op('tmpfile', ROOT, fields=u16(O_RDWR, 0o600) + b'\0') + op('unlink', ROOT, nm=n('vfzm')) +
+          op('rmdir', ROOT, nm=n('vfzn')))
+xattr = (op('lookup', ROOT, nm=n('vfzf')) + op('setxattr', nm=0xa0, fields=b'\0' + b'\x03abc') +
+         op('getxattr', nm=0x80) + op('listxattr', nm=3) + op('setxattr', nm=0x86, fields=b'\0') +
+         op('setxattr', nm=0x94, fields=b'\0') + op('getxattr', nm=0x84) + op('removexattr', nm=0) +
+         op('setxattr', ROOT, nm=0x87, fields=b'\0') + op('listxattr', ROOT, nm=3))
+nodes = (op('mknod', ROOT, nm=n('vfzn'), fields=u16(S_IFIFO_SEL | 0o666) + b'\0') +
+         op('open', fields=u16(0)) + op('open', fields=u16(O_WRONLY)) +
+         op('mknod', ROOT, nm=(1 << 6) | n('vfzm'), fields=u16(S_IFCHR_SEL | 0o666) + b'\0') +
+         op('open', fields=u16(O_RDWR)) + op('lookup', ROOT, nm=n('vfzp')) + op('open', fields=u16(0)) +
+         op('create', ROOT, nm=n('vfzp'), fields=u16(O_RDWR, 0o644) + b'\0') + op('getlk', fields=b'\0') +
+         op('lookup', ROOT, nm=n('vfzs')) + op('open', fields=u16(O_WRONLY | O_TRUNC), nm=1, bits=1 | 4) +
+         op('write', bits=1 | 4, fields=u16(0, 4, 4)))
+forget = (op('lookup', ROOT, nm=n('vfzd')) + op('lookup', nm=n('vfzg')) + op('forget', fields=b'\x01') +
+          op('getattr', nm=0) + op('lookup', ROOT, nm=n('vfzd')) +
+          op('batch_forget', nm=2, fields=bytes([0, 1, 1, 1])) + op('lookup', 0, nm=n('vfzg')) +
+          op('open', 0, fields=u16(0)) + op('forget', 0, fields=b'\x09'))
+destroy = (op('lookup', ROOT, nm=n('vfzf')) + op('open', fields=u16(O_RDWR)) + op('destroy') +
+           op('read', fields=u16(0, 100, 0)) + op('init', nm=13, fields=struct.pack('<II', 0xffffffff, 0xffffffff)) +
+           op('lookup', ROOT, nm=n('vfzf')) + op('read', fields=u16(0, 100, 0)))
+pt = {'walk': (0xff, 0, walk), 'escape': (0xff, 0, escape), 'escape-fds': (0xff, 4, escape),
+      'create': (0xff, 0, create), 'create-fds': (0xff, 4 | 2, create), 'xattr': (0xff, 0, xattr),
+      'nodes': (0xff, 0, nodes), 'forget': (0x00, 4, forget), 'destroy': (0xff, 1, destroy),
+      'ro': (0xff, 8, create + escape)}
+for name, (a, b, body) in pt.items():
+    save('fuse_pt', name, bytes([a, b, 0]) + body)
+
+
+# --- vhost_async: u8 config, u32 completer seed, then (u8 action, u8 arg) pairs ---
+(POST, POST_NOKICK, KICK, REAP, MEM_SAME, MEM_ONE, REM_REG, ADD_REG, STOP, RESTART, ENABLE,
+ RESET, PAUSE, COMPLETE, CALL, RAW) = range(16)
+POOL, EVIDX, ADDREG, ACK, TWOQ = 1, 2, 4, 8, 16
+PACE_50US, PACE_500US, PACE_5MS = 1 << 5, 2 << 5, 3 << 5
+
+
+def post(count, q=0, defer=0, kick=True):
+    return bytes([POST if kick else POST_NOKICK, (count - 1) | (q << 3) | (defer << 4)])
+
+
+def a(action, arg=0):
+    return bytes([action, arg])
+
+
+def va(cfg, *acts):
+    return bytes([cfg]) + struct.pack('<I', 0x9e3779b9) + b''.join(acts)
+
+
+settle = a(PAUSE, 100) + a(REAP) + a(REAP, 8)
+va_seeds = {
+    'basic': va(ACK | TWOQ | PACE_50US, post(8), settle, post(8, 1, 0xf), settle, a(COMPLETE, 3),
+                settle, a(STOP), a(RESTART), post(4, 0, 0x5), settle),
+    'memsame': va(ACK | TWOQ | PACE_500US, post(8, 0, 0x5), a(MEM_SAME), post(8, 1, 0xa), a(MEM_SAME),
+                  a(MEM_SAME), settle, a(STOP, 8), a(RESTART, 8), settle),
+    'regs': va(ACK | ADDREG | PACE_50US, post(4, 0, 0x3), a(REM_REG, 0), post(4), a(ADD_REG, 0), settle,
+               a(REM_REG, 1 | 2), a(PAUSE, 50), a(ADD_REG, 1), a(KICK), settle, a(MEM_ONE, 1), a(MEM_SAME),
+               settle),
+    'reset': va(ACK | TWOQ | PACE_5MS, post(8, 0, 0xf), post(8, 1, 0xf), a(PAUSE, 20), a(RESET), post(3),
+                settle, a(COMPLETE, 3), settle),
+    'pool': va(POOL | ACK | TWOQ | EVIDX | PACE_50US, post(8, 0, 0x9), post(8, 1, 0x6), a(MEM_SAME),
+               settle, a(STOP, 8), a(RESTART, 8), post(8, 1), settle, a(CALL), post(2), settle),
+    'noack': va(TWOQ | EVIDX, post(8, 0, 0xf), a(COMPLETE, 3), a(MEM_SAME), a(COMPLETE, 3), a(STOP),
+                a(RESTART), settle, a(ENABLE, 0), a(ENABLE, 2), post(4), settle),
+    'raw': va(ACK, post(2), a(RAW, 8 | 0x80) + struct.pack('<III', 13, 1, 8) + struct.pack('<Q', 0),
+              settle, a(RAW, 0) + struct.pack('<III', 17, 1, 0), settle),
+}
+for name, body in va_seeds.items():
+    save('vhost_async', name, body)

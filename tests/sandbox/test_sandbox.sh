@@ -193,6 +193,34 @@ else
 	nok "explicit maps: starts" "$(head -c 400 "$log")"
 fi
 
+# Maps without id 0 start, as in the Rust daemon: the daemon keeps the caller's ids inside,
+# with a warning. The default map is the caller's own uid and gid, as in the Rust daemon.
+if start user daemon namespace; then
+	expect_eq "default map: uid_map" "$(awk '{ print $1, $2, $3 }' "/proc/$serving/uid_map")" \
+		"$uid $uid 1"
+	expect_eq "default map: gid_map" "$(awk '{ print $1, $2, $3 }' "/proc/$serving/gid_map")" \
+		"$gid $gid 1"
+	stop "default map"
+else
+	nok "default map: starts" "$(head -c 400 "$log")"
+fi
+if start user daemon namespace --uid-map=":1:$sub_uid:10:"; then
+	expect_eq "a map without id 0: uid_map" \
+		"$(awk '{ print $1, $2, $3 }' "/proc/$serving/uid_map")" "1 $sub_uid 10"
+	grep -q 'cannot become uid 0' "$log" && ok "a map without id 0: warns" ||
+		nok "a map without id 0: warns" "$(head -c 400 "$log")"
+	stop "a map without id 0"
+else
+	nok "a map without id 0: starts" "$(head -c 400 "$log")"
+fi
+if start user daemon namespace --uid-map=":$uid:$uid:1:" --gid-map=":$gid:$gid:1:"; then
+	expect_eq "own ids given explicitly: uid_map" \
+		"$(awk '{ print $1, $2, $3 }' "/proc/$serving/uid_map")" "$uid $uid 1"
+	stop "own ids given explicitly"
+else
+	nok "own ids given explicitly: starts" "$(head -c 400 "$log")"
+fi
+
 # Sharing / itself: no pivot_root, still new namespaces and the fds the filesystem needs.
 "$probe" --shared-dir=/ --sandbox=namespace >"$tmp/root.log" 2>&1 &
 outer=$!
@@ -209,7 +237,7 @@ else
 fi
 
 # Refusals: one line on stderr, exit status 1, before anything starts.
-refusal() { # name, who, regexp, args...
+refusal() { # name, who, regexp, args...; $want_st: the exit status (1; 2 for a usage error)
 	local name=$1 who=$2 re=$3 out st
 	shift 3
 	local run=()
@@ -217,7 +245,7 @@ refusal() { # name, who, regexp, args...
 	out=$(timeout -k 5 30 "${run[@]}" "$daemon" --shared-dir="$tmp" \
 		--socket-path="$tmp/run/refused.sock" "$@" 2>&1)
 	st=$?
-	if [ "$st" -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
+	if [ "$st" -eq "${want_st:-1}" ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
 	   printf '%s' "$out" | grep -Eq -- "$re"; then
 		ok "refusal: $name"
 	else
@@ -228,14 +256,13 @@ refusal "chroot as non-root" user 'chroot needs root.*--sandbox=namespace' --san
 refusal "id maps as root" root 'only for a non-root user' --uid-map=:0:1000:1:
 refusal "id maps without the namespace sandbox" user 'need --sandbox=namespace' \
 	--sandbox=none --uid-map=":0:$uid:1:"
-refusal "a map without id 0" user 'must map id 0' --uid-map=":1:$sub_uid:10:"
-refusal "a malformed map" user "invalid value ':0:1:' for '--uid-map'" --uid-map=:0:1:
+want_st=2 refusal "a malformed map" user "invalid value ':0:1:' for '--uid-map'" --uid-map=:0:1:
 refusal "an unknown capability" root "unknown capability name" --modcaps=+frobnicate
 refusal "removing a needed capability" root "cannot remove setuid" --modcaps=-setuid
 refusal "removing DAC_READ_SEARCH with file handles" root "cannot remove dac_read_search" \
 	--modcaps=-dac_read_search --inode-file-handles=mandatory
-refusal "an unknown sandbox mode" root "namespace, chroot or none" --sandbox=jail
-refusal "an unknown seccomp action" root "none, kill, log or trap" --seccomp=maybe
+want_st=2 refusal "an unknown sandbox mode" root "namespace, chroot or none" --sandbox=jail
+want_st=2 refusal "an unknown seccomp action" root "none, kill, log or trap" --seccomp=maybe
 
 # Host ids outside the user's subordinate ranges: newuidmap refuses, the daemon says so.
 out=$(timeout -k 5 30 setpriv --reuid="$user" --regid="$user" --init-groups \

@@ -13,18 +13,28 @@
 
 #define ARGV(...) ((char *[]){ "virtiofsd", __VA_ARGS__, NULL })
 #define ARGC(...) ((int)(sizeof((char *[]){ "virtiofsd", __VA_ARGS__ }) / sizeof(char *)))
-#define PARSE(cfg, ...) config_parse(cfg, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+/* RAW: exactly these arguments. PARSE: after a share and a socket, which the Rust daemon's
+ * parser requires (a later --shared-dir or -o source= replaces the first). */
+#define RAW(cfg, ...) config_parse(cfg, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+#define PARSE(cfg, ...) RAW(cfg, "--shared-dir=/base", "--socket-path=/base.sock", __VA_ARGS__)
 
 static void test_defaults(void **state)
 {
 	struct config c;
-	assert_int_equal(PARSE(&c, "--shared-dir=/tmp", "--socket-path", "/tmp/s"), 0);
+	assert_int_equal(RAW(&c, "--shared-dir=/tmp", "--socket-path", "/tmp/s"), 0);
 	assert_string_equal(c.shared_dir, "/tmp");
 	assert_string_equal(c.socket_path, "/tmp/s");
 	assert_int_equal(c.fd, -1);
 	assert_int_equal(c.cache, CACHE_AUTO);
-	assert_int_equal(c.sandbox, SANDBOX_NAMESPACE);
-	assert_int_equal(c.seccomp, SECCOMP_MODE_KILL);
+	assert_int_equal(c.sandbox, SB_MODE_NAMESPACE);
+	assert_int_equal(c.seccomp, SB_SECCOMP_KILL);
+	assert_int_equal(c.inode_file_handles, INODE_HANDLES_PREFER);
+	assert_int_equal(c.migration_mode, MIGRATION_FIND_PATHS);
+	assert_int_equal(c.migration_on_error, MIGRATION_ON_ERROR_ABORT);
+	assert_false(c.migration_verify_handles);
+	assert_false(c.migration_confirm_paths);
+	assert_false(c.xattr);
+	assert_int_equal(c.n_warnings, 0);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
 	assert_true(c.readdirplus);
 	assert_true(c.announce_submounts);
@@ -37,21 +47,21 @@ static void test_defaults(void **state)
 static void test_values(void **state)
 {
 	struct config c;
-	assert_int_equal(PARSE(&c, "--shared-dir", "/a", "--fd=3", "--cache=never",
-			       "--sandbox", "NONE", "--log-level=debug", "--thread-pool-size=8",
-			       "--socket-group", "kvm", "--syslog", "-f", "--rlimit-nofile=0",
+	assert_int_equal(RAW(&c, "--shared-dir", "/a", "--fd=3", "--cache=Never",
+			       "--sandbox", "NONE", "--log-level=DEBUG", "--thread-pool-size=8",
+			       "--syslog", "-f", "--rlimit-nofile=0",
 			       "--seccomp=log", "--writeback", "--no-announce-submounts"), 0);
 	assert_int_equal(c.fd, 3);
 	assert_int_equal(c.cache, CACHE_NEVER);
 	assert_false(c.readdirplus); /* forced off by cache=never */
-	assert_int_equal(c.sandbox, SANDBOX_NONE);
+	assert_int_equal(c.sandbox, SB_MODE_NONE);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
 	assert_int_equal(c.thread_pool_size, 8);
-	assert_string_equal(c.socket_group, "kvm");
 	assert_true(c.syslog);
 	assert_true(c.rlimit_nofile_set);
 	assert_int_equal(c.rlimit_nofile, 0);
-	assert_int_equal(c.seccomp, SECCOMP_MODE_LOG);
+	assert_int_equal(c.seccomp, SB_SECCOMP_LOG);
+	assert_int_equal(c.n_warnings, 1); /* -f */
 	assert_true(c.writeback);
 	assert_false(c.announce_submounts);
 	config_free(&c);
@@ -60,14 +70,27 @@ static void test_values(void **state)
 static void test_socket_alias_and_flags(void **state)
 {
 	struct config c;
-	assert_int_equal(PARSE(&c, "--socket=/s", "--print-capabilities"), 0);
+	assert_int_equal(RAW(&c, "--socket=/s", "--shared-dir=/d"), 0);
 	assert_string_equal(c.socket_path, "/s");
+	assert_int_equal(c.n_warnings, 1); /* --socket is deprecated */
+	config_free(&c);
+	/* --socket-path wins over the deprecated alias, wherever it stands */
+	assert_int_equal(RAW(&c, "--socket-path=/p", "--socket=/s", "--shared-dir=/d"), 0);
+	assert_string_equal(c.socket_path, "/p");
+	config_free(&c);
+	/* --print-capabilities needs neither a share nor a socket */
+	assert_int_equal(RAW(&c, "--print-capabilities"), 0);
 	assert_true(c.print_capabilities);
 	config_free(&c);
-	assert_int_equal(PARSE(&c, "-V"), 0);
+	assert_int_equal(RAW(&c, "-V"), 0);
 	assert_true(c.version);
 	config_free(&c);
-	assert_int_equal(PARSE(&c, "--help"), 0);
+	/* as clap: --help and --version act at once, whatever follows */
+	assert_int_equal(RAW(&c, "--help", "--frobnicate"), 0);
+	assert_true(c.help);
+	config_free(&c);
+	assert_int_equal(RAW(&c, "--frobnicate", "--help"), -EINVAL);
+	assert_int_equal(RAW(&c, "--help"), 0);
 	assert_true(c.help);
 	config_free(&c);
 }
@@ -76,7 +99,7 @@ static void test_compat(void **state)
 {
 	struct config c;
 	/* The Kata default line. */
-	assert_int_equal(PARSE(&c, "--fd=3", "-o", "source=/srv", "-o", "cache=auto", "--syslog",
+	assert_int_equal(RAW(&c, "--fd=3", "-o", "source=/srv", "-o", "cache=auto", "--syslog",
 			       "-o", "no_posix_lock", "-f"), 0);
 	assert_string_equal(c.shared_dir, "/srv");
 	assert_int_equal(c.cache, CACHE_AUTO);
@@ -87,7 +110,7 @@ static void test_compat(void **state)
 	assert_true(c.writeback);
 	assert_false(c.readdirplus);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
-	assert_int_equal(c.sandbox, SANDBOX_CHROOT);
+	assert_int_equal(c.sandbox, SB_MODE_CHROOT);
 	assert_false(c.xattr);
 	config_free(&c);
 	assert_int_equal(PARSE(&c, "-d"), 0);
@@ -101,6 +124,7 @@ static void test_locks(void **state)
 	struct config c;
 
 	assert_int_equal(PARSE(&c, "--shared-dir=/tmp"), 0);
+	assert_string_equal(c.shared_dir, "/tmp");
 	assert_false(c.posix_lock);
 	assert_false(c.flock);
 	assert_false(c.allow_mmap);
@@ -127,21 +151,169 @@ static void test_refusals(void **state)
 	struct config c;
 	assert_int_equal(PARSE(&c, "--bogus"), -EINVAL);
 	assert_int_equal(PARSE(&c, "--cache=sometimes"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--cache=none"), -EINVAL); /* only -o cache= says none */
 	assert_int_equal(PARSE(&c, "--sandbox=jail"), -EINVAL);
 	assert_int_equal(PARSE(&c, "--log-level=loud"), -EINVAL);
-	assert_int_equal(PARSE(&c, "--fd=-1"), -EINVAL);
-	assert_int_equal(PARSE(&c, "--fd=3x"), -EINVAL);
-	assert_int_equal(PARSE(&c, "--thread-pool-size=99999999"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--log-level=err"), -EINVAL); /* only -o loglevel= says err */
+	assert_int_equal(PARSE(&c, "--seccomp=KILL"), -EINVAL); /* case-sensitive, as Rust's */
+	assert_int_equal(RAW(&c, "--shared-dir=/d", "--fd=-1"), -EINVAL);
+	assert_int_equal(RAW(&c, "--shared-dir=/d", "--fd=3x"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--thread-pool-size=4294967296"), -EINVAL); /* > unsigned */
+	assert_int_equal(PARSE(&c, "--thread-pool-size=0x10"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--rlimit-nofile=-1"), -EINVAL);
 	assert_int_equal(PARSE(&c, "--shared-dir"), -EINVAL); /* missing value */
 	assert_int_equal(PARSE(&c, "stray"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--", "stray"), -EINVAL);
 	assert_int_equal(PARSE(&c, "-o", "bogus_flag"), -EINVAL);
 	assert_int_equal(PARSE(&c, "-o", "source"), -EINVAL); /* key without value */
-	/* Conflicting duplicates are refused, not last-wins. */
-	assert_int_equal(PARSE(&c, "--shared-dir=/a", "-o", "source=/"), -EINVAL);
-	assert_int_equal(PARSE(&c, "--cache=never", "-o", "cache=always"), -EINVAL);
-	/* The same value twice is fine. */
-	assert_int_equal(PARSE(&c, "--shared-dir=/a", "-o", "source=/a"), 0);
+	assert_int_equal(PARSE(&c, "-o", "cache=never"), -EINVAL); /* the -o word is none */
+	assert_int_equal(PARSE(&c, "-o", "sandbox=none"), -EINVAL); /* not in the -o table */
+	assert_int_equal(PARSE(&c, "-o", "cache=auto,"), -EINVAL); /* empty item */
+	assert_int_equal(PARSE(&c, "-o", "modcaps=a=b"), -EINVAL); /* Rust splits on each '=' */
+	/* getopt would take an abbreviation; clap does not */
+	assert_int_equal(PARSE(&c, "--shared=/x"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--thread-pool=2"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--xattr=yes"), -EINVAL);
+	/* the conflicts clap knows */
+	assert_int_equal(RAW(&c, "--shared-dir=/d", "--fd=3", "--socket-path=/s"), -EINVAL);
+	assert_int_equal(RAW(&c, "--shared-dir=/d", "--fd=3", "--socket=/s"), -EINVAL);
+	assert_int_equal(RAW(&c, "--shared-dir=/d", "--fd=3", "--socket-group=kvm"), -EINVAL);
+	assert_int_equal(RAW(&c, "--print-capabilities", "--socket-group=kvm"), -EINVAL);
+	/* required options */
+	assert_int_equal(RAW(&c, "--socket-path=/s"), -EINVAL);
+	assert_int_equal(RAW(&c, "--shared-dir=/d"), -EINVAL);
+	assert_int_equal(RAW(&c, "--xattr"), -EINVAL);
+	/* with -o but no source= the parser lets it through and the daemon refuses (status 1) */
+	assert_int_equal(RAW(&c, "--socket-path=/s", "-o", "cache=auto"), -ENOENT);
+	assert_int_equal(config_exit_status(-ENOENT), 1);
+	assert_int_equal(config_exit_status(-EINVAL), 2);
+}
+
+/* clap's args_override_self: a repeated option takes its last value; -o lists apply after
+ * every long option, in their order. */
+static void test_last_wins(void **state)
+{
+	struct config c;
+
+	assert_int_equal(PARSE(&c, "--cache=auto", "--cache=metadata"), 0); /* Kata extra args */
+	assert_int_equal(c.cache, CACHE_METADATA);
 	config_free(&c);
+	assert_int_equal(PARSE(&c, "--inode-file-handles=prefer", "--inode-file-handles=mandatory"),
+			 0);
+	assert_int_equal(c.inode_file_handles, INODE_HANDLES_MANDATORY);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--shared-dir=/a", "--shared-dir=/b", "--thread-pool-size=2",
+			       "--thread-pool-size=4", "--log-level=debug", "--log-level=warn",
+			       "--sandbox=chroot", "--sandbox=none", "--seccomp=log",
+			       "--seccomp=trap", "--modcaps=+sys_admin", "--modcaps=-mknod",
+			       "--rlimit-nofile=10", "--rlimit-nofile=0", "--socket-path=/s2"), 0);
+	assert_string_equal(c.shared_dir, "/b");
+	assert_string_equal(c.socket_path, "/s2");
+	assert_int_equal(c.thread_pool_size, 4);
+	assert_int_equal(c.log_level, LOG_LVL_WARN);
+	assert_int_equal(c.sandbox, SB_MODE_NONE);
+	assert_int_equal(c.seccomp, SB_SECCOMP_TRAP);
+	assert_string_equal(c.modcaps, "-mknod");
+	assert_int_equal(c.rlimit_nofile, 0);
+	config_free(&c);
+	/* -o source= replaces --shared-dir wherever each stands, with a warning */
+	assert_int_equal(RAW(&c, "-o", "source=/o", "--shared-dir=/l", "--socket-path=/s"), 0);
+	assert_string_equal(c.shared_dir, "/o");
+	assert_int_equal(c.n_warnings, 2); /* the replacement, and -o itself */
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "-o", "cache=auto", "--cache=never"), 0);
+	assert_int_equal(c.cache, CACHE_AUTO);
+	assert_true(c.readdirplus); /* cache=never's readdirplus rule follows the final value */
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "-o", "cache=auto,cache=none", "-o", "xattr", "-o", "no_xattr"),
+			 0);
+	assert_int_equal(c.cache, CACHE_NEVER);
+	assert_false(c.xattr);
+	config_free(&c);
+	/* the two spellings of a switch override each other */
+	assert_int_equal(PARSE(&c, "--killpriv-v2", "--no-killpriv-v2", "--no-announce-submounts",
+			       "--announce-submounts"), 0);
+	assert_false(c.killpriv_v2);
+	assert_true(c.announce_submounts);
+	config_free(&c);
+	/* -o announce_submounts has no effect in the Rust daemon: --no- keeps its word */
+	assert_int_equal(PARSE(&c, "--no-announce-submounts", "-o", "announce_submounts"), 0);
+	assert_false(c.announce_submounts);
+	config_free(&c);
+	/* -d wins over --log-level and -o loglevel=, as the Rust daemon's compat_debug */
+	assert_int_equal(PARSE(&c, "-d", "--log-level=warn", "-o", "loglevel=err"), 0);
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--log-level=trace", "-o", "loglevel=warn"), 0);
+	assert_int_equal(c.log_level, LOG_LVL_WARN);
+	config_free(&c);
+	/* a repeated flag is fine */
+	assert_int_equal(PARSE(&c, "--xattr", "--xattr", "-d", "-d", "-f", "-f"), 0);
+	assert_int_equal(c.n_warnings, 2);
+	config_free(&c);
+}
+
+/* xattrs come with the features stored in them, whichever form asked. */
+static void test_xattr_implied(void **state)
+{
+	struct config c;
+
+	assert_int_equal(PARSE(&c, "-o", "posix_acl"), 0);
+	assert_true(c.posix_acl);
+	assert_true(c.xattr);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "-o", "security_label"), 0);
+	assert_true(c.security_label);
+	assert_true(c.xattr);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--posix-acl", "-o", "no_xattr"), 0);
+	assert_true(c.xattr);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--posix-acl", "-o", "no_posix_acl"), 0);
+	assert_false(c.posix_acl);
+	assert_false(c.xattr);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--security-label", "--xattrmap=:ok:all:::", "-o", "no_xattr"),
+			 0);
+	assert_true(c.xattr);
+	config_free(&c);
+}
+
+/* The Rust daemon's spellings of --inode-file-handles and the migration options. */
+static void test_rust_forms(void **state)
+{
+	struct config c;
+
+	assert_int_equal(PARSE(&c, "--inode-file-handles=never"), 0);
+	assert_int_equal(c.inode_file_handles, INODE_HANDLES_NEVER);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--inode-file-handles=fallback"), 0);
+	assert_int_equal(c.inode_file_handles, INODE_HANDLES_PREFER);
+	assert_int_equal(c.n_warnings, 1); /* deprecated alias */
+	config_free(&c);
+	/* clap's require_equals: the value must follow '=' */
+	assert_int_equal(PARSE(&c, "--inode-file-handles", "prefer"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--inode-file-handles=Prefer"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--inode-file-handles="), -EINVAL);
+
+	assert_int_equal(PARSE(&c, "--migration-mode=file-handles", "--migration-on-error",
+			       "guest-error"), 0);
+	assert_int_equal(c.migration_mode, MIGRATION_FILE_HANDLES);
+	assert_int_equal(c.migration_on_error, MIGRATION_ON_ERROR_GUEST_ERROR);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--migration-verify-handles", "--migration-confirm-paths"), 0);
+	assert_true(c.migration_verify_handles);
+	assert_true(c.migration_confirm_paths);
+	config_free(&c);
+	assert_int_equal(PARSE(&c, "--migration-mode=bogus"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--migration-on-error=Abort"), -EINVAL);
+	/* refused after parsing (status 1), as the Rust daemon's main() does */
+	assert_int_equal(PARSE(&c, "--migration-mode=file-handles", "--migration-confirm-paths"),
+			 -ENOTSUP);
+	assert_int_equal(PARSE(&c, "--migration-verify-handles", "--migration-mode=file-handles"),
+			 -ENOTSUP);
+	/* no arguments at all: the help, as a usage error */
+	assert_int_equal(config_parse(&c, 1, (char *[]){ "virtiofsd", NULL }), -EINVAL);
 }
 
 static void test_id_maps(void **state)
@@ -240,10 +412,10 @@ static void test_xattrmap(void **state)
 	assert_int_equal(PARSE(&c, "--xattrmap=:prefix:all::user.virtiofs.:"), -EINVAL);
 	assert_int_equal(PARSE(&c, "--xattrmap="), -EINVAL);
 	assert_int_equal(PARSE(&c, "--xattrmap=:nope:all:::"), -EINVAL);
-	/* The same map twice is fine; two different maps conflict. */
-	assert_int_equal(PARSE(&c, "--xattrmap=:ok:all:::", "-o", "xattrmap=:ok:all:::"), 0);
+	/* -o xattrmap= replaces --xattrmap; the map that counts is the one checked */
+	assert_int_equal(PARSE(&c, "--xattrmap=:nope:all:::", "-o", "xattrmap=:ok:all:::"), 0);
 	config_free(&c);
-	assert_int_equal(PARSE(&c, "--xattrmap=:ok:all:::", "-o", "xattrmap=:bad:all:::"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--xattrmap=:ok:all:::", "-o", "xattrmap=:nope:all:::"), -EINVAL);
 }
 
 int main(void)
@@ -255,6 +427,9 @@ int main(void)
 		cmocka_unit_test(test_compat),
 		cmocka_unit_test(test_locks),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_last_wins),
+		cmocka_unit_test(test_xattr_implied),
+		cmocka_unit_test(test_rust_forms),
 		cmocka_unit_test(test_id_maps),
 		cmocka_unit_test(test_translate),
 		cmocka_unit_test(test_xattrmap),

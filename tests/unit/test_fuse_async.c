@@ -35,14 +35,19 @@ static int lk_init(void *fs, const struct fs_conn *c, uint64_t *want)
 	return 0;
 }
 
+/* A waiter's thread and the caller's record at once (TSan tier). */
+static pthread_mutex_t lk_record_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int lk_getlk(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
 		    const struct fuse_file_lock *lk, struct fuse_file_lock *out)
 {
 	struct lk_fs *m = fsp;
 
-	m->calls++;
+	pthread_mutex_lock(&lk_record_lock);
+	__atomic_add_fetch(&m->calls, 1, __ATOMIC_SEQ_CST);
 	m->owner = owner;
 	m->lk = *lk;
+	pthread_mutex_unlock(&lk_record_lock);
 	out->type = F_WRLCK;
 	out->start = 10;
 	out->end = 99;
@@ -57,10 +62,12 @@ static int lk_setlk(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh
 	char b;
 
 	__atomic_add_fetch(&m->calls, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&lk_record_lock);
 	m->owner = owner;
 	m->fh = fh;
 	m->flock = flock;
 	m->lk = *lk;
+	pthread_mutex_unlock(&lk_record_lock);
 	if (!sleep)
 		return __atomic_load_n(&m->conflict, __ATOMIC_SEQ_CST) ? -EAGAIN : 0;
 	__atomic_add_fetch(&m->sleeps, 1, __ATOMIC_SEQ_CST);

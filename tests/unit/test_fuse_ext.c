@@ -114,7 +114,7 @@ static void test_secctx(void **state)
 	assert_false(e.has_secctx);
 	/* An empty value is a value. */
 	a.len = 0;
-	put_secctx(&a, 1, "security.x", "", 0, 0);
+	put_secctx(&a, 1, "security.selinux", "", 0, 0);
 	assert_int_equal(parse(&a, &e), 0);
 	assert_int_equal(e.secctx.size, 0);
 }
@@ -127,10 +127,10 @@ static void test_secctx_bad(void **state)
 
 	/* The value's size runs past the record, or past XATTR_SIZE_MAX. */
 	a.len = 0;
-	put_secctx(&a, 1, "security.x", "abc", 3, 100);
+	put_secctx(&a, 1, "security.selinux", "abc", 3, 100);
 	assert_int_equal(parse(&a, &e), -EINVAL);
 	a.len = 0;
-	put_secctx(&a, 1, "security.x", "abc", 3, 65537);
+	put_secctx(&a, 1, "security.selinux", "abc", 3, 65537);
 	assert_int_equal(parse(&a, &e), -EINVAL);
 	/* An empty name, a name with no NUL in the record, a name over 255 bytes, a name outside
 	 * security.*, the bare prefix. */
@@ -138,7 +138,7 @@ static void test_secctx_bad(void **state)
 	put_secctx(&a, 1, "", "abc", 3, 3);
 	assert_int_equal(parse(&a, &e), -EINVAL);
 	a.len = 0;
-	put_secctx(&a, 1, "security.x", "", 0, 0);
+	put_secctx(&a, 1, "security.selinux", "", 0, 0);
 	memset((uint8_t *)a.q + 16, 'n', a.len - 16);
 	assert_int_equal(parse(&a, &e), -EINVAL);
 	memcpy(longname, "security.", 9);
@@ -152,12 +152,29 @@ static void test_secctx_bad(void **state)
 	a.len = 0;
 	put_secctx(&a, 1, "security.", "v", 1, 1);
 	assert_int_equal(parse(&a, &e), -EINVAL);
+	/* Only the label names an LSM sends: not file capabilities, integrity data, another
+	 * security.* name, or a longer name with a label name as its prefix. */
+	static const char *const refused[] = { "security.capability", "security.ima",
+					       "security.evm", "security.x",
+					       "security.selinuxx", "security.SMACK64EXEC",
+					       "security.smack64", "security.selinu" };
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		a.len = 0;
+		put_secctx(&a, 1, refused[i], "v", 1, 1);
+		if (parse(&a, &e) != -EINVAL)
+			fail_msg("security context name %s accepted", refused[i]);
+	}
+	a.len = 0;
+	put_secctx(&a, 1, "security.SMACK64", "v", 1, 1);
+	assert_int_equal(parse(&a, &e), 0);
+	assert_string_equal(e.secctx.name, "security.SMACK64");
 	/* More than one context in a record; two records. */
 	a.len = 0;
-	put_secctx(&a, 2, "security.x", "v", 1, 1);
+	put_secctx(&a, 2, "security.selinux", "v", 1, 1);
 	assert_int_equal(parse(&a, &e), -EOPNOTSUPP);
 	a.len = 0;
-	put_secctx(&a, 1, "security.x", "v", 1, 1);
+	put_secctx(&a, 1, "security.selinux", "v", 1, 1);
 	put_secctx(&a, 0, "", NULL, 0, 0);
 	assert_int_equal(parse(&a, &e), -EINVAL);
 	/* A record too short for the fuse_secctx it claims. */
@@ -175,7 +192,7 @@ static void test_groups(void **state)
 
 	a.len = 0;
 	put_groups(&a, g, 3, 3);
-	put_secctx(&a, 1, "security.x", "v", 1, 1);
+	put_secctx(&a, 1, "security.selinux", "v", 1, 1);
 	assert_int_equal(parse(&a, &e), 0);
 	assert_true(e.has_groups && e.has_secctx);
 	assert_int_equal(e.ngroups, 3);

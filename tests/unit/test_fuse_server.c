@@ -103,8 +103,9 @@ static void test_init_flags(void **state)
 	assert_int_equal(do_init(srv, 7, 38, ~0ULL, &io), 0);
 	assert_int_equal(m.init_offered, ~0ULL);
 	assert_int_equal(io.flags, (uint32_t)(base | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO));
-	/* CREATE_SUPP_GROUP (bit 34) whenever offered, as the reference. */
-	assert_int_equal(io.flags2, 1u << 2);
+	/* CREATE_SUPP_GROUP (bit 34) and ALLOW_IDMAP (bit 40) whenever offered, as the
+	 * reference. */
+	assert_int_equal(io.flags2, (1u << 2) | (1u << 8));
 	assert_int_equal(io.max_readahead, 131072);
 	assert_int_equal(io.max_write, 1 << 20);
 	assert_int_equal(io.max_background, 65535);

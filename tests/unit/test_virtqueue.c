@@ -457,6 +457,30 @@ static void test_event_idx(void **state)
 	assert_true(vq_enable_notify(&f->vq));
 }
 
+/* A ring restarted (device reset, a new driver from index 0) forgets what was signalled: the
+ * old session's signalled_used may equal the new used index, and EVENT_IDX would then say
+ * "already signalled" to a guest that never got an interrupt. */
+static void test_event_idx_after_restart(void **state)
+{
+	struct fx *f = *state;
+
+	set_desc(f, 0, GPA_DATA, 8, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	assert_int_equal(vq_pop(&f->vq, &f->e), 1);
+	vq_push(&f->vq, &f->e, 8); /* used idx 1, signalled at 1 */
+	assert_true(vq_should_notify(&f->vq));
+	/* The new driver's ring: everything from 0 again. */
+	memset(avail(f), 0, sizeof(struct vring_avail) + 2 * NUM + 2);
+	memset(used(f), 0, sizeof(struct vring_used) + 8 * NUM + 2);
+	f->avail_idx = 0;
+	vq_start(&f->vq, 0);
+	set_desc(f, 0, GPA_DATA, 8, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	assert_int_equal(vq_pop(&f->vq, &f->e), 1);
+	vq_push(&f->vq, &f->e, 8); /* used idx 1 again */
+	assert_true(vq_should_notify(&f->vq));
+}
+
 static void test_no_event_idx_flags(void **state)
 {
 	struct fx *f = *state;
@@ -522,6 +546,7 @@ int main(void)
 	    T(test_indirect_not_negotiated),
 	    T(test_too_many_iovecs),
 	    TE(test_event_idx),
+	    TE(test_event_idx_after_restart),
 	    T(test_no_event_idx_flags),
 	    T(test_map_errors),
 	};

@@ -4,15 +4,30 @@
 # Idempotent: everything is cached in $VM_CACHE (default <repo>/.vmcache, gitignored), and a
 # stamp records the inputs, so a second run does nothing.
 #
-# Usage: tests/vm/prepare.sh [--force]
-# Output: $VM_CACHE/vmlinuz and $VM_CACHE/initramfs.cpio.gz
+# Usage: tests/vm/prepare.sh [--force] [--kernel 6.12]
+#   --kernel 6.12  the Linux 6.12 cloud kernel of Debian 13 instead (fetched by scripts/peers.sh
+#                  into $PEER_CACHE); virtio-fs is built into it, so the initramfs has no modules
+# Output: $VM_CACHE/vmlinuz and $VM_CACHE/initramfs.cpio.gz (Debian 12's kernel), or
+#         $VM_CACHE/k6.12/vmlinuz and $VM_CACHE/k6.12/initramfs.cpio.gz (--kernel 6.12)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${VM_CACHE:-$repo/.vmcache}
-force=0
-[ "${1:-}" = "--force" ] && force=1
+force=0 kernel=6.1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--force) force=1 ;;
+	--kernel) kernel=${2:?}; shift ;;
+	--kernel=*) kernel=${1#*=} ;;
+	*) echo "prepare.sh: unknown option '$1'" >&2; exit 2 ;;
+	esac
+	shift
+done
+case "$kernel" in
+6.1 | 6.12) ;;
+*) echo "prepare.sh: --kernel takes 6.1 (Debian 12's, the default) or 6.12 (Debian 13's)" >&2; exit 2 ;;
+esac
 
 die() { echo "prepare.sh: $*" >&2; exit 1; }
 log() { echo "prepare.sh: $*" >&2; }
@@ -106,18 +121,26 @@ install_module() {
 }
 
 build_initramfs() {
-	local deb=$1 kroot=$cache/kernel-root root=$cache/initramfs-root kver moddir m mod applet
-	rm -rf "$kroot" "$root"
+	local deb=$1 kroot=$cache/kernel-root kver moddir
+	rm -rf "$kroot"
 	mkdir -p "$kroot"
 	dpkg-deb -x "$deb" "$kroot"
 	kver=$(ls "$kroot/lib/modules" | head -n1)
 	[ -n "$kver" ] || die "no lib/modules/<version> in $deb"
 	moddir=$kroot/lib/modules/$kver
-	cp "$kroot/boot/vmlinuz-$kver" "$cache/vmlinuz.new"
 	# The package ships no modules.dep (depmod runs at install time): make one.
 	[ -f "$moddir/modules.dep" ] || depmod -b "$kroot" "$kver" ||
 		die "depmod -b $kroot $kver failed"
+	assemble "$moddir" "$kroot/boot/vmlinuz-$kver" "$kver" "$cache"
+	rm -rf "$kroot"
+}
 
+# Writes vmlinuz, initramfs.cpio.gz and kernel-version into $4 from the modules directory $1
+# (with modules.dep and modules.builtin) and the kernel image $2 of version $3.
+assemble() {
+	local moddir=$1 vmlinuz=$2 kver=$3 out=$4 root=$4/initramfs-root m mod applet
+	rm -rf "$root"
+	cp "$vmlinuz" "$out/vmlinuz.new"
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,mnt,tmp,run,root,etc,guest,lib/modules}
 	cp /bin/busybox "$root/bin/busybox"
 	for applet in $(/bin/busybox --list); do
@@ -144,15 +167,36 @@ build_initramfs() {
 	install -m 755 "$here/guest-init.sh" "$root/init"
 	install -m 755 "$here/guest-test.sh" "$root/guest/guest-test.sh"
 	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
-		cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9 >"$cache/initramfs.cpio.gz.new"
-	mv "$cache/vmlinuz.new" "$cache/vmlinuz"
-	mv "$cache/initramfs.cpio.gz.new" "$cache/initramfs.cpio.gz"
-	echo "$kver" >"$cache/kernel-version"
-	rm -rf "$kroot"
+		cpio --null -o -H newc --owner=0:0 --quiet) | gzip -9 >"$out/initramfs.cpio.gz.new"
+	mv "$out/vmlinuz.new" "$out/vmlinuz"
+	mv "$out/initramfs.cpio.gz.new" "$out/initramfs.cpio.gz"
+	echo "$kver" >"$out/kernel-version"
+}
+
+# The 6.12 kernel comes from scripts/peers.sh (Debian 13), in its own directory.
+main_612() {
+	local out=$cache/k6.12 env stamp
+	mkdir -p "$out"
+	env=$("$repo/scripts/peers.sh") || die "scripts/peers.sh could not fetch the 6.12 kernel"
+	# shellcheck disable=SC1090
+	. "$env"
+	stamp=$( (cat "$0" "$here/guest-init.sh" "$here/guest-test.sh"; echo "$KERNEL612_VERSION") |
+		sha256sum | cut -d' ' -f1)
+	if [ $force -eq 0 ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] &&
+		[ -s "$out/vmlinuz" ] && [ -s "$out/initramfs.cpio.gz" ]; then
+		log "assets up to date in $out (kernel $(cat "$out/kernel-version"))"
+		return 0
+	fi
+	ensure_packages
+	log "building the initramfs for $KERNEL612_VERSION"
+	assemble "$KERNEL612_MODULES" "$KERNEL612" "$KERNEL612_VERSION" "$out"
+	echo "$stamp" >"$out/stamp"
+	log "ready: $out/vmlinuz, $out/initramfs.cpio.gz (kernel $KERNEL612_VERSION)"
 }
 
 main() {
 	mkdir -p "$cache"
+	[ "$kernel" = 6.12 ] && { main_612; return; }
 	# The stamp covers this script, /init and the baked-in guest script: change one, rebuild.
 	local stamp
 	stamp=$(cat "$0" "$here/guest-init.sh" "$here/guest-test.sh" | sha256sum | cut -d' ' -f1)

@@ -11,6 +11,13 @@
 #   --timeout SECONDS   kill QEMU and the daemon after this long (default: 600)
 #   --shell             interactive busybox shell in the guest instead of a script
 #   --quiet             do not echo the guest console while it runs
+#   --kernel 6.12       boot Debian 13's 6.12 kernel (tests/vm/prepare.sh --kernel 6.12) instead
+#                       of Debian 12's 6.1
+#   --qemu10            run QEMU 10 from scripts/peers.sh instead of the system's QEMU 7.2
+#   --smp N             vCPUs (default: 2 under KVM, 1 under TCG)
+#   --queues N          request queues: num-request-queues=N on vhost-user-fs-pci (QEMU >= 8.0)
+#   --tag TAG           virtio-fs tag the guest mounts (default myfs)
+#   --guest-file FILE   also put FILE into the guest's /guest/ (repeatable), e.g. a helper binary
 #
 # Exit status: the guest's (from its "VMTEST-RESULT: rc=N" console line); 124 on timeout, 125
 # when the guest printed no result line, 70 when the guest passed but the daemon did not exit 0
@@ -23,8 +30,8 @@ repo=$(cd "$here/../.." && pwd)
 cache=${VM_CACHE:-$repo/.vmcache}
 
 share='' legacy=0 daemon=$repo/build/virtiofsd script=$here/guest-test.sh out='' timeout_s=600
-shell=0 quiet=0
-daemon_args=()
+shell=0 quiet=0 kernel=6.1 qemu10=0 smp='' queues=1 tag=myfs
+daemon_args=() guest_files=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "run-vm.sh: $*" >&2; exit 2; }
@@ -47,6 +54,17 @@ while [ $# -gt 0 ]; do
 	--timeout=*) timeout_s=${1#*=} ;;
 	--shell) shell=1 ;;
 	--quiet) quiet=1 ;;
+	--kernel) kernel=${2:?}; shift ;;
+	--kernel=*) kernel=${1#*=} ;;
+	--qemu10) qemu10=1 ;;
+	--smp) smp=${2:?}; shift ;;
+	--smp=*) smp=${1#*=} ;;
+	--queues) queues=${2:?}; shift ;;
+	--queues=*) queues=${1#*=} ;;
+	--tag) tag=${2:?}; shift ;;
+	--tag=*) tag=${1#*=} ;;
+	--guest-file) guest_files+=("${2:?}"); shift ;;
+	--guest-file=*) guest_files+=("${1#*=}") ;;
 	-h | --help) usage ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
@@ -56,10 +74,24 @@ done
 [ -n "$share" ] || die "--share DIR is required"
 [ -d "$share" ] || die "share directory '$share' does not exist"
 share=$(cd "$share" && pwd)
-[ -s "$cache/vmlinuz" ] && [ -s "$cache/initramfs.cpio.gz" ] ||
-	die "no VM assets in $cache: run tests/vm/prepare.sh first"
+case "$kernel" in
+6.1) assets=$cache ;;
+6.12) assets=$cache/k6.12 ;;
+*) die "--kernel takes 6.1 or 6.12" ;;
+esac
+[ -s "$assets/vmlinuz" ] && [ -s "$assets/initramfs.cpio.gz" ] ||
+	die "no VM assets in $assets: run tests/vm/prepare.sh$([ "$kernel" = 6.1 ] || echo " --kernel $kernel") first"
 [ -f "$script" ] || die "guest script '$script' not found"
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+[[ "$queues" =~ ^[1-9][0-9]*$ ]] || die "--queues takes a positive number"
+[ -z "$smp" ] || [[ "$smp" =~ ^[1-9][0-9]*$ ]] || die "--smp takes a positive number"
+if [ $qemu10 -eq 1 ]; then
+	penv=$("$repo/scripts/peers.sh" --print) || die "QEMU 10 is not fetched: run scripts/peers.sh first"
+	qemu=$(sed -n 's/^QEMU10=//p' "$penv")
+	[ -x "$qemu" ] || die "QEMU 10 wrapper '$qemu' (from $penv) is not executable"
+else
+	qemu=qemu-system-x86_64
+	command -v "$qemu" >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+fi
 if [ $legacy -eq 1 ]; then
 	daemon=/usr/lib/qemu/virtiofsd
 fi
@@ -106,7 +138,8 @@ trap 'exit 130' INT TERM
 if [ $legacy -eq 1 ]; then
 	dcmd=("$daemon" "--socket-path=$sock" -o "source=$share" -o cache=auto "${daemon_args[@]}")
 else
-	# Defaults the caller's --daemon-arg may override (the daemon refuses conflicting values).
+	# Defaults the caller's --daemon-arg may override (a later value would win anyway; left out
+	# so the command line in the log says what counts).
 	defaults=()
 	[[ " ${daemon_args[*]} " == *" --cache="* ]] || defaults+=(--cache=auto)
 	[[ " ${daemon_args[*]} " == *" --sandbox"* ]] || defaults+=(--sandbox=none)
@@ -135,25 +168,33 @@ mkdir -p "$tmp/extra/guest"
 sname=$(basename "$script")
 cp "$script" "$tmp/extra/guest/$sname"
 chmod 755 "$tmp/extra/guest/$sname"
+for f in "${guest_files[@]}"; do
+	cp "$f" "$tmp/extra/guest/" || die "--guest-file '$f' cannot be copied"
+done
 (cd "$tmp/extra" && find . | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$tmp/extra.cpio.gz"
-cat "$cache/initramfs.cpio.gz" "$tmp/extra.cpio.gz" >"$tmp/initrd.img"
+cat "$assets/initramfs.cpio.gz" "$tmp/extra.cpio.gz" >"$tmp/initrd.img"
 
 # --- QEMU -------------------------------------------------------------------------------------
 if { [ -e /sys/module/kvm_intel ] || [ -e /sys/module/kvm_amd ]; } && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-	accel=kvm smp=2
+	accel=kvm smp=${smp:-2}
 else
-	accel=tcg smp=1
+	accel=tcg smp=${smp:-1}
 fi
 log "accelerator: $accel ($( [ $accel = kvm ] && echo 'kvm_intel/kvm_amd loaded' ||
 	echo 'no kvm_intel/kvm_amd module: software emulation, slow'))"
-append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/$sname"
+append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/$sname vmtest_tag=$tag vmtest_queues=$queues"
 [ $shell -eq 1 ] && append="$append vmtest_shell=1"
 # shellcheck disable=SC2054 # commas belong to QEMU option values
-qcmd=(qemu-system-x86_64 -accel "$accel" -m 512M -smp "$smp"
-	-kernel "$cache/vmlinuz" -initrd "$tmp/initrd.img" -append "$append"
+# (QEMU's generic vhost-user-device-pci, which would read the tag from the daemon's config
+# space, is not user-creatable in QEMU 10.0: docs/status.md.)
+fsdev=vhost-user-fs-pci,queue-size=1024,chardev=char0,tag=$tag
+[ "$queues" -eq 1 ] || fsdev=$fsdev,num-request-queues=$queues
+log "qemu: $qemu, kernel $kernel, $smp vCPU(s), device $fsdev"
+qcmd=("$qemu" -accel "$accel" -m 512M -smp "$smp"
+	-kernel "$assets/vmlinuz" -initrd "$tmp/initrd.img" -append "$append"
 	-object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
 	-chardev "socket,id=char0,path=$sock"
-	-device vhost-user-fs-pci,queue-size=1024,chardev=char0,tag=myfs
+	-device "$fsdev"
 	-nographic -no-reboot)
 
 t0=$(date +%s.%N)
