@@ -18,7 +18,7 @@
 
 struct xattrmap;
 
-/* --migration-mode and --migration-on-error (stored; migration itself is not implemented). */
+/* --migration-mode and --migration-on-error (main.c hands them to the passthrough). */
 enum migration_mode {
 	MIGRATION_FIND_PATHS,
 	MIGRATION_FILE_HANDLES,

@@ -39,7 +39,9 @@ check_not() { # name, regexp that must not be in the output, command...
 check_not "print-capabilities offers no separate-options or migrate-precopy" \
 	'separate-options|migrate-precopy' "$bin" --print-capabilities
 check "help" 0 'shared-dir' "$bin" --help
-check "help says migration is not supported yet" 0 'Migration is not supported yet' "$bin" --help
+check_not "help no longer says migration is not supported" 'Migration is not supported yet' \
+	"$bin" --help
+check "help says what --migration-confirm-paths does here" 0 'ours always does' "$bin" --help
 check "help names what only ours accepts" 0 'Only in this daemon' "$bin" --help
 # As the Rust daemon (clap): the help on stderr and status 2 without arguments, 2 for every
 # usage error, 1 for what is refused after parsing.

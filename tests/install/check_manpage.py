@@ -98,7 +98,7 @@ def check_options(daemon, sections):
 
 
 # A valid value per legacy key that takes one, for the acceptance check.
-SAMPLES = {'cache': 'auto', 'loglevel': 'info', 'log_level': 'info', 'sandbox': 'none',
+SAMPLES = {'cache': 'auto', 'loglevel': 'info', 'log_level': 'info', 'sandbox': 'namespace',
            'xattrmap': ':ok:all:::', 'modcaps': '+sys_admin'}
 
 
@@ -110,7 +110,8 @@ def legacy_forms(sections):
 
 
 def source_compat_names(srcdir):
-    """-o names in the source's tables (FLAG("name", ...) and KEY("name"))."""
+    """-o names in the source: its table (FLAG("name", ...)) and the keys and words compared
+    by name (strcmp(key, "name"), strcmp(item, "name"))."""
     names = set()
     for path in glob.glob(os.path.join(srcdir, '**', '*.c'), recursive=True):
         text = open(path, encoding='utf-8', errors='replace').read()
@@ -118,6 +119,7 @@ def source_compat_names(srcdir):
             continue
         names |= set(re.findall(r'\bFLAG\("([a-z0-9_]+)"', text))
         names |= set(re.findall(r'\bKEY\("([a-z0-9_]+)"\)', text))
+        names |= set(re.findall(r'\bstrcmp\((?:key|item), "([a-z0-9_]+)"\)', text))
     return names
 
 

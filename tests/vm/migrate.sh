@@ -8,9 +8,9 @@
 #
 # Usage: tests/vm/migrate.sh [--src ours|rust] [--dst ours|rust] [--mode find-paths|file-handles]
 #                           [--twice] [--keep] [--daemon PATH]
-#   --mode    the Rust daemon's --migration-mode (ours takes find-paths until that option
-#             exists; it sends an unlinked file as its file handle even then). The Rust daemon
-#             cannot move an unlinked file in find-paths mode: the guest holds none then.
+#   --mode    both daemons' --migration-mode (ours sends an unlinked file as its file handle
+#             in find-paths mode too). The Rust daemon cannot move an unlinked file in
+#             find-paths mode: the guest holds none then.
 #   --twice   migrate again, from the destination to a third QEMU and daemon (the same kind)
 #   --refuse  the source daemon caches writes (--writeback), the destination is not started
 #             with it and must refuse the state: the migration fails, the source is resumed
@@ -80,7 +80,9 @@ daemon_cmd() { # kind, socket, extra...
 		echo "$RUST_VIRTIOFSD --socket-path=$sock --shared-dir=$share --sandbox=none" \
 			"--cache=auto --migration-mode=$mode $*"
 	else
-		echo "$daemon --socket-path=$sock --shared-dir=$share --cache=auto $*" # its default sandbox (namespace) and seccomp filter
+		# its default sandbox (namespace) and seccomp filter
+		echo "$daemon --socket-path=$sock --shared-dir=$share --cache=auto" \
+			"--migration-mode=$mode $*"
 	fi
 }
 start_daemon() { # name, kind, extra daemon options...
