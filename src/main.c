@@ -59,10 +59,10 @@ static void reset_server(void *opaque)
 
 /* No "separate-options" (docs/status.md): libvirt 9.0 ignores it, and a libvirt that reads it
  * then passes long options and refuses <lock posix/flock>, which ours serves through -o.
- * No "migrate-precopy" until migration is implemented. */
+ * "migrate-precopy": the device state moves with the VM (docs/migration.md). */
 static void print_capabilities(void)
 {
-	printf("{\n  \"type\": \"fs\"\n}\n");
+	printf("{\n  \"type\": \"fs\",\n  \"features\": [\n    \"migrate-precopy\"\n  ]\n}\n");
 }
 
 static void sandbox_opts(const struct config *cfg, struct sb_opts *so, struct sb_caps_opts *co)

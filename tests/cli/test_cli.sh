@@ -35,9 +35,12 @@ check_not() { # name, regexp that must not be in the output, command...
 }
 
 # No separate-options (libvirt would then refuse <lock posix/flock>, which ours serves through
-# -o) and no migrate-precopy (migration is not implemented): docs/status.md.
-check_not "print-capabilities offers no separate-options or migrate-precopy" \
-	'separate-options|migrate-precopy' "$bin" --print-capabilities
+# -o): docs/status.md. migrate-precopy, as the Rust daemon: live migration works
+# (docs/migration.md, tests/vm/migrate-all.sh).
+check_not "print-capabilities offers no separate-options" 'separate-options' \
+	"$bin" --print-capabilities
+check "print-capabilities offers migrate-precopy, and only it" 0 '^\[.migrate-precopy.\]$' \
+	sh -c "'$bin' --print-capabilities | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"features\"])'"
 check "help" 0 'shared-dir' "$bin" --help
 check_not "help no longer says migration is not supported" 'Migration is not supported yet' \
 	"$bin" --help

@@ -7,11 +7,12 @@
 # here on the host.
 #
 # Usage: tests/vm/migrate.sh [--src ours|rust] [--dst ours|rust] [--mode find-paths|file-handles]
-#                           [--twice] [--keep] [--daemon PATH]
+#                           [--twice] [--then ours|rust] [--keep] [--daemon PATH]
 #   --mode    both daemons' --migration-mode (ours sends an unlinked file as its file handle
 #             in find-paths mode too). The Rust daemon cannot move an unlinked file in
 #             find-paths mode: the guest holds none then.
-#   --twice   migrate again, from the destination to a third QEMU and daemon (the same kind)
+#   --twice   migrate again, from the destination to a third QEMU and daemon (the same kind
+#             as the destination, or --then's)
 #   --refuse  the source daemon caches writes (--writeback), the destination is not started
 #             with it and must refuse the state: the migration fails, the source is resumed
 #             (QMP cont, as a management layer does) and the guest finishes there
@@ -20,13 +21,14 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-src=ours dst=ours mode=find-paths twice=0 refuse=0 keep=0 daemon=$repo/build/virtiofsd
+src=ours dst=ours then= mode=find-paths twice=0 refuse=0 keep=0 daemon=$repo/build/virtiofsd
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--src) src=${2:?}; shift ;;
 	--dst) dst=${2:?}; shift ;;
 	--mode) mode=${2:?}; shift ;;
 	--twice) twice=1 ;;
+	--then) then=${2:?}; twice=1; shift ;;
 	--refuse) refuse=1 ;;
 	--keep) keep=1 ;;
 	--daemon) daemon=${2:?}; shift ;;
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+then=${then:-$dst}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $*"; }
 notok() { fail=$((fail + 1)); echo "not ok - $*"; }
@@ -108,7 +111,7 @@ chmod 755 "$work/extra/guest/guest-migrate.sh"
 (cd "$work/extra" && find . | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$work/extra.cpio.gz"
 cat "$vm/initramfs.cpio.gz" "$work/extra.cpio.gz" >"$work/initrd.img"
 append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/guest-migrate.sh"
-[ "$mode" = find-paths ] && { [ "$src" = rust ] || [ "$dst" = rust ]; } &&
+[ "$mode" = find-paths ] && { [ "$src" = rust ] || [ "$dst" = rust ] || [ "$then" = rust ]; } &&
 	append="$append vmtest_unlinked=0"
 port_base=$((20000 + $$ % 20000))
 
@@ -233,6 +236,7 @@ refused() { # label
 }
 
 label="$src -> $dst ($mode)"
+[ $twice -eq 1 ] && label="$src -> $dst -> $then ($mode)"
 [ $refuse -eq 1 ] && label="$label, refused"
 if [ $refuse -eq 1 ]; then start_daemon a "$src" --writeback || finish; else start_daemon a "$src" || finish; fi
 start_qemu a $((port_base))
@@ -245,13 +249,14 @@ if [ $refuse -eq 1 ]; then
 	refused "$label"
 	finish
 fi
-migrate a $((port_base)) b $((port_base + 1)) "$label" || { tail -5 "$work/a.daemon.log" "$work/b.daemon.log"; finish; }
+migrate a $((port_base)) b $((port_base + 1)) "$src -> $dst ($mode)" || { tail -5 "$work/a.daemon.log" "$work/b.daemon.log"; finish; }
 last=b
 if [ $twice -eq 1 ]; then
-	start_daemon c "$dst" || finish
+	start_daemon c "$then" || finish
 	start_qemu c $((port_base + 2)) -incoming "unix:$work/c.mig"
 	sleep 2
-	migrate b $((port_base + 1)) c $((port_base + 2)) "$label, again" || finish
+	migrate b $((port_base + 1)) c $((port_base + 2)) "$dst -> $then ($mode), the second in a row" ||
+		finish
 	last=c
 fi
 touch "$share/go"
