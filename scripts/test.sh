@@ -97,16 +97,17 @@ if [ "$run_asan" = 1 ]; then
 	# allow-list rightly refuses; the gcc tier above runs the same tests with the filter on.
 	FAKE_DAEMON_ARGS=--seccomp=none meson_tier "ASan+UBSan: unit, fake frontend, /dev/fuse" build-asan \
 		"-Db_sanitize=address,undefined -Db_lundef=false" --suite unit --suite fake --suite fusedev
-	# ThreadSanitizer (clang's): the tests where queues, workers and lock waiters run at once;
+	# ThreadSanitizer (clang's): the tests where queues, workers, lock waiters and the migration
+	# state thread run at once;
 	# INIT and DESTROY racing requests on other queues is fake-hostile's init_races.
 	# clang 14's TSan cannot map its shadow with more than 28 bits of mmap randomisation:
 	# run it without randomisation there (setarch -R, inherited by the daemons).
 	tsan_wrap=
 	[ "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] && tsan_wrap="setarch $(uname -m) -R"
 	TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}" \
-	TIER_WRAP=$tsan_wrap FAKE_DAEMON_ARGS=--seccomp=none meson_tier "TSan: multi-queue, thread pool, lock tests" build-tsan \
+	TIER_WRAP=$tsan_wrap FAKE_DAEMON_ARGS=--seccomp=none meson_tier "TSan: multi-queue, thread pool, lock, migration tests" build-tsan \
 		"--native-file=scripts/clang.ini -Db_sanitize=thread -Db_lundef=false" \
-		fake-hostile fake-memfault fake-lifecycle fake-locks fuse_async vhost fs_handles
+		fake-hostile fake-memfault fake-lifecycle fake-locks fake-migration fuse_async vhost fs_handles
 else
 	echo "!! SKIPPED: sanitizer tiers (--no-asan)"
 fi

@@ -80,8 +80,12 @@ daemon_cmd() { # kind, socket, extra...
 	local kind=$1 sock=$2
 	shift 2
 	if [ "$kind" = rust ]; then
+		# The Rust daemon keeps CAP_DAC_READ_SEARCH only with --inode-file-handles; a
+		# destination in file-handles mode needs it (open_by_handle_at: EPERM otherwise).
+		local caps=
+		[ "$mode" = file-handles ] && caps=--modcaps=+dac_read_search
 		echo "$RUST_VIRTIOFSD --socket-path=$sock --shared-dir=$share --sandbox=none" \
-			"--cache=auto --migration-mode=$mode $*"
+			"--cache=auto --migration-mode=$mode $caps $*"
 	else
 		# its default sandbox (namespace) and seccomp filter
 		echo "$daemon --socket-path=$sock --shared-dir=$share --cache=auto" \
