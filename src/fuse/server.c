@@ -254,6 +254,34 @@ static int check_phase(const struct fuse_req *req, const struct fuse_optab *op)
 	return 0;
 }
 
+/* The opcode's fixed argument into in_arg (in_min bytes, zeros after them), the cursor left on
+ * what follows it (names, values); out_arg zeroed for the reply. */
+static int take_fixed_arg(struct fuse_req *req, const struct fuse_optab *op)
+{
+	memset(&req->in_arg, 0, sizeof(req->in_arg));
+	memset(&req->out_arg, 0, sizeof(req->out_arg));
+	req->in_arg_len = op->in_min;
+	/* dispatch() checked that the request holds in_min bytes; the table test that in_arg
+	 * does. */
+	return fuse_cur_read(&req->args, &req->in_arg, op->in_min);
+}
+
+size_t fuse_in_arg_more(struct fuse_req *req, size_t len)
+{
+	size_t n;
+
+	if (len > sizeof(req->in_arg))
+		len = sizeof(req->in_arg);
+	if (len <= req->in_arg_len)
+		return req->in_arg_len;
+	n = len - req->in_arg_len;
+	if (n > fuse_cur_remaining(&req->args))
+		n = fuse_cur_remaining(&req->args);
+	memcpy((char *)&req->in_arg + req->in_arg_len, fuse_cur_take(&req->args, n), n);
+	req->in_arg_len += n;
+	return req->in_arg_len;
+}
+
 /* Copy the arguments out of the transport and call the opcode's handler (fuse_handler_fn). */
 static int call_op(struct fuse_req *req, const struct fuse_optab *op)
 {
@@ -276,6 +304,8 @@ static int call_op(struct fuse_req *req, const struct fuse_optab *op)
 	}
 	fuse_cur_init(&req->args, buf, copy);
 	r = fuse_ext_load(req, op->payload, &ext);
+	if (r == 0)
+		r = take_fixed_arg(req, op);
 	if (r == 0)
 		r = check_backed(req, op);
 	if (r == 0)
