@@ -205,19 +205,14 @@ int fuse_do_access(struct fuse_req *req);
 int fuse_do_statx(struct fuse_req *req);
 
 /* ops_io.c */
-int fuse_do_open(struct fuse_req *req);
-int fuse_do_create(struct fuse_req *req);
-int fuse_do_tmpfile(struct fuse_req *req);
+int fuse_do_open(struct fuse_req *req); /* and OPENDIR */
+int fuse_do_create(struct fuse_req *req); /* and TMPFILE */
 int fuse_do_read(struct fuse_req *req);
 int fuse_do_write(struct fuse_req *req);
-int fuse_do_release(struct fuse_req *req);
-int fuse_do_fsync(struct fuse_req *req);
 int fuse_do_flush(struct fuse_req *req);
-int fuse_do_opendir(struct fuse_req *req);
-int fuse_do_readdir(struct fuse_req *req);
-int fuse_do_readdirplus(struct fuse_req *req);
-int fuse_do_releasedir(struct fuse_req *req);
-int fuse_do_fsyncdir(struct fuse_req *req);
+int fuse_do_release(struct fuse_req *req); /* and RELEASEDIR */
+int fuse_do_fsync(struct fuse_req *req);   /* and FSYNCDIR */
+int fuse_do_readdir(struct fuse_req *req); /* and READDIRPLUS */
 int fuse_do_fallocate(struct fuse_req *req);
 int fuse_do_lseek(struct fuse_req *req);
 int fuse_do_copy_file_range(struct fuse_req *req);
@@ -231,8 +226,7 @@ int fuse_do_syncfs(struct fuse_req *req);
 
 /* ops_lock.c: record locks and flock */
 int fuse_do_getlk(struct fuse_req *req);
-int fuse_do_setlk(struct fuse_req *req);
-int fuse_do_setlkw(struct fuse_req *req);
+int fuse_do_setlk(struct fuse_req *req); /* and SETLKW */
 
 /* async.c: requests that wait (SETLKW) in a thread of their own, INTERRUPT, cancel. */
 struct fuse_lk_args {

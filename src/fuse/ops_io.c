@@ -21,9 +21,11 @@ static uint32_t fuse_open_flags(const struct fuse_req *req, uint32_t flags, uint
 	return flags;
 }
 
-static int do_open_common(struct fuse_req *req, bool dir)
+/* OPEN and OPENDIR. */
+int fuse_do_open(struct fuse_req *req)
 {
 	const struct fuse_open_in *in = &req->in_arg.open;
+	bool dir = req->in.opcode == FUSE_OPENDIR;
 	struct fuse_open_out *out = &req->out_arg.open;
 	int r;
 
@@ -35,44 +37,24 @@ static int do_open_common(struct fuse_req *req, bool dir)
 	return fuse_reply_out(req, r, out, sizeof(*out));
 }
 
-int fuse_do_open(struct fuse_req *req)
-{
-	return do_open_common(req, false);
-}
-
-int fuse_do_opendir(struct fuse_req *req)
-{
-	return do_open_common(req, true);
-}
-
+/* CREATE and TMPFILE: the same arguments. TMPFILE does not use the name after them (the kernel
+ * sends "/" or nothing): the file has none. */
 int fuse_do_create(struct fuse_req *req)
 {
 	const struct fuse_create_in *in = &req->in_arg.create;
 	struct fuse_entry_out *e = &req->out_arg.create.e;
 	struct fuse_open_out *o = &req->out_arg.create.o;
+	bool tmp = req->in.opcode == FUSE_TMPFILE;
 	struct fuse_new_node n;
-	int r = fuse_read_new_node(req, in->umask, true, &n);
+	int r = fuse_read_new_node(req, in->umask, !tmp, &n);
 
-	if (r == 0)
+	if (r == 0 && tmp)
+		r = FS_OPS(req)->tmpfile(FS_PRIV(req), &req->ctx, req->in.nodeid, in->mode,
+					 in->flags, in->umask, e, o);
+	else if (r == 0)
 		r = FS_OPS(req)->create(FS_PRIV(req), &req->ctx, req->in.nodeid, n.name, in->mode,
 					fuse_open_flags(req, in->flags, in->open_flags), in->umask,
 					e, o);
-	return fuse_reply_entry(req, r, e, o);
-}
-
-/* Same arguments as CREATE; the name after them (the kernel sends "/" or nothing) is not
- * used: the file has none. */
-int fuse_do_tmpfile(struct fuse_req *req)
-{
-	const struct fuse_create_in *in = &req->in_arg.create;
-	struct fuse_entry_out *e = &req->out_arg.create.e;
-	struct fuse_open_out *o = &req->out_arg.create.o;
-	struct fuse_new_node n;
-	int r = fuse_read_new_node(req, in->umask, false, &n);
-
-	if (r == 0)
-		r = FS_OPS(req)->tmpfile(FS_PRIV(req), &req->ctx, req->in.nodeid, in->mode,
-					 in->flags, in->umask, e, o);
 	return fuse_reply_entry(req, r, e, o);
 }
 
@@ -144,12 +126,13 @@ int fuse_do_write(struct fuse_req *req)
 	return fuse_reply(req, out, sizeof(*out), NULL, 0);
 }
 
-static int do_release_common(struct fuse_req *req, bool dir)
+/* RELEASE and RELEASEDIR. */
+int fuse_do_release(struct fuse_req *req)
 {
 	const struct fuse_release_in *in = &req->in_arg.release;
 	int r;
 
-	if (dir)
+	if (req->in.opcode == FUSE_RELEASEDIR)
 		r = FS_OPS(req)->releasedir(FS_PRIV(req), &req->ctx, req->in.nodeid, in->fh,
 					    in->flags);
 	else
@@ -158,37 +141,18 @@ static int do_release_common(struct fuse_req *req, bool dir)
 	return fuse_reply_status(req, r);
 }
 
-int fuse_do_release(struct fuse_req *req)
-{
-	return do_release_common(req, false);
-}
-
-int fuse_do_releasedir(struct fuse_req *req)
-{
-	return do_release_common(req, true);
-}
-
-static int do_fsync_common(struct fuse_req *req, bool dir)
+/* FSYNC and FSYNCDIR. */
+int fuse_do_fsync(struct fuse_req *req)
 {
 	const struct fuse_fsync_in *in = &req->in_arg.fsync;
 	bool datasync = in->fsync_flags & 1;
 	int r;
 
-	if (dir)
+	if (req->in.opcode == FUSE_FSYNCDIR)
 		r = FS_OPS(req)->fsyncdir(FS_PRIV(req), &req->ctx, req->in.nodeid, in->fh, datasync);
 	else
 		r = FS_OPS(req)->fsync(FS_PRIV(req), &req->ctx, req->in.nodeid, in->fh, datasync);
 	return fuse_reply_status(req, r);
-}
-
-int fuse_do_fsync(struct fuse_req *req)
-{
-	return do_fsync_common(req, false);
-}
-
-int fuse_do_fsyncdir(struct fuse_req *req)
-{
-	return do_fsync_common(req, true);
 }
 
 int fuse_do_flush(struct fuse_req *req)
@@ -200,9 +164,11 @@ int fuse_do_flush(struct fuse_req *req)
 	return fuse_reply_status(req, r);
 }
 
-static int do_readdir_common(struct fuse_req *req, bool plus)
+/* READDIR and READDIRPLUS. */
+int fuse_do_readdir(struct fuse_req *req)
 {
 	const struct fuse_read_in *in = &req->in_arg.read;
+	bool plus = req->in.opcode == FUSE_READDIRPLUS;
 	size_t size = read_size(req, in->size);
 	struct fuse_dirbuf db;
 	char *buf;
@@ -220,16 +186,6 @@ static int do_readdir_common(struct fuse_req *req, bool plus)
 		r = fuse_reply(req, db.buf, db.len, NULL, 0);
 	free(buf);
 	return r;
-}
-
-int fuse_do_readdir(struct fuse_req *req)
-{
-	return do_readdir_common(req, false);
-}
-
-int fuse_do_readdirplus(struct fuse_req *req)
-{
-	return do_readdir_common(req, true);
 }
 
 int fuse_do_fallocate(struct fuse_req *req)

@@ -86,8 +86,10 @@ int fuse_do_getlk(struct fuse_req *req)
 	return fuse_reply(req, out, sizeof(*out), NULL, 0);
 }
 
-static int do_setlk_common(struct fuse_req *req, bool sleep)
+/* SETLK and SETLKW (which may wait). */
+int fuse_do_setlk(struct fuse_req *req)
 {
+	bool sleep = req->in.opcode == FUSE_SETLKW;
 	struct fuse_lk_args la;
 	int r;
 
@@ -103,14 +105,4 @@ static int do_setlk_common(struct fuse_req *req, bool sleep)
 			return 0;
 	}
 	return fuse_reply_status(req, r);
-}
-
-int fuse_do_setlk(struct fuse_req *req)
-{
-	return do_setlk_common(req, false);
-}
-
-int fuse_do_setlkw(struct fuse_req *req)
-{
-	return do_setlk_common(req, true);
 }
