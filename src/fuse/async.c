@@ -302,23 +302,21 @@ int fuse_wait_lock(struct fuse_req *req, const struct fuse_lk_args *la)
 int fuse_do_interrupt(struct fuse_req *req)
 {
 	struct fuse_waitq *wq = req->srv->waitq;
-	struct fuse_interrupt_in in;
+	uint64_t unique = req->in_arg.interrupt.unique;
 	struct fuse_waiter *w;
 
-	if (fuse_cur_read(&req->args, &in, sizeof(in)) < 0)
-		return 0;
 	pthread_mutex_lock(&wq->lock);
 	for (w = wq->list; w; w = w->next)
-		if (w->in.unique == in.unique && !w->done && !w->cancel)
+		if (w->in.unique == unique && !w->done && !w->cancel)
 			break;
 	if (w) {
 		log_debug("FUSE INTERRUPT of unique=%llu: waking its lock wait",
-			  (unsigned long long)in.unique);
+			  (unsigned long long)unique);
 		/* Bounded: INTERRUPT runs in a queue thread; the race it covers (a signal
 		 * just before the waiter entered its call) lasts a few instructions. */
 		kick_locked(wq, w, 100);
 	} else {
-		wq->recent[wq->recent_pos++ % FUSE_RECENT_INTR] = in.unique;
+		wq->recent[wq->recent_pos++ % FUSE_RECENT_INTR] = unique;
 	}
 	pthread_mutex_unlock(&wq->lock);
 	return 0;

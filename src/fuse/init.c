@@ -108,27 +108,23 @@ static void fill_init_out(struct fuse_init_out *out, const struct fuse_init_in *
 int fuse_do_init(struct fuse_req *req)
 {
 	struct fuse_server *srv = req->srv;
-	size_t inlen = fuse_cur_remaining(&req->args);
-	struct fuse_init_in in;
-	struct fuse_init_out out;
+	/* The table takes the 16 bytes of kernels before 7.36; newer ones send more. */
+	size_t inlen = fuse_in_arg_more(req, sizeof(struct fuse_init_in));
+	const struct fuse_init_in *in = &req->in_arg.init;
+	struct fuse_init_out *out = &req->out_arg.init;
 	uint64_t flags = 0;
 	int r;
 
-	memset(&in, 0, sizeof(in));
-	if (inlen > sizeof(in))
-		inlen = sizeof(in);
-	fuse_cur_read(&req->args, &in, inlen);
-	log_info_rl("INIT: guest FUSE %u.%u, flags 0x%x", in.major, in.minor, in.flags);
-	if (in.major > FUSE_OUR_MAJOR) {
+	log_info_rl("INIT: guest FUSE %u.%u, flags 0x%x", in->major, in->minor, in->flags);
+	if (in->major > FUSE_OUR_MAJOR) {
 		/* Tell the guest our major; it may retry INIT with it. */
-		memset(&out, 0, sizeof(out));
-		out.major = FUSE_OUR_MAJOR;
-		out.minor = FUSE_OUR_MINOR;
-		return fuse_reply(req, &out, sizeof(out), NULL, 0);
+		out->major = FUSE_OUR_MAJOR;
+		out->minor = FUSE_OUR_MINOR;
+		return fuse_reply(req, out, sizeof(*out), NULL, 0);
 	}
-	if (in.major < FUSE_OUR_MAJOR || in.minor < FUSE_MIN_MINOR) {
-		log_error_rl("INIT: guest FUSE %u.%u unsupported (need %u.%u or later)", in.major,
-			  in.minor, FUSE_OUR_MAJOR, FUSE_MIN_MINOR);
+	if (in->major < FUSE_OUR_MAJOR || in->minor < FUSE_MIN_MINOR) {
+		log_error_rl("INIT: guest FUSE %u.%u unsupported (need %u.%u or later)", in->major,
+			  in->minor, FUSE_OUR_MAJOR, FUSE_MIN_MINOR);
 		return -EPROTO;
 	}
 	pthread_mutex_lock(&srv->lock);
@@ -138,17 +134,17 @@ int fuse_do_init(struct fuse_req *req)
 		log_info_rl("INIT on an initialised session: the guest restarted, dropping its state");
 		fuse_server_reset_locked(srv);
 	}
-	r = negotiate(srv, &in, inlen, &flags);
+	r = negotiate(srv, in, inlen, &flags);
 	if (r == 0) {
 		srv->flags = flags;
-		srv->minor = in.minor;
+		srv->minor = in->minor;
 		atomic_store_explicit(&srv->phase, FUSE_PHASE_READY, memory_order_release);
 	}
 	pthread_mutex_unlock(&srv->lock);
 	if (r < 0)
 		return r;
 	log_info_rl("INIT: agreed FUSE %u.%u, flags 0x%llx", FUSE_OUR_MAJOR,
-		 in.minor < FUSE_OUR_MINOR ? in.minor : FUSE_OUR_MINOR, (unsigned long long)flags);
-	fill_init_out(&out, &in, flags);
-	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+		 in->minor < FUSE_OUR_MINOR ? in->minor : FUSE_OUR_MINOR, (unsigned long long)flags);
+	fill_init_out(out, in, flags);
+	return fuse_reply(req, out, sizeof(*out), NULL, 0);
 }

@@ -45,13 +45,68 @@ struct fuse_server {
 	struct fuse_waitq *waitq; /* requests waiting in their own thread (async.c) */
 };
 
+/* The fixed argument of each opcode that has one. The dispatcher fills in_min bytes of it from
+ * the request and zeroes the rest; INIT and SETXATTR take more with fuse_in_arg_more(). */
+union fuse_in_arg {
+	struct fuse_forget_in forget;
+	struct fuse_batch_forget_in batch_forget;
+	struct fuse_getattr_in getattr;
+	struct fuse_setattr_in setattr;
+	struct fuse_mknod_in mknod;
+	struct fuse_mkdir_in mkdir;
+	struct fuse_rename_in rename;
+	struct fuse_rename2_in rename2;
+	struct fuse_link_in link;
+	struct fuse_open_in open;	/* OPEN, OPENDIR */
+	struct fuse_read_in read;	/* READ, READDIR, READDIRPLUS */
+	struct fuse_write_in write;
+	struct fuse_release_in release; /* RELEASE, RELEASEDIR */
+	struct fuse_fsync_in fsync;	/* FSYNC, FSYNCDIR */
+	struct fuse_setxattr_in setxattr;
+	struct fuse_getxattr_in getxattr; /* GETXATTR, LISTXATTR */
+	struct fuse_flush_in flush;
+	struct fuse_init_in init;
+	struct fuse_access_in access;
+	struct fuse_create_in create; /* CREATE, TMPFILE */
+	struct fuse_interrupt_in interrupt;
+	struct fuse_fallocate_in fallocate;
+	struct fuse_lseek_in lseek;
+	struct fuse_copy_file_range_in copy_file_range;
+	struct fuse_syncfs_in syncfs;
+	struct fuse_lk_in lk; /* GETLK, SETLK, SETLKW */
+	struct fuse_statx_in statx;
+};
+
+/* The fixed reply of each opcode that has one, zeroed by the dispatcher for the handler (and
+ * the backend) to fill. */
+union fuse_out_arg {
+	struct fuse_entry_out entry;
+	struct fuse_attr_out attr;
+	struct fuse_open_out open;
+	struct fuse_write_out write;
+	struct fuse_statfs_out statfs;
+	struct fuse_lseek_out lseek;
+	struct fuse_lk_out lk;
+	struct fuse_statx_out statx;
+	struct fuse_init_out init;
+	struct fuse_getxattr_out getxattr;
+	struct {
+		struct fuse_entry_out e;
+		struct fuse_open_out o;
+	} create; /* CREATE, TMPFILE */
+};
+
 /* One request being served; lives on the serving thread's stack. */
 struct fuse_req {
 	struct fuse_server *srv;
 	struct fuse_in_header in; /* private copy */
 	struct fs_ctx ctx;
-	struct fuse_cursor args; /* private copy of the arguments (WRITE: fuse_write_in only) */
+	struct fuse_cursor args; /* private copy of the arguments (WRITE: fuse_write_in only),
+				  * positioned after the fixed part in in_arg */
 	size_t arglen;		 /* argument bytes in the request (WRITE: with the payload) */
+	union fuse_in_arg in_arg;   /* the opcode's fixed argument */
+	size_t in_arg_len;	    /* bytes of in_arg that came from the request */
+	union fuse_out_arg out_arg; /* zeroed: the opcode's fixed reply */
 	const struct iovec *in_iov;
 	unsigned in_cnt;
 	const struct iovec *out;
@@ -89,6 +144,11 @@ uint32_t fuse_optab_end(void);
 /* Does ops implement what op's handler calls? */
 bool fuse_optab_backed(const struct fuse_optab *op, const struct fs_ops *ops);
 
+/* INIT and SETXATTR, whose fixed argument may be longer than in_min: read more of it into
+ * in_arg, up to len bytes in all, as far as the request holds them. Returns the bytes in_arg
+ * now holds from the request. */
+size_t fuse_in_arg_more(struct fuse_req *req, size_t len);
+
 /* Reply helpers: header plus up to two payload parts, never past out (checked). */
 int fuse_reply(struct fuse_req *req, const void *a, size_t alen, const void *b, size_t blen);
 void fuse_reply_err(struct fuse_req *req, int err);
@@ -115,23 +175,14 @@ int fuse_reply_entry(struct fuse_req *req, int r, const struct fuse_entry_out *e
 		     const struct fuse_open_out *o);
 /* r < 0: return it for the dispatcher; else reply with the size bytes at out. */
 int fuse_reply_out(struct fuse_req *req, int r, const void *out, size_t size);
-/* The fixed argument struct (inlen bytes into in), then a NUL-terminated name. */
-int fuse_read_in_name(struct fuse_req *req, void *in, size_t inlen, const char **name);
-/* MKNOD, MKDIR, CREATE and TMPFILE: what the handler decodes beside its fixed struct. */
+/* MKNOD, MKDIR, CREATE and TMPFILE: what the handler decodes after its fixed argument. */
 struct fuse_new_node {
-	const char *name;	 /* NULL for TMPFILE: the file gets no name */
-	struct fs_secctx sc;	 /* a 7.36/7.37 guest's trailing security context */
-	struct fuse_entry_out e; /* zeroed for the backend to fill */
-	struct fuse_open_out o;	 /* CREATE and TMPFILE */
+	const char *name;    /* NULL for TMPFILE: the file gets no name */
+	struct fs_secctx sc; /* a 7.36/7.37 guest's trailing security context */
 };
-/*
- * inlen fixed bytes into in (its umask field umask_off bytes in), then the new node's name
- * (when named) and a trailing security context; the request's umask becomes the guest's.
- */
-int fuse_read_new_node(struct fuse_req *req, void *in, size_t inlen, size_t umask_off, bool named,
-		       struct fuse_new_node *n);
-#define FUSE_READ_NEW_NODE(req, in, named, n)                                                      \
-	fuse_read_new_node(req, &(in), sizeof(in), offsetof(__typeof__(in), umask), named, n)
+/* The new node's name (when named) and a trailing security context; the request's umask
+ * becomes the guest's (the fixed argument's umask field). */
+int fuse_read_new_node(struct fuse_req *req, uint32_t umask, bool named, struct fuse_new_node *n);
 /* UNLINK, RMDIR, REMOVEXATTR: one name argument, an empty reply. */
 int fuse_do_name_op(struct fuse_req *req,
 		    int (*op)(void *fs, const struct fs_ctx *c, uint64_t ino, const char *name));
@@ -154,19 +205,14 @@ int fuse_do_access(struct fuse_req *req);
 int fuse_do_statx(struct fuse_req *req);
 
 /* ops_io.c */
-int fuse_do_open(struct fuse_req *req);
-int fuse_do_create(struct fuse_req *req);
-int fuse_do_tmpfile(struct fuse_req *req);
+int fuse_do_open(struct fuse_req *req); /* and OPENDIR */
+int fuse_do_create(struct fuse_req *req); /* and TMPFILE */
 int fuse_do_read(struct fuse_req *req);
 int fuse_do_write(struct fuse_req *req);
-int fuse_do_release(struct fuse_req *req);
-int fuse_do_fsync(struct fuse_req *req);
 int fuse_do_flush(struct fuse_req *req);
-int fuse_do_opendir(struct fuse_req *req);
-int fuse_do_readdir(struct fuse_req *req);
-int fuse_do_readdirplus(struct fuse_req *req);
-int fuse_do_releasedir(struct fuse_req *req);
-int fuse_do_fsyncdir(struct fuse_req *req);
+int fuse_do_release(struct fuse_req *req); /* and RELEASEDIR */
+int fuse_do_fsync(struct fuse_req *req);   /* and FSYNCDIR */
+int fuse_do_readdir(struct fuse_req *req); /* and READDIRPLUS */
 int fuse_do_fallocate(struct fuse_req *req);
 int fuse_do_lseek(struct fuse_req *req);
 int fuse_do_copy_file_range(struct fuse_req *req);
@@ -180,8 +226,7 @@ int fuse_do_syncfs(struct fuse_req *req);
 
 /* ops_lock.c: record locks and flock */
 int fuse_do_getlk(struct fuse_req *req);
-int fuse_do_setlk(struct fuse_req *req);
-int fuse_do_setlkw(struct fuse_req *req);
+int fuse_do_setlk(struct fuse_req *req); /* and SETLKW */
 
 /* async.c: requests that wait (SETLKW) in a thread of their own, INTERRUPT, cancel. */
 struct fuse_lk_args {

@@ -40,58 +40,56 @@ static int check_lock(const struct fuse_req *req, const struct fuse_file_lock *l
 	return 0;
 }
 
-/* Read and check a fuse_lk_in into la. */
+/* Check the request's fuse_lk_in and copy it into la. */
 static int read_lk(struct fuse_req *req, bool get, struct fuse_lk_args *la)
 {
-	struct fuse_lk_in in;
+	const struct fuse_lk_in *in = &req->in_arg.lk;
 	int r;
 
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
 	memset(la, 0, sizeof(*la));
-	la->flock = !get && (in.lk_flags & FUSE_LK_FLOCK);
-	if (in.lk_flags & ~(uint32_t)FUSE_LK_FLOCK)
+	la->flock = !get && (in->lk_flags & FUSE_LK_FLOCK);
+	if (in->lk_flags & ~(uint32_t)FUSE_LK_FLOCK)
 		return -EINVAL;
 	r = check_negotiated(req, la->flock);
 	if (r == 0)
-		r = check_lock(req, &in.lk, get);
+		r = check_lock(req, &in->lk, get);
 	if (r < 0)
 		return r;
 	la->ino = req->in.nodeid;
-	la->fh = in.fh;
-	la->owner = in.owner;
-	la->lk = in.lk;
+	la->fh = in->fh;
+	la->owner = in->owner;
+	la->lk = in->lk;
 	la->lk.pid = 0; /* the guest's pid means nothing on the host */
 	return 0;
 }
 
 int fuse_do_getlk(struct fuse_req *req)
 {
+	struct fuse_lk_out *out = &req->out_arg.lk;
 	struct fuse_lk_args la;
-	struct fuse_lk_out out;
 	int r;
 
 	r = read_lk(req, true, &la);
 	if (r < 0)
 		return r;
-	memset(&out, 0, sizeof(out));
-	r = FS_OPS(req)->getlk(FS_PRIV(req), &req->ctx, la.ino, la.fh, la.owner, &la.lk, &out.lk);
+	r = FS_OPS(req)->getlk(FS_PRIV(req), &req->ctx, la.ino, la.fh, la.owner, &la.lk, &out->lk);
 	if (r < 0)
 		return r;
-	if (out.lk.type == F_UNLCK) {
-		out.lk.start = out.lk.end = 0;
-		out.lk.pid = 0;
-	} else if (check_lock(req, &out.lk, true) < 0) {
+	if (out->lk.type == F_UNLCK) {
+		out->lk.start = out->lk.end = 0;
+		out->lk.pid = 0;
+	} else if (check_lock(req, &out->lk, true) < 0) {
 		log_error_rl("GETLK unique=%llu: the filesystem answered a malformed lock",
 			  (unsigned long long)req->in.unique);
 		return -EIO;
 	}
-	return fuse_reply(req, &out, sizeof(out), NULL, 0);
+	return fuse_reply(req, out, sizeof(*out), NULL, 0);
 }
 
-static int do_setlk_common(struct fuse_req *req, bool sleep)
+/* SETLK and SETLKW (which may wait). */
+int fuse_do_setlk(struct fuse_req *req)
 {
+	bool sleep = req->in.opcode == FUSE_SETLKW;
 	struct fuse_lk_args la;
 	int r;
 
@@ -107,14 +105,4 @@ static int do_setlk_common(struct fuse_req *req, bool sleep)
 			return 0;
 	}
 	return fuse_reply_status(req, r);
-}
-
-int fuse_do_setlk(struct fuse_req *req)
-{
-	return do_setlk_common(req, false);
-}
-
-int fuse_do_setlkw(struct fuse_req *req)
-{
-	return do_setlk_common(req, true);
 }

@@ -25,29 +25,17 @@ int fuse_reply_out(struct fuse_req *req, int r, const void *out, size_t size)
 	return fuse_reply(req, out, size, NULL, 0);
 }
 
-int fuse_read_in_name(struct fuse_req *req, void *in, size_t inlen, const char **name)
+int fuse_read_new_node(struct fuse_req *req, uint32_t umask, bool named, struct fuse_new_node *n)
 {
-	int r = fuse_cur_read(&req->args, in, inlen);
-
-	return r < 0 ? r : fuse_cur_name(&req->args, name);
-}
-
-int fuse_read_new_node(struct fuse_req *req, void *in, size_t inlen, size_t umask_off, bool named,
-		       struct fuse_new_node *n)
-{
-	uint32_t umask;
-	int r;
+	int r = 0;
 
 	memset(n, 0, sizeof(*n));
 	if (named)
-		r = fuse_read_in_name(req, in, inlen, &n->name);
-	else
-		r = fuse_cur_read(&req->args, in, inlen);
+		r = fuse_cur_name(&req->args, &n->name);
 	if (r == 0 && named)
 		r = fuse_ext_trailing_secctx(req, &n->sc);
 	if (r < 0)
 		return r;
-	memcpy(&umask, (const char *)in + umask_off, sizeof(umask));
 	req->ctx.umask = umask;
 	return 0;
 }
@@ -65,40 +53,34 @@ int fuse_do_name_op(struct fuse_req *req,
 
 int fuse_do_lookup(struct fuse_req *req)
 {
-	struct fuse_entry_out e;
+	struct fuse_entry_out *e = &req->out_arg.entry;
 	const char *name;
 	int r;
 
 	r = fuse_cur_name(&req->args, &name);
-	if (r < 0)
-		return r;
-	memset(&e, 0, sizeof(e));
-	r = FS_OPS(req)->lookup(FS_PRIV(req), &req->ctx, req->in.nodeid, name, &e);
-	return fuse_reply_entry(req, r, &e, NULL);
+	if (r == 0)
+		r = FS_OPS(req)->lookup(FS_PRIV(req), &req->ctx, req->in.nodeid, name, e);
+	return fuse_reply_entry(req, r, e, NULL);
 }
 
 int fuse_do_forget(struct fuse_req *req)
 {
-	struct fuse_forget_in in;
-
-	if (fuse_cur_read(&req->args, &in, sizeof(in)) == 0 && FS_OPS(req)->forget)
-		FS_OPS(req)->forget(FS_PRIV(req), req->in.nodeid, in.nlookup);
+	if (FS_OPS(req)->forget)
+		FS_OPS(req)->forget(FS_PRIV(req), req->in.nodeid, req->in_arg.forget.nlookup);
 	return 0;
 }
 
 int fuse_do_batch_forget(struct fuse_req *req)
 {
-	struct fuse_batch_forget_in in;
+	uint32_t count = req->in_arg.batch_forget.count;
 	struct fuse_forget_one one;
 	uint32_t i;
 
-	if (fuse_cur_read(&req->args, &in, sizeof(in)) < 0)
-		return 0;
-	if (in.count > fuse_cur_remaining(&req->args) / sizeof(one))
+	if (count > fuse_cur_remaining(&req->args) / sizeof(one))
 		log_warn_rl("BATCH_FORGET unique=%llu: count %u but room for %zu entries",
-			 (unsigned long long)req->in.unique, in.count,
+			 (unsigned long long)req->in.unique, count,
 			 fuse_cur_remaining(&req->args) / sizeof(one));
-	for (i = 0; i < in.count; i++) {
+	for (i = 0; i < count; i++) {
 		if (fuse_cur_read(&req->args, &one, sizeof(one)) < 0)
 			break;
 		if (FS_OPS(req)->forget)
@@ -109,35 +91,27 @@ int fuse_do_batch_forget(struct fuse_req *req)
 
 int fuse_do_getattr(struct fuse_req *req)
 {
-	struct fuse_getattr_in in;
-	struct fuse_attr_out out;
+	const struct fuse_getattr_in *in = &req->in_arg.getattr;
+	struct fuse_attr_out *out = &req->out_arg.attr;
 	int r;
 
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	memset(&out, 0, sizeof(out));
 	r = FS_OPS(req)->getattr(FS_PRIV(req), &req->ctx, req->in.nodeid,
-				 (in.getattr_flags & FUSE_GETATTR_FH) ? &in.fh : NULL, &out);
-	return fuse_reply_out(req, r, &out, sizeof(out));
+				 (in->getattr_flags & FUSE_GETATTR_FH) ? &in->fh : NULL, out);
+	return fuse_reply_out(req, r, out, sizeof(*out));
 }
 
 int fuse_do_statx(struct fuse_req *req)
 {
-	struct fuse_statx_in in;
-	struct fuse_statx_out out;
+	const struct fuse_statx_in *in = &req->in_arg.statx;
+	struct fuse_statx_out *out = &req->out_arg.statx;
 	int r;
 
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	if (in.getattr_flags & ~(uint32_t)FUSE_GETATTR_FH)
+	if (in->getattr_flags & ~(uint32_t)FUSE_GETATTR_FH)
 		return -EINVAL;
-	memset(&out, 0, sizeof(out));
 	r = FS_OPS(req)->statx(FS_PRIV(req), &req->ctx, req->in.nodeid,
-			       (in.getattr_flags & FUSE_GETATTR_FH) ? &in.fh : NULL, in.sx_flags,
-			       in.sx_mask, &out);
-	return fuse_reply_out(req, r, &out, sizeof(out));
+			       (in->getattr_flags & FUSE_GETATTR_FH) ? &in->fh : NULL,
+			       in->sx_flags, in->sx_mask, out);
+	return fuse_reply_out(req, r, out, sizeof(*out));
 }
 
 /* A FUSE time (seconds, nanoseconds) as a timespec; NOW and absent map to UTIME_*. */
@@ -162,30 +136,26 @@ int fuse_do_setattr(struct fuse_req *req)
 	const uint32_t known = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME |
 			       FATTR_MTIME | FATTR_FH | FATTR_ATIME_NOW | FATTR_MTIME_NOW |
 			       FATTR_LOCKOWNER | FATTR_CTIME | FATTR_KILL_SUIDGID;
-	struct fuse_setattr_in in;
+	const struct fuse_setattr_in *in = &req->in_arg.setattr;
+	struct fuse_attr_out *out = &req->out_arg.attr;
 	struct fs_setattr a;
-	struct fuse_attr_out out;
 	int r;
 
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
 	memset(&a, 0, sizeof(a));
-	a.valid = in.valid & known;
-	a.fh = in.fh;
-	a.mode = in.mode;
-	a.uid = in.uid;
-	a.gid = in.gid;
-	a.size = in.size;
-	r = setattr_time(in.valid, FATTR_ATIME, FATTR_ATIME_NOW, in.atime, in.atimensec, &a.atime);
+	a.valid = in->valid & known;
+	a.fh = in->fh;
+	a.mode = in->mode;
+	a.uid = in->uid;
+	a.gid = in->gid;
+	a.size = in->size;
+	r = setattr_time(in->valid, FATTR_ATIME, FATTR_ATIME_NOW, in->atime, in->atimensec,
+			 &a.atime);
 	if (r == 0)
-		r = setattr_time(in.valid, FATTR_MTIME, FATTR_MTIME_NOW, in.mtime, in.mtimensec,
+		r = setattr_time(in->valid, FATTR_MTIME, FATTR_MTIME_NOW, in->mtime, in->mtimensec,
 				 &a.mtime);
-	if (r < 0)
-		return r;
-	memset(&out, 0, sizeof(out));
-	r = FS_OPS(req)->setattr(FS_PRIV(req), &req->ctx, req->in.nodeid, &a, &out);
-	return fuse_reply_out(req, r, &out, sizeof(out));
+	if (r == 0)
+		r = FS_OPS(req)->setattr(FS_PRIV(req), &req->ctx, req->in.nodeid, &a, out);
+	return fuse_reply_out(req, r, out, sizeof(*out));
 }
 
 int fuse_do_readlink(struct fuse_req *req)
@@ -206,7 +176,7 @@ int fuse_do_readlink(struct fuse_req *req)
 
 int fuse_do_symlink(struct fuse_req *req)
 {
-	struct fuse_entry_out e;
+	struct fuse_entry_out *e = &req->out_arg.entry;
 	const char *name, *target;
 	struct fs_secctx sc;
 	int r;
@@ -216,35 +186,35 @@ int fuse_do_symlink(struct fuse_req *req)
 		r = fuse_cur_str(&req->args, FUSE_TARGET_MAX, &target);
 	if (r == 0)
 		r = fuse_ext_trailing_secctx(req, &sc);
-	if (r < 0)
-		return r;
-	memset(&e, 0, sizeof(e));
-	r = FS_OPS(req)->symlink(FS_PRIV(req), &req->ctx, req->in.nodeid, name, target, &e);
-	return fuse_reply_entry(req, r, &e, NULL);
+	if (r == 0)
+		r = FS_OPS(req)->symlink(FS_PRIV(req), &req->ctx, req->in.nodeid, name, target, e);
+	return fuse_reply_entry(req, r, e, NULL);
 }
 
 int fuse_do_mknod(struct fuse_req *req)
 {
-	struct fuse_mknod_in in;
+	const struct fuse_mknod_in *in = &req->in_arg.mknod;
+	struct fuse_entry_out *e = &req->out_arg.entry;
 	struct fuse_new_node n;
-	int r = FUSE_READ_NEW_NODE(req, in, true, &n);
+	int r = fuse_read_new_node(req, in->umask, true, &n);
 
 	if (r == 0)
-		r = FS_OPS(req)->mknod(FS_PRIV(req), &req->ctx, req->in.nodeid, n.name, in.mode,
-				       in.rdev, in.umask, &n.e);
-	return fuse_reply_entry(req, r, &n.e, NULL);
+		r = FS_OPS(req)->mknod(FS_PRIV(req), &req->ctx, req->in.nodeid, n.name, in->mode,
+				       in->rdev, in->umask, e);
+	return fuse_reply_entry(req, r, e, NULL);
 }
 
 int fuse_do_mkdir(struct fuse_req *req)
 {
-	struct fuse_mkdir_in in;
+	const struct fuse_mkdir_in *in = &req->in_arg.mkdir;
+	struct fuse_entry_out *e = &req->out_arg.entry;
 	struct fuse_new_node n;
-	int r = FUSE_READ_NEW_NODE(req, in, true, &n);
+	int r = fuse_read_new_node(req, in->umask, true, &n);
 
 	if (r == 0)
-		r = FS_OPS(req)->mkdir(FS_PRIV(req), &req->ctx, req->in.nodeid, n.name, in.mode,
-				       in.umask, &n.e);
-	return fuse_reply_entry(req, r, &n.e, NULL);
+		r = FS_OPS(req)->mkdir(FS_PRIV(req), &req->ctx, req->in.nodeid, n.name, in->mode,
+				       in->umask, e);
+	return fuse_reply_entry(req, r, e, NULL);
 }
 
 int fuse_do_unlink(struct fuse_req *req)
@@ -277,56 +247,40 @@ static int do_rename_common(struct fuse_req *req, uint64_t newdir, uint32_t flag
 
 int fuse_do_rename(struct fuse_req *req)
 {
-	struct fuse_rename_in in;
-	int r = fuse_cur_read(&req->args, &in, sizeof(in));
-
-	if (r < 0)
-		return r;
-	return do_rename_common(req, in.newdir, 0);
+	return do_rename_common(req, req->in_arg.rename.newdir, 0);
 }
 
 int fuse_do_rename2(struct fuse_req *req)
 {
-	struct fuse_rename2_in in;
-	int r = fuse_cur_read(&req->args, &in, sizeof(in));
-
-	if (r < 0)
-		return r;
-	return do_rename_common(req, in.newdir, in.flags);
+	return do_rename_common(req, req->in_arg.rename2.newdir, req->in_arg.rename2.flags);
 }
 
 int fuse_do_link(struct fuse_req *req)
 {
-	struct fuse_link_in in;
-	struct fuse_entry_out e;
+	uint64_t oldnodeid = req->in_arg.link.oldnodeid;
+	struct fuse_entry_out *e = &req->out_arg.entry;
 	const char *name;
 	int r;
 
-	r = fuse_read_in_name(req, &in, sizeof(in), &name);
-	if (r < 0)
-		return r;
-	memset(&e, 0, sizeof(e));
-	r = FS_OPS(req)->link(FS_PRIV(req), &req->ctx, in.oldnodeid, req->in.nodeid, name, &e);
-	return fuse_reply_entry(req, r, &e, NULL);
+	r = fuse_cur_name(&req->args, &name);
+	if (r == 0)
+		r = FS_OPS(req)->link(FS_PRIV(req), &req->ctx, oldnodeid, req->in.nodeid, name, e);
+	return fuse_reply_entry(req, r, e, NULL);
 }
 
 int fuse_do_statfs(struct fuse_req *req)
 {
-	struct fuse_statfs_out out;
+	struct fuse_statfs_out *out = &req->out_arg.statfs;
 	int r;
 
-	memset(&out, 0, sizeof(out));
-	r = FS_OPS(req)->statfs(FS_PRIV(req), &req->ctx, req->in.nodeid, &out);
-	return fuse_reply_out(req, r, &out, sizeof(out));
+	r = FS_OPS(req)->statfs(FS_PRIV(req), &req->ctx, req->in.nodeid, out);
+	return fuse_reply_out(req, r, out, sizeof(*out));
 }
 
 int fuse_do_access(struct fuse_req *req)
 {
-	struct fuse_access_in in;
 	int r;
 
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r == 0)
-		r = FS_OPS(req)->access(FS_PRIV(req), &req->ctx, req->in.nodeid, in.mask);
+	r = FS_OPS(req)->access(FS_PRIV(req), &req->ctx, req->in.nodeid, req->in_arg.access.mask);
 	return fuse_reply_status(req, r);
 }

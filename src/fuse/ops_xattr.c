@@ -20,7 +20,7 @@ static int get_or_list(struct fuse_req *req, const char *name, char *buf, size_t
 /* GETXATTR and LISTXATTR share a reply shape: a size probe or the bytes themselves. */
 static int reply_xattr_bytes(struct fuse_req *req, uint32_t size, const char *name)
 {
-	struct fuse_getxattr_out out;
+	struct fuse_getxattr_out *out = &req->out_arg.getxattr;
 	size_t bufsize = size;
 	char *buf = NULL;
 	int r;
@@ -29,9 +29,8 @@ static int reply_xattr_bytes(struct fuse_req *req, uint32_t size, const char *na
 		r = get_or_list(req, name, NULL, 0);
 		if (r < 0)
 			return r;
-		memset(&out, 0, sizeof(out));
-		out.size = (uint32_t)r;
-		return fuse_reply(req, &out, sizeof(out), NULL, 0);
+		out->size = (uint32_t)r;
+		return fuse_reply(req, out, sizeof(*out), NULL, 0);
 	}
 	if (bufsize > XATTR_SIZE_MAX)
 		bufsize = XATTR_SIZE_MAX;
@@ -51,46 +50,39 @@ static int reply_xattr_bytes(struct fuse_req *req, uint32_t size, const char *na
 
 int fuse_do_getxattr(struct fuse_req *req)
 {
-	struct fuse_getxattr_in in;
 	const char *name;
 	int r;
 
-	r = fuse_read_in_name(req, &in, sizeof(in), &name);
-	return r < 0 ? r : reply_xattr_bytes(req, in.size, name);
+	r = fuse_cur_name(&req->args, &name);
+	return r < 0 ? r : reply_xattr_bytes(req, req->in_arg.getxattr.size, name);
 }
 
 int fuse_do_listxattr(struct fuse_req *req)
 {
-	struct fuse_getxattr_in in;
-	int r;
-
-	r = fuse_cur_read(&req->args, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	return reply_xattr_bytes(req, in.size, NULL);
+	return reply_xattr_bytes(req, req->in_arg.getxattr.size, NULL);
 }
 
 int fuse_do_setxattr(struct fuse_req *req)
 {
-	/* The 16-byte layout only once SETXATTR_EXT was agreed; the 8-byte one before. */
-	size_t inlen = (req->srv->flags & FUSE_SETXATTR_EXT) ? sizeof(struct fuse_setxattr_in)
-							     : FUSE_COMPAT_SETXATTR_IN_SIZE;
-	struct fuse_setxattr_in in;
+	/* The table takes the 8-byte layout; the 16-byte one once SETXATTR_EXT was agreed. */
+	const struct fuse_setxattr_in *in = &req->in_arg.setxattr;
 	const char *name;
 	const void *value;
 	int r;
 
-	memset(&in, 0, sizeof(in));
-	r = fuse_read_in_name(req, &in, inlen, &name);
+	if ((req->srv->flags & FUSE_SETXATTR_EXT) &&
+	    fuse_in_arg_more(req, sizeof(*in)) < sizeof(*in))
+		return -EINVAL;
+	r = fuse_cur_name(&req->args, &name);
 	if (r < 0)
 		return r;
-	if (in.size > XATTR_SIZE_MAX)
+	if (in->size > XATTR_SIZE_MAX)
 		return -E2BIG;
-	value = fuse_cur_take(&req->args, in.size);
+	value = fuse_cur_take(&req->args, in->size);
 	if (!value)
 		return -EINVAL;
-	r = FS_OPS(req)->setxattr(FS_PRIV(req), &req->ctx, req->in.nodeid, name, value, in.size,
-				  in.flags, in.setxattr_flags);
+	r = FS_OPS(req)->setxattr(FS_PRIV(req), &req->ctx, req->in.nodeid, name, value, in->size,
+				  in->flags, in->setxattr_flags);
 	return fuse_reply_status(req, r);
 }
 

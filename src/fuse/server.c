@@ -63,12 +63,12 @@ static const struct fuse_optab opcodes[] = {
     OP(FUSE_FLUSH, fuse_do_flush, sizeof(struct fuse_flush_in), 0, FS_OP(flush)),
     /* Kernels before 7.36 send the 16-byte fuse_init_in. */
     OP(FUSE_INIT, fuse_do_init, 16, sizeof(struct fuse_init_out), NO_OP),
-    OP(FUSE_OPENDIR, fuse_do_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out),
+    OP(FUSE_OPENDIR, fuse_do_open, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out),
        FS_OP(opendir)),
     OP(FUSE_READDIR, fuse_do_readdir, sizeof(struct fuse_read_in), 0, FS_OP(readdir)),
-    OP(FUSE_RELEASEDIR, fuse_do_releasedir, sizeof(struct fuse_release_in), 0,
+    OP(FUSE_RELEASEDIR, fuse_do_release, sizeof(struct fuse_release_in), 0,
        FS_OP(releasedir)),
-    OP(FUSE_FSYNCDIR, fuse_do_fsyncdir, sizeof(struct fuse_fsync_in), 0, FS_OP(fsyncdir)),
+    OP(FUSE_FSYNCDIR, fuse_do_fsync, sizeof(struct fuse_fsync_in), 0, FS_OP(fsyncdir)),
     OP(FUSE_ACCESS, fuse_do_access, sizeof(struct fuse_access_in), 0, FS_OP(access)),
     OP(FUSE_CREATE, fuse_do_create, sizeof(struct fuse_create_in),
        sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), FS_OP(create)),
@@ -76,7 +76,7 @@ static const struct fuse_optab opcodes[] = {
     OP(FUSE_DESTROY, fuse_do_destroy, 0, 0, NO_OP),
     OP_NOREPLY(FUSE_BATCH_FORGET, fuse_do_batch_forget, sizeof(struct fuse_batch_forget_in)),
     OP(FUSE_FALLOCATE, fuse_do_fallocate, sizeof(struct fuse_fallocate_in), 0, FS_OP(fallocate)),
-    OP(FUSE_READDIRPLUS, fuse_do_readdirplus, sizeof(struct fuse_read_in), 0, FS_OP(readdir)),
+    OP(FUSE_READDIRPLUS, fuse_do_readdir, sizeof(struct fuse_read_in), 0, FS_OP(readdir)),
     OP(FUSE_RENAME2, fuse_do_rename2, sizeof(struct fuse_rename2_in), 0, FS_OP(rename)),
     OP(FUSE_LSEEK, fuse_do_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out),
        FS_OP(lseek)),
@@ -86,8 +86,8 @@ static const struct fuse_optab opcodes[] = {
     OP(FUSE_GETLK, fuse_do_getlk, sizeof(struct fuse_lk_in), sizeof(struct fuse_lk_out),
        FS_OP(getlk)),
     OP(FUSE_SETLK, fuse_do_setlk, sizeof(struct fuse_lk_in), 0, FS_OP(setlk)),
-    OP(FUSE_SETLKW, fuse_do_setlkw, sizeof(struct fuse_lk_in), 0, FS_OP(setlk)),
-    OP(FUSE_TMPFILE, fuse_do_tmpfile, sizeof(struct fuse_create_in),
+    OP(FUSE_SETLKW, fuse_do_setlk, sizeof(struct fuse_lk_in), 0, FS_OP(setlk)),
+    OP(FUSE_TMPFILE, fuse_do_create, sizeof(struct fuse_create_in),
        sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), FS_OP(tmpfile)),
     OP(FUSE_STATX, fuse_do_statx, sizeof(struct fuse_statx_in), sizeof(struct fuse_statx_out),
        FS_OP(statx)),
@@ -254,6 +254,34 @@ static int check_phase(const struct fuse_req *req, const struct fuse_optab *op)
 	return 0;
 }
 
+/* The opcode's fixed argument into in_arg (in_min bytes, zeros after them), the cursor left on
+ * what follows it (names, values); out_arg zeroed for the reply. */
+static int take_fixed_arg(struct fuse_req *req, const struct fuse_optab *op)
+{
+	memset(&req->in_arg, 0, sizeof(req->in_arg));
+	memset(&req->out_arg, 0, sizeof(req->out_arg));
+	req->in_arg_len = op->in_min;
+	/* dispatch() checked that the request holds in_min bytes; the table test that in_arg
+	 * does. */
+	return fuse_cur_read(&req->args, &req->in_arg, op->in_min);
+}
+
+size_t fuse_in_arg_more(struct fuse_req *req, size_t len)
+{
+	size_t n;
+
+	if (len > sizeof(req->in_arg))
+		len = sizeof(req->in_arg);
+	if (len <= req->in_arg_len)
+		return req->in_arg_len;
+	n = len - req->in_arg_len;
+	if (n > fuse_cur_remaining(&req->args))
+		n = fuse_cur_remaining(&req->args);
+	memcpy((char *)&req->in_arg + req->in_arg_len, fuse_cur_take(&req->args, n), n);
+	req->in_arg_len += n;
+	return req->in_arg_len;
+}
+
 /* Copy the arguments out of the transport and call the opcode's handler (fuse_handler_fn). */
 static int call_op(struct fuse_req *req, const struct fuse_optab *op)
 {
@@ -276,6 +304,8 @@ static int call_op(struct fuse_req *req, const struct fuse_optab *op)
 	}
 	fuse_cur_init(&req->args, buf, copy);
 	r = fuse_ext_load(req, op->payload, &ext);
+	if (r == 0)
+		r = take_fixed_arg(req, op);
 	if (r == 0)
 		r = check_backed(req, op);
 	if (r == 0)

@@ -364,11 +364,11 @@ userns_daemons() {
 	[ -n "$rust" ] || return 0
 	if as_nobody "$rust" --version >/dev/null 2>&1; then
 		user_rust=$rust
-	elif [ -d "$(dirname "$rust")/root/usr/libexec" ]; then # rust-peer.sh's layout
-		cp -a "$(dirname "$rust")/root" "$tmp/peer-root" && chmod -R a+rX "$tmp/peer-root"
-		local lib=$tmp/peer-root/usr/lib/x86_64-linux-gnu
+	elif [ -x "$(dirname "$rust")/lib/virtiofsd" ]; then # scripts/peers.sh's layout
+		cp -a "$(dirname "$rust")/lib" "$tmp/peer-lib" && chmod -R a+rX "$tmp/peer-lib"
+		local lib=$tmp/peer-lib
 		printf '#!/bin/sh\nexec "%s/ld-linux-x86-64.so.2" --library-path "%s" "%s" "$@"\n' \
-			"$lib" "$lib" "$tmp/peer-root/usr/libexec/virtiofsd" >"$tmp/rust-virtiofsd"
+			"$lib" "$lib" "$lib/virtiofsd" >"$tmp/rust-virtiofsd"
 		chmod 755 "$tmp/rust-virtiofsd"
 		user_rust=$tmp/rust-virtiofsd
 	fi

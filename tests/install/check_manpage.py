@@ -98,7 +98,7 @@ def check_options(daemon, sections):
 
 
 # A valid value per legacy key that takes one, for the acceptance check.
-SAMPLES = {'cache': 'auto', 'loglevel': 'info', 'log_level': 'info', 'sandbox': 'namespace',
+SAMPLES = {'cache': 'auto', 'loglevel': 'info', 'log_level': 'info', 'sandbox': 'chroot',
            'xattrmap': ':ok:all:::', 'modcaps': '+sys_admin'}
 
 
@@ -109,17 +109,22 @@ def legacy_forms(sections):
     return forms
 
 
+def compat_functions(text):
+    """The bodies of the compat_*() functions of a C file (up to the closing brace in column 0)."""
+    return re.findall(r'^(?:static )?int (compat_\w+)\([^)]*\)\n\{\n(.*?)^\}', text, re.M | re.S)
+
+
 def source_compat_names(srcdir):
-    """-o names in the source: its table (FLAG("name", ...)) and the keys and words compared
-    by name (strcmp(key, "name"), strcmp(item, "name"))."""
+    """-o names in the source: the FLAG("name", ...) table, and the names the compat_*()
+    functions match an item or key against (strcmp(item, "name"), strcmp(key, "name"))."""
     names = set()
     for path in glob.glob(os.path.join(srcdir, '**', '*.c'), recursive=True):
         text = open(path, encoding='utf-8', errors='replace').read()
         if 'parse_compat' not in text:
             continue
         names |= set(re.findall(r'\bFLAG\("([a-z0-9_]+)"', text))
-        names |= set(re.findall(r'\bKEY\("([a-z0-9_]+)"\)', text))
-        names |= set(re.findall(r'\bstrcmp\((?:key|item), "([a-z0-9_]+)"\)', text))
+        for _, body in compat_functions(text):
+            names |= set(re.findall(r'\bstrcmp\((?:item|key), "([a-z0-9_]+)"\)', body))
     return names
 
 

@@ -5,7 +5,7 @@
 #     which sorts first, masked by an empty file of that name in /etc/qemu/vhost-user, as libvirt
 #     documents). A bare <filesystem><driver type='virtiofs'/> with no <binary>: libvirt must
 #     find and start ours (its /proc/PID/exe and --version), and the guest uses the share.
-#  2. <binary path=OUR BUILD xattr='on'><cache mode='none'/><lock posix='on' flock='on'/>: the
+#  2. <binary path=OUR BUILD xattr='on'><cache mode='none'/><sandbox mode='chroot'/><lock posix='on' flock='on'/>: the
 #     command line libvirt passed is recorded, and the options' effects checked against boot 1:
 #     xattrs reach the host file, shared mmap is refused, the guest's locks show in the host's
 #     /proc/locks.
@@ -147,7 +147,7 @@ check "boot 1: libvirt stopped the daemon with the guest" daemon_gone "${LV_DAEM
 share=$LV_TMP/share2 seen_flock='' seen_posix=''
 mkdir -p "$share"
 tok=options-$RANDOM$RANDOM
-bin_xml="<binary path='$b_daemon' xattr='on'><cache mode='none'/><lock posix='on' flock='on'/></binary>"
+bin_xml="<binary path='$b_daemon' xattr='on'><cache mode='none'/><sandbox mode='chroot'/><lock posix='on' flock='on'/></binary>"
 lv_boot vfsd-options "$share" "$(lv_fs_xml "$share" "$bin_xml")" "$here/guest-libvirt.sh" \
 	"vmtest_token=$tok vmtest_expect=options" hook || nok "boot 2 (<binary> with options): virsh create"
 guest_tail
@@ -157,6 +157,8 @@ check "boot 2: libvirt started the <binary path>" test "$LV_DAEMON_EXE" = "$b_da
 check "boot 2: it passed cache none, xattr, posix_lock and flock" \
 	sh -c "echo '$cl' | grep -Eq '(cache=none|--cache[= ]none)' && echo '$cl' | grep -Eq '(^|[ ,])(--)?xattr([ ,]|$)' &&
 		echo '$cl' | grep -Eq '(^|[ ,])(--)?posix[_-]lock([ ,]|$)' && echo '$cl' | grep -Eq '(^|[ ,])(--)?flock([ ,]|$)'"
+check "boot 2: <sandbox mode='chroot'/>: it passed sandbox=chroot" \
+	sh -c "echo '$cl' | grep -Eq '(sandbox=chroot|--sandbox[= ]chroot)'"
 check "boot 2: the guest's checks passed (rc ${LV_RC:-none})" test "${LV_RC:-x}" = 0
 check "boot 2: the guest's file is on the host with its token" test "$(cat "$share/libvirt-token.txt" 2>/dev/null)" = "$tok"
 check "boot 2: xattr='on': the guest's user.libvirt is on the host file" has_xattr "$share/libvirt-token.txt" "$tok"

@@ -176,6 +176,8 @@ static void test_table_shape(void **state)
 			assert_true(IN_LIST(named, op) || IN_LIST(argless, op));
 		if (t->noreply)
 			assert_int_equal(t->out_min, 0);
+		/* The dispatcher reads in_min bytes into the request's in_arg. */
+		assert_true(t->in_min <= sizeof(union fuse_in_arg));
 	}
 	/* Every served opcode has the UAPI's sizes, and the test knows every served opcode. */
 	for (size_t i = 0; i < sizeof(uapi_size) / sizeof(uapi_size[0]); i++) {
