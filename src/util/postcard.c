@@ -34,7 +34,8 @@ int pc_get_u8(struct pc_dec *d, uint8_t *v)
 	return 0;
 }
 
-int pc_get_bool(struct pc_dec *d, bool *v)
+/* A byte that must be 0x00 or 0x01 (a bool, an Option's tag); what names it in the error. */
+static int get_01(struct pc_dec *d, const char *what, bool *v)
 {
 	uint8_t b;
 	int r = pc_get_u8(d, &b);
@@ -43,10 +44,15 @@ int pc_get_bool(struct pc_dec *d, bool *v)
 		return r;
 	if (b > 1) {
 		d->off--;
-		return pc_dec_fail(d, "bool is neither 0x00 nor 0x01");
+		return pc_dec_fail(d, what);
 	}
 	*v = b;
 	return 0;
+}
+
+int pc_get_bool(struct pc_dec *d, bool *v)
+{
+	return get_01(d, "bool is neither 0x00 nor 0x01", v);
 }
 
 /*
@@ -131,17 +137,7 @@ int pc_get_i64(struct pc_dec *d, int64_t *v)
 
 int pc_get_option(struct pc_dec *d, bool *some)
 {
-	uint8_t b;
-	int r = pc_get_u8(d, &b);
-
-	if (r < 0)
-		return r;
-	if (b > 1) {
-		d->off--;
-		return pc_dec_fail(d, "option tag is neither 0x00 nor 0x01");
-	}
-	*some = b;
-	return 0;
+	return get_01(d, "option tag is neither 0x00 nor 0x01", some);
 }
 
 int pc_get_variant(struct pc_dec *d, uint32_t *tag)
