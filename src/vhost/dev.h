@@ -37,10 +37,9 @@ struct vu_queue {
 	struct vq vq;
 	pthread_mutex_t lock; /* used ring writes, notify decision, call_fd */
 	int call_fd;
-	/* Chains the queue thread pushed inline without a notification yet, and when the first
-	 * of them was pushed (lock). */
-	unsigned unsignalled;
-	uint64_t unsignalled_since_ns;
+	/* Polling after the ring ran dry (queue thread only): the current window and its
+	 * ceiling (--poll-us), in ns; 0: sleep at once. */
+	uint64_t poll_ns, poll_max_ns;
 	unsigned inflight; /* chains handed to the pool, not yet pushed (dev->inflight_lock) */
 	/* Chains the handler deferred, not yet completed (dev->inflight_lock). Signed: a
 	 * completion may be counted before the deferral that it ends. Not part of inflight:

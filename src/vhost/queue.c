@@ -1,8 +1,9 @@
 /*
  * The hot path: the queue thread and the worker pool serve chains here. A queue thread pops
  * chains while its ring is started (vring.c starts and stops it), hands each to the layer above
- * (handler.h), pushes the used element and signals the guest, batching notifications when it
- * serves inline.
+ * (handler.h), pushes the used element and signals the guest as soon as it wants a signal.
+ * After the ring runs dry, the thread may keep looking at it for a short adaptive window before
+ * it re-arms notifications and sleeps (--poll-us).
  */
 #include "vhost/dev.h"
 
@@ -10,16 +11,27 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 
-/* A queue thread serving chains inline notifies once per batch rather than once per chain:
- * the call eventfd write (a wake-up of the guest's vCPU) costs more than a small request. The
- * batch ends when the ring is empty, after VU_NOTIFY_BATCH chains, or before the next chain
- * once the oldest unsignalled one has waited VU_NOTIFY_WAIT_NS. */
-#define VU_NOTIFY_BATCH 16
-#define VU_NOTIFY_WAIT_NS 50000
+/* The polling window grows from this when a kick came soon after the ring ran dry. */
+#define VU_POLL_MIN_NS 2000u
+/* While polling, give the CPU away this often: a guest vCPU (or the frontend) may be waiting
+ * for it on a small machine. */
+#define VU_POLL_YIELD_NS 5000u
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 static uint64_t now_ns(void)
 {
@@ -30,14 +42,15 @@ static uint64_t now_ns(void)
 }
 
 /*
- * Called with q->lock held, and with the memory lock held for reading or no memory change
- * possible (a pool worker counted in flight): the decision reads the ring. The call fd is
- * non-blocking (vring.c): a frontend that passes a pipe nobody reads gets a log line, not a
- * queue thread stuck with both locks held.
+ * Called with q->lock held, after a push, and with the memory lock held for reading or no memory
+ * change possible (a pool worker counted in flight): the decision reads the ring. With EVENT_IDX
+ * the guest's used_event says whether it waits for this completion (Linux moves it only when it
+ * is about to sleep), so asking after every push costs a load, and a signal only when one is
+ * wanted. The call fd is non-blocking (vring.c): a frontend that passes a pipe nobody reads gets
+ * a log line, not a queue thread stuck with both locks held.
  */
 static void notify_locked(struct vu_queue *q)
 {
-	q->unsignalled = 0;
 	if (vq_should_notify(&q->vq) && q->call_fd >= 0 && eventfd_write(q->call_fd, 1) < 0)
 		log_warn_rl("queue %u: signalling the call fd failed: %s", q->index,
 			    strerror(errno));
@@ -49,27 +62,6 @@ void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 	pthread_mutex_lock(&q->lock);
 	vq_push(&q->vq, e, len);
 	notify_locked(q);
-	pthread_mutex_unlock(&q->lock);
-}
-
-static void push_batched(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
-{
-	pthread_mutex_lock(&q->lock);
-	vq_push(&q->vq, e, len);
-	if (q->unsignalled++ == 0)
-		q->unsignalled_since_ns = now_ns();
-	if (q->unsignalled >= VU_NOTIFY_BATCH)
-		notify_locked(q);
-	pthread_mutex_unlock(&q->lock);
-}
-
-/* all: the batch ends; otherwise only if the oldest unsignalled chain has waited too long.
- * Called with the memory lock held for reading. */
-static void flush_notify(struct vu_queue *q, bool all)
-{
-	pthread_mutex_lock(&q->lock);
-	if (q->unsignalled && (all || now_ns() - q->unsignalled_since_ns >= VU_NOTIFY_WAIT_NS))
-		notify_locked(q);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -114,19 +106,69 @@ static bool serve_one(struct vu_queue *q)
 	if (d->pool)
 		vu_wait_queue_idle(q, q->num);
 	pthread_rwlock_rdlock(&d->mem_lock);
-	flush_notify(q, false);
 	r = vq_pop(&q->vq, &e);
-	if (r == 1 && (!d->pool || vu_pool_submit(d->pool, q, &e) < 0)) {
-		uint32_t len;
-
-		if (handle_chain(q, &e, &len))
-			push_batched(q, &e, len);
-	}
+	if (r == 1 && (!d->pool || vu_pool_submit(d->pool, q, &e) < 0))
+		vu_serve_elem(q, &e);
 	pthread_rwlock_unlock(&d->mem_lock);
 	return r == 1;
 }
 
-static void drain(struct vu_queue *q)
+static bool ring_has_avail(struct vu_queue *q)
+{
+	bool more;
+
+	pthread_rwlock_rdlock(&q->dev->mem_lock);
+	more = vq_has_avail(&q->vq);
+	pthread_rwlock_unlock(&q->dev->mem_lock);
+	return more;
+}
+
+/* The ring ran dry at dry_ns: look at it (notifications still off, so the guest need not kick)
+ * until the window closes. true when a chain came. */
+static bool poll_ring(struct vu_queue *q, uint64_t dry_ns)
+{
+	uint64_t end = dry_ns + q->poll_ns, next_yield = dry_ns + VU_POLL_YIELD_NS, now;
+
+	do {
+		for (int i = 0; i < 32; i++)
+			cpu_relax();
+		if (ring_has_avail(q))
+			return true;
+		now = now_ns();
+		if (now >= next_yield) {
+			sched_yield();
+			next_yield = now + VU_POLL_YIELD_NS;
+		}
+	} while (now < end && !__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE));
+	return false;
+}
+
+/* Adapt the window to the time from the ring running dry to the next chain, as seen after a
+ * sleep: a chain that came soon after would have been caught by a longer window (grow, up to
+ * --poll-us), one that came later than that means the guest went idle (shrink, down to off).
+ * A chain caught while polling leaves the window as it is. */
+static void poll_adapt(struct vu_queue *q, uint64_t gap_ns)
+{
+	uint64_t max = q->poll_max_ns;
+
+	if (gap_ns <= max) {
+		uint64_t want = gap_ns + gap_ns / 2;
+
+		if (want < 2 * (uint64_t)q->poll_ns)
+			want = 2 * (uint64_t)q->poll_ns;
+		if (want < VU_POLL_MIN_NS)
+			want = VU_POLL_MIN_NS;
+		q->poll_ns = want > max ? max : want;
+	} else {
+		q->poll_ns /= 2;
+		if (q->poll_ns < VU_POLL_MIN_NS)
+			q->poll_ns = 0;
+	}
+}
+
+/* Serve until the ring is empty with notifications re-armed; returns when the ring ran dry
+ * (its time in *dry_ns, 0 if the queue is stopping). */
+static void drain(struct vu_queue *q, uint64_t *dry_ns)
 {
 	bool more;
 
@@ -134,14 +176,15 @@ static void drain(struct vu_queue *q)
 		pthread_rwlock_rdlock(&q->dev->mem_lock);
 		vq_disable_notify(&q->vq);
 		pthread_rwlock_unlock(&q->dev->mem_lock);
-		/* A guest that keeps the ring full must not keep us from stopping. */
-		while (!__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE) && serve_one(q))
-			;
-		pthread_rwlock_rdlock(&q->dev->mem_lock);
-		/* Before sleeping (or stopping), every pushed chain is signalled. */
-		flush_notify(q, true);
+		do {
+			/* A guest that keeps the ring full must not keep us from stopping. */
+			while (!__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE) && serve_one(q))
+				;
+			*dry_ns = q->poll_max_ns ? now_ns() : 0;
+		} while (q->poll_ns && poll_ring(q, *dry_ns));
 		/* Re-arm, then look once more: a chain made available between our last pop and
 		 * the re-arm would otherwise wait for a kick that never comes. */
+		pthread_rwlock_rdlock(&q->dev->mem_lock);
 		more = vq_enable_notify(&q->vq);
 		pthread_rwlock_unlock(&q->dev->mem_lock);
 	} while (more && !__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE));
@@ -151,12 +194,15 @@ void *vu_queue_thread(void *arg)
 {
 	struct vu_queue *q = arg;
 
+	q->poll_max_ns = (uint64_t)q->dev->opts.poll_us * 1000u;
+	q->poll_ns = 0;
 	for (;;) {
 		struct pollfd p[2] = {{q->kick_fd, POLLIN, 0}, {q->stop_fd, POLLIN, 0}};
+		uint64_t dry_ns;
 		eventfd_t v;
 
 		/* Chains may already wait (kicked before we started): look before sleeping. */
-		drain(q);
+		drain(q, &dry_ns);
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -173,6 +219,8 @@ void *vu_queue_thread(void *arg)
 				  q->index, p[0].revents & POLLHUP ? "hung up" : "failed");
 			break;
 		}
+		if (dry_ns)
+			poll_adapt(q, now_ns() - dry_ns);
 		if (eventfd_read(q->kick_fd, &v) < 0 && errno != EAGAIN)
 			log_warn_rl("queue %u: reading the kick eventfd failed: %s", q->index,
 				    strerror(errno));

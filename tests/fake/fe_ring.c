@@ -75,7 +75,7 @@ uint64_t fe_alloc(struct fe *fe, uint64_t len, bool cross)
 	uint64_t off;
 
 	if (cross) {
-		if (cross_used || len / 2 > FE_BOUNDARY - FE_RING_AREA * FE_NUM_QUEUES ||
+		if (cross_used || len / 2 > FE_BOUNDARY - FE_RING_AREA * FE_MAX_QUEUES ||
 		    len - len / 2 > FE_DATA_START - FE_BOUNDARY)
 			return 0;
 		cross_used = true;
