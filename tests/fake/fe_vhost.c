@@ -372,7 +372,8 @@ int fe_negotiate(struct fe *fe)
 	r = send_memory(fe);
 	if (r < 0)
 		return r;
-	if ((fe->acked_protocol & PF(FE_VU_PF_MQ)) && fe->queue_num < fe->nqueues) {
+	if ((fe->acked_protocol & PF(FE_VU_PF_MQ)) && fe->queue_num < fe->nqueues &&
+	    !fe->opts.ignore_queue_num) {
 		fprintf(stderr, "fake frontend: the device has %llu queues, %u wanted\n",
 			(unsigned long long)fe->queue_num, fe->nqueues);
 		return -EOPNOTSUPP;

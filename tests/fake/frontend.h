@@ -49,6 +49,7 @@ struct fe_opts {
 	 * (its done work drains with callbacks off); default: also at every publish. */
 	bool lazy_used_event;
 	unsigned req_queues; /* request queues (1..FE_MAX_QUEUES-1); 0: 1 */
+	bool ignore_queue_num; /* set up req_queues even past the device's GET_QUEUE_NUM */
 };
 
 struct fe_vq {
