@@ -117,11 +117,6 @@ int pt_lookup_new_at(struct pt_fs *fs, struct pt_inode *parent, const char *name
 	return pt_entry_from_fd(fs, parent, fd, out);
 }
 
-union pt_fh_buf {
-	struct file_handle fh;
-	char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-};
-
 /*
  * The handle of a name, for matching a known inode only. NULL (no error) when this filesystem
  * has none: the table then matches entries that hold their inode open, by key alone.
