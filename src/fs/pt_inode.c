@@ -352,27 +352,21 @@ static void adopt_or_drop_fd(struct pt_fs *fs, struct pt_inode *in, int fd)
 	pt_fd_unreserve(fs);
 }
 
-int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
-		    uint64_t *id)
+/* fd (owned, reserved) may be -1 for an entry kept by its handle alone. */
+static int insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
+		  const struct file_handle *fh, int mount_fd, uint64_t *id)
 {
 	struct pt_itable *t = &fs->inodes;
-	const struct file_handle *fh = NULL;
-	union pt_fh_buf b;
 	struct pt_inode *in;
-	int mount_fd = -1, r = 0;
+	int r;
 
-	if (!root) {
-		r = pt_fh_of_fd(fs, fd, type & S_IFMT, &b, &mount_fd);
-		if (r < 0)
-			goto out_drop_fd;
-		fh = r ? &b.fh : NULL;
-	}
 	pthread_mutex_lock(&t->lock);
 	in = hash_find(t, key, fh);
 	if (in) {
 		in->nlookup++;
 		*id = inode_id(in);
-		adopt_or_drop_fd(fs, in, fd);
+		if (fd >= 0)
+			adopt_or_drop_fd(fs, in, fd);
 		pthread_mutex_unlock(&t->lock);
 		return 0;
 	}
@@ -401,16 +395,46 @@ int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t t
 	t->count++;
 	hash_insert(t, in);
 	hash_maybe_grow(t);
-	if (fh)
+	if (fh && fd >= 0)
 		lru_push(fs, in);
 	*id = inode_id(in);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 
 out_drop_fd:
-	close(fd);
-	pt_fd_unreserve(fs);
+	if (fd >= 0) {
+		close(fd);
+		pt_fd_unreserve(fs);
+	}
 	return r;
+}
+
+int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
+		    uint64_t *id)
+{
+	union pt_fh_buf b;
+	int mount_fd = -1, r = 0;
+
+	if (!root) {
+		r = pt_fh_of_fd(fs, fd, type & S_IFMT, &b, &mount_fd);
+		if (r < 0) {
+			close(fd);
+			pt_fd_unreserve(fs);
+			return r;
+		}
+	}
+	return insert(fs, fd, key, type, root, r ? &b.fh : NULL, mount_fd, id);
+}
+
+int pt_inode_insert_fh(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type,
+		       uint64_t *id)
+{
+	union pt_fh_buf b;
+	int mount_fd = -1, r = pt_fh_of_fd(fs, fd, type & S_IFMT, &b, &mount_fd);
+
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	return insert(fs, -1, key, type, false, &b.fh, mount_fd, id);
 }
 
 /*

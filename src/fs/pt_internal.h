@@ -141,6 +141,10 @@ void pt_fd_unreserve(struct pt_fs *fs);
 /* Takes ownership of fd and its reservation. *id gets the guest id, nlookup counted. */
 int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
 		    uint64_t *id);
+/* The entry of the inode open as fd (not taken), kept by its file handle alone; 1 when this
+ * inode's mount has no handles (insert an O_PATH fd instead). */
+int pt_inode_insert_fh(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type,
+		       uint64_t *id);
 int pt_inode_get(struct pt_fs *fs, uint64_t id, struct pt_inode **out);
 void pt_inode_put(struct pt_fs *fs, struct pt_inode *ino);
 void pt_inode_forget(struct pt_fs *fs, uint64_t id, uint64_t n);
@@ -198,6 +202,10 @@ int pt_lookup_new_at(struct pt_fs *fs, struct pt_inode *parent, const char *name
 /* READDIRPLUS: statx (and the handle) first, an fd opened only for a new inode. */
 int pt_lookup_plus_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		      struct fuse_entry_out *out);
+/* The entry of a file just created and open as fd (not taken), kept by its handle: no O_PATH
+ * fd. 1 when the mount has no handles (pt_entry_from_fd of an O_PATH fd then). */
+int pt_entry_of_open_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
+			struct fuse_entry_out *out);
 int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
 		     struct fuse_entry_out *out);
 int pt_stat(int fd, struct statx *stx);
