@@ -447,6 +447,23 @@ static int run_work(const struct args *a, const struct vb_work *w)
 	return rc;
 }
 
+/* An idle guest must cost no CPU (queue threads poll only briefly after a request): each
+ * daemon's CPU time over a quiet second, after its last cell. */
+static void idle_cpu(const struct args *a)
+{
+	uint64_t c0[VB_MAX_TARGETS] = {0}, c1[VB_MAX_TARGETS] = {0};
+	bool ok[VB_MAX_TARGETS] = {false};
+
+	for (unsigned i = 0; i < a->ntargets; i++)
+		ok[i] = a->t[i].r.fe && vb_cpu_us(a->t[i].r.fe->pid, &c0[i]) == 0;
+	sleep(1);
+	for (unsigned i = 0; i < a->ntargets; i++)
+		if (ok[i] && vb_cpu_us(a->t[i].r.fe->pid, &c1[i]) == 0)
+			printf("# %s\t%s\tidle: %.1f ms of CPU in 1 s without requests\n", a->fs,
+			       a->t[i].label, (double)(c1[i] - c0[i]) / 1000.0);
+	fflush(stdout);
+}
+
 static int run(const struct args *a)
 {
 	char works[512], *save = NULL;
@@ -476,6 +493,8 @@ static int run(const struct args *a)
 		}
 		rc = run_work(a, work);
 	}
+	if (rc == 0)
+		idle_cpu(a);
 	for (unsigned i = 0; i < started; i++)
 		stop_target(&a->t[i], rc < 0);
 	return rc;
