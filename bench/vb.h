@@ -76,6 +76,7 @@ struct vb_work {
 
 struct vb_stats {
 	uint64_t ops, reqs, bytes, elapsed_ns, cpu_us;
+	uint64_t sleeps; /* the daemon's voluntary context switches over the cell */
 	double p50_us, p99_us;
 	bool cpu_known;
 };
@@ -119,6 +120,7 @@ uint64_t vb_now_ns(void);
 void vb_percentiles(uint64_t *samples, size_t n, struct vb_stats *st);
 uint64_t vb_rand(struct vb_run *r);
 int vb_cpu_us(pid_t pid, uint64_t *out);
+uint64_t vb_sleeps(pid_t pid);
 
 /* vb_mem.c: RssAnon per cached inode (n LOOKUPs kept) and per open file (nopen OPENs). */
 int vb_mem_target(const char *share, const char *label, const char *path, const char *args,

@@ -239,6 +239,7 @@ int vb_run_cell(struct vb_run *r, double secs, struct vb_stats *st)
 		return -ENOMEM;
 	r->units = 0;
 	st->cpu_known = !r->no_cpu && vb_cpu_us(r->fe->pid, &cpu0) == 0;
+	st->sleeps = r->no_cpu ? 0 : vb_sleeps(r->fe->pid);
 	t0 = vb_now_ns();
 	deadline = t0 + (uint64_t)(secs * 1e9);
 	for (unsigned i = 0; i < r->depth && rc == 0; i++) {
@@ -252,6 +253,8 @@ int vb_run_cell(struct vb_run *r, double secs, struct vb_stats *st)
 	st->elapsed_ns = vb_now_ns() - t0;
 	if (r->w->per_unit)
 		st->ops = r->units;
+	if (st->cpu_known)
+		st->sleeps = vb_sleeps(r->fe->pid) - st->sleeps;
 	if (st->cpu_known && vb_cpu_us(r->fe->pid, &cpu1) == 0)
 		st->cpu_us = cpu1 - cpu0;
 	else
@@ -327,6 +330,54 @@ static uint64_t children_ticks(pid_t parent, int levels)
 
 		if (pid > 0 && proc_stat(pid, &t, &pp) == 0 && pp == parent)
 			sum += t + children_ticks(pid, levels - 1);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+/* voluntary_ctxt_switches of every thread of pid: how often the daemon went to sleep. */
+static uint64_t task_sleeps(pid_t pid)
+{
+	char path[320], line[128];
+	struct dirent *de;
+	uint64_t sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		unsigned long long v;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, de->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
+				sum += v;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+uint64_t vb_sleeps(pid_t pid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	uint64_t sum = task_sleeps(pid);
+
+	/* and the legacy daemon's sandboxed child */
+	while (d && (de = readdir(d))) {
+		pid_t c = atoi(de->d_name), pp;
+		uint64_t t;
+
+		if (c > 0 && proc_stat(c, &t, &pp) == 0 && pp == pid)
+			sum += task_sleeps(c);
 	}
 	if (d)
 		closedir(d);

@@ -10,8 +10,9 @@
  *
  * Every target (a daemon, or "host": the same operations as plain system calls) is started once;
  * then each (workload, depth) cell runs on each target in turn. One tab-separated line per cell:
- *   fs target work depth ops secs ops/s req/s MB/s p50_us p99_us cpu_us/op queues
- * cpu_us/op is the daemon's utime+stime (its process tree) over the cell, per operation.
+ *   fs target work depth ops secs ops/s req/s MB/s p50_us p99_us cpu_us/op queues sleeps/op
+ * cpu_us/op is the daemon's utime+stime (its process tree) over the cell, per operation;
+ * sleeps/op its threads' voluntary context switches (each a wake-up later) per operation.
  * With --queues 1,2 each cell also runs with 2 request queues, each driven by its own thread
  * at the given depth (a second instance of the daemon, started with 2 request queues).
  */
@@ -176,15 +177,17 @@ static void print_row(const struct args *a, const struct target *t, const struct
 		      unsigned depth, unsigned queues, const struct vb_stats *st)
 {
 	double secs = st->elapsed_ns / 1e9;
-	char cpu[32] = "-", reqs[32] = "-";
+	char cpu[32] = "-", reqs[32] = "-", sleeps[32] = "-";
 
-	if (st->cpu_known && st->ops)
+	if (st->cpu_known && st->ops) {
 		snprintf(cpu, sizeof(cpu), "%.2f", (double)st->cpu_us / (double)st->ops);
+		snprintf(sleeps, sizeof(sleeps), "%.2f", (double)st->sleeps / (double)st->ops);
+	}
 	if (st->reqs)
 		snprintf(reqs, sizeof(reqs), "%.0f", st->reqs / secs);
-	printf("%s\t%s\t%s\t%u\t%llu\t%.3f\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%s\t%u\n", a->fs,
+	printf("%s\t%s\t%s\t%u\t%llu\t%.3f\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%s\t%u\t%s\n", a->fs,
 	       t->label, w->name, depth, (unsigned long long)st->ops, secs, st->ops / secs, reqs,
-	       st->bytes / secs / 1e6, st->p50_us, st->p99_us, cpu, queues);
+	       st->bytes / secs / 1e6, st->p50_us, st->p99_us, cpu, queues, sleeps);
 	fflush(stdout);
 }
 
@@ -301,6 +304,7 @@ static int mq_pass(struct target *t, unsigned nq, double secs, struct vb_stats *
 
 	memset(st, 0, sizeof(*st));
 	st->cpu_known = vb_cpu_us(t->mq_fe->pid, &cpu0) == 0;
+	st->sleeps = vb_sleeps(t->mq_fe->pid);
 	for (unsigned i = 0; i < nq; i++) {
 		j[i] = (struct mq_job){.r = &t->mq[i], .secs = secs};
 		t->mq[i].no_cpu = t->mq[i].keep_samples = true;
@@ -318,6 +322,7 @@ static int mq_pass(struct target *t, unsigned nq, double secs, struct vb_stats *
 		for (size_t k = 0; k < t->mq[i].nsamples && n < sizeof(merged) / 8; k++)
 			merged[n++] = t->mq[i].samples[k];
 	}
+	st->sleeps = vb_sleeps(t->mq_fe->pid) - st->sleeps;
 	if (st->cpu_known && vb_cpu_us(t->mq_fe->pid, &cpu1) == 0)
 		st->cpu_us = cpu1 - cpu0;
 	else

@@ -37,6 +37,9 @@ struct vu_queue {
 	struct vq vq;
 	pthread_mutex_t lock; /* used ring writes, notify decision, call_fd */
 	int call_fd;
+	/* When the oldest push whose signal the queue thread held back was made (lock); 0: none
+	 * held (queue.c, VU_SIGNAL_AHEAD). */
+	uint64_t held_since_ns;
 	/* Polling after the ring ran dry (queue thread only): the current window and its
 	 * ceiling (--poll-us), in ns; 0: sleep at once. */
 	uint64_t poll_ns, poll_max_ns;

@@ -1,7 +1,8 @@
 /*
  * The hot path: the queue thread and the worker pool serve chains here. A queue thread pops
  * chains while its ring is started (vring.c starts and stops it), hands each to the layer above
- * (handler.h), pushes the used element and signals the guest as soon as it wants a signal.
+ * (handler.h), pushes the used element and signals the guest as soon as it wants a signal
+ * (unless the ring still holds a long run of chains to serve: see VU_SIGNAL_AHEAD).
  * After the ring runs dry, the thread may keep looking at it for a short adaptive window before
  * it re-arms notifications and sleeps (--poll-us).
  */
@@ -15,6 +16,15 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
+
+/* A queue thread serving inline signals after a push when the guest wants it (EVENT_IDX), except
+ * while at least VU_SIGNAL_AHEAD chains are still waiting in the ring: the guest, woken now,
+ * would take one completion and sleep again, a wake-up (and its cost on both sides) per chain,
+ * while a signal sent when the ring holds fewer still reaches it before we run dry, with every
+ * completion so far at once. At a depth of VU_SIGNAL_AHEAD or less this never holds back. A
+ * held signal goes out at the latest after VU_SIGNAL_HOLD_NS (a slow chain behind it). */
+#define VU_SIGNAL_AHEAD 16u
+#define VU_SIGNAL_HOLD_NS 50000u
 
 /* The polling window grows from this when a kick came soon after the ring ran dry. */
 #define VU_POLL_MIN_NS 2000u
@@ -62,6 +72,37 @@ void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 	pthread_mutex_lock(&q->lock);
 	vq_push(&q->vq, e, len);
 	notify_locked(q);
+	q->held_since_ns = 0;
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* The queue thread's push of a chain it served inline (VU_SIGNAL_AHEAD). */
+static void push_inline(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
+{
+	bool hold = vq_avail_pending(&q->vq) >= VU_SIGNAL_AHEAD;
+	uint64_t now = hold ? now_ns() : 0;
+
+	pthread_mutex_lock(&q->lock);
+	vq_push(&q->vq, e, len);
+	if (hold && !q->held_since_ns)
+		q->held_since_ns = now;
+	else if (!hold || now - q->held_since_ns >= VU_SIGNAL_HOLD_NS)
+		hold = false;
+	if (!hold) {
+		notify_locked(q);
+		q->held_since_ns = 0;
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Before sleeping or stopping: a held signal goes out. */
+static void flush_held(struct vu_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	if (q->held_since_ns) {
+		notify_locked(q);
+		q->held_since_ns = 0;
+	}
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -107,8 +148,12 @@ static bool serve_one(struct vu_queue *q)
 		vu_wait_queue_idle(q, q->num);
 	pthread_rwlock_rdlock(&d->mem_lock);
 	r = vq_pop(&q->vq, &e);
-	if (r == 1 && (!d->pool || vu_pool_submit(d->pool, q, &e) < 0))
-		vu_serve_elem(q, &e);
+	if (r == 1 && (!d->pool || vu_pool_submit(d->pool, q, &e) < 0)) {
+		uint32_t len;
+
+		if (handle_chain(q, &e, &len))
+			push_inline(q, &e, len);
+	}
 	pthread_rwlock_unlock(&d->mem_lock);
 	return r == 1;
 }
@@ -180,6 +225,7 @@ static void drain(struct vu_queue *q, uint64_t *dry_ns)
 			/* A guest that keeps the ring full must not keep us from stopping. */
 			while (!__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE) && serve_one(q))
 				;
+			flush_held(q);
 			*dry_ns = q->poll_max_ns ? now_ns() : 0;
 		} while (q->poll_ns && poll_ring(q, *dry_ns));
 		/* Re-arm, then look once more: a chain made available between our last pop and

@@ -15,7 +15,7 @@
 
 #include "fe_test.h"
 
-#define NT_SLOTS 16
+#define NT_SLOTS 40
 #define NT_SLOT_SIZE 4096u
 #define NT_WAIT_MS 3000 /* a lost notification or kick shows as a timeout */
 #define NT_FILES 8
@@ -275,6 +275,18 @@ static void test_depth8_push_vs_rearm(void **state)
 	run_drivers(fe, &d, 1);
 }
 
+/* Deeper than the daemon's signal hold-back (16 chains still in the ring): held signals must
+ * still come, before the ring runs dry or after the hold's time bound. */
+static void test_depth32_held_signals(void **state)
+{
+	struct fe *fe = *state;
+	struct nt_drv d;
+
+	assert_int_equal(nt_init(&d, fe, FE_REQ_Q, 32, 4000), 0);
+	d.max_pause_ns = 5000;
+	run_drivers(fe, &d, 1);
+}
+
 /* Two request queues, one thread each, the same files from both. */
 static void test_two_queues(void **state)
 {
@@ -295,6 +307,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_depth1_rearm, setup_one, fe_teardown_checked),
 		cmocka_unit_test_setup_teardown(test_depth8_push_vs_rearm, setup_one,
+						fe_teardown_checked),
+		cmocka_unit_test_setup_teardown(test_depth32_held_signals, setup_one,
 						fe_teardown_checked),
 		cmocka_unit_test_setup_teardown(test_two_queues, setup_two, fe_teardown_checked),
 	};
