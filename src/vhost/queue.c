@@ -2,7 +2,8 @@
  * The hot path: the queue thread and the worker pool serve chains here. A queue thread pops
  * chains while its ring is started (vring.c starts and stops it), hands each to the layer above
  * (handler.h), pushes the used element and signals the guest as soon as it wants a signal
- * (unless the ring still holds a long run of chains to serve: see VU_SIGNAL_AHEAD).
+ * (unless the chains still waiting in the ring will keep us busy until the guest could answer
+ * it: see push_inline).
  * After the ring runs dry, the thread may keep looking at it for a short adaptive window before
  * it re-arms notifications and sleeps (--poll-us).
  */
@@ -17,13 +18,8 @@
 #include <sys/eventfd.h>
 #include <time.h>
 
-/* A queue thread serving inline signals after a push when the guest wants it (EVENT_IDX), except
- * while at least VU_SIGNAL_AHEAD chains are still waiting in the ring: the guest, woken now,
- * would take one completion and sleep again, a wake-up (and its cost on both sides) per chain,
- * while a signal sent when the ring holds fewer still reaches it before we run dry, with every
- * completion so far at once. At a depth of VU_SIGNAL_AHEAD or less this never holds back. A
- * held signal goes out at the latest after VU_SIGNAL_HOLD_NS (a slow chain behind it). */
-#define VU_SIGNAL_AHEAD 16u
+/* A held signal (push_inline) goes out at the latest this long after the first push it covers
+ * (a slow chain behind it). */
 #define VU_SIGNAL_HOLD_NS 50000u
 
 /* The polling window grows from this when a kick came soon after the ring ran dry. */
@@ -57,13 +53,21 @@ static uint64_t now_ns(void)
  * the guest's used_event says whether it waits for this completion (Linux moves it only when it
  * is about to sleep), so asking after every push costs a load, and a signal only when one is
  * wanted. The call fd is non-blocking (vring.c): a frontend that passes a pipe nobody reads gets
- * a log line, not a queue thread stuck with both locks held.
+ * a log line, not a queue thread stuck with both locks held. true when it signalled.
  */
-static void notify_locked(struct vu_queue *q)
+static bool notify_locked(struct vu_queue *q)
 {
-	if (vq_should_notify(&q->vq) && q->call_fd >= 0 && eventfd_write(q->call_fd, 1) < 0)
+	if (!vq_should_notify(&q->vq) || q->call_fd < 0)
+		return false;
+	if (eventfd_write(q->call_fd, 1) < 0)
 		log_warn_rl("queue %u: signalling the call fd failed: %s", q->index,
 			    strerror(errno));
+	return true;
+}
+
+static uint64_t ewma(uint64_t avg, uint64_t sample)
+{
+	return avg ? (avg * 7 + sample) / 8 : sample;
 }
 
 /* Push one used element and interrupt the guest if it asked for it. */
@@ -76,20 +80,40 @@ void vu_queue_push(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* The queue thread's push of a chain it served inline (VU_SIGNAL_AHEAD). */
+/*
+ * The queue thread's push of a chain it served inline. The signal the guest wants is held back
+ * while the chains still waiting in the ring will keep us busy for longer than the guest takes
+ * to answer a signal with new chains (both learnt as we go: the time between our pushes, and
+ * from a signal to the next chain made available): a guest woken now would take one completion
+ * and sleep again, a wake-up per chain on both sides, while one woken a little later takes them
+ * all at once and still refills the ring before it runs dry. Nothing is held until both are
+ * known, at depth 1, or past VU_SIGNAL_HOLD_NS.
+ */
 static void push_inline(struct vu_queue *q, const struct vq_elem *e, uint32_t len)
 {
-	bool hold = vq_avail_pending(&q->vq) >= VU_SIGNAL_AHEAD;
-	uint64_t now = hold ? now_ns() : 0;
+	uint64_t now = now_ns(), pending = vq_avail_pending(&q->vq);
+	uint16_t avail = (uint16_t)(q->vq.last_avail_idx + pending);
+	bool hold;
 
+	if (q->last_push_ns)
+		q->serve_ns = ewma(q->serve_ns, now - q->last_push_ns);
+	q->last_push_ns = now;
+	if (q->signal_ns && avail != q->signal_avail) {
+		q->answer_ns = ewma(q->answer_ns, now - q->signal_ns);
+		q->signal_ns = 0;
+	}
+	hold = pending && q->answer_ns && pending * q->serve_ns > q->answer_ns;
 	pthread_mutex_lock(&q->lock);
 	vq_push(&q->vq, e, len);
 	if (hold && !q->held_since_ns)
 		q->held_since_ns = now;
-	else if (!hold || now - q->held_since_ns >= VU_SIGNAL_HOLD_NS)
+	else if (hold && now - q->held_since_ns >= VU_SIGNAL_HOLD_NS)
 		hold = false;
 	if (!hold) {
-		notify_locked(q);
+		if (notify_locked(q) && !q->signal_ns) {
+			q->signal_ns = now;
+			q->signal_avail = avail;
+		}
 		q->held_since_ns = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -226,6 +250,7 @@ static void drain(struct vu_queue *q, uint64_t *dry_ns)
 			while (!__atomic_load_n(&q->stopping, __ATOMIC_ACQUIRE) && serve_one(q))
 				;
 			flush_held(q);
+			q->last_push_ns = 0; /* an idle gap is no chain's service time */
 			*dry_ns = q->poll_max_ns ? now_ns() : 0;
 		} while (q->poll_ns && poll_ring(q, *dry_ns));
 		/* Re-arm, then look once more: a chain made available between our last pop and
@@ -242,6 +267,7 @@ void *vu_queue_thread(void *arg)
 
 	q->poll_max_ns = (uint64_t)q->dev->opts.poll_us * 1000u;
 	q->poll_ns = 0;
+	q->serve_ns = q->answer_ns = q->last_push_ns = q->signal_ns = 0;
 	for (;;) {
 		struct pollfd p[2] = {{q->kick_fd, POLLIN, 0}, {q->stop_fd, POLLIN, 0}};
 		uint64_t dry_ns;
