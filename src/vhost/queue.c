@@ -236,7 +236,7 @@ static void poll_adapt(struct vu_queue *q, uint64_t gap_ns)
 }
 
 /* Serve until the ring is empty with notifications re-armed; returns when the ring ran dry
- * (its time in *dry_ns, 0 if the queue is stopping). */
+ * (its time in *dry_ns; 0 with polling off). */
 static void drain(struct vu_queue *q, uint64_t *dry_ns)
 {
 	bool more;
