@@ -370,7 +370,8 @@ static int mq_prepare(const struct args *a, struct target *t, const struct vb_wo
 	if (!t->mq_fe) {
 		rc = start_daemon(a, t, &t->mq_fe, t->mq, nq);
 		if (rc < 0) {
-			bool alive = t->mq_fe && fe_alive(t->mq_fe);
+			/* a daemon that dies over it needs a moment to be seen gone */
+			bool alive = t->mq_fe && fe_wait_exit(t->mq_fe, 500) < 0;
 			unsigned long long offered = t->mq_fe ? t->mq_fe->queue_num : 0;
 
 			printf("# %s\t%s\t%u request queues: the daemon offers %llu queues "
