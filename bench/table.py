@@ -38,7 +38,7 @@ def load(path, rows, targets, notes, mem):
         if f[0] == "mem" and len(f) >= 8:
             mem.setdefault(f[1], []).append((f[3], f[4], f[6], f[7]))
             continue
-        if len(f) not in (12, 13, 14):
+        if len(f) not in (12, 13, 14, 16):
             continue
         fs, tgt, work, depth = f[0], f[1], f[2], int(f[3])
         queues = int(f[12]) if len(f) >= 13 else 1
@@ -46,7 +46,8 @@ def load(path, rows, targets, notes, mem):
             targets.append(tgt)
         rows.setdefault((fs, work, depth, queues), {})[tgt] = {
             "ops": f[6], "mbs": f[8], "p50": f[9], "p99": f[10], "cpu": f[11],
-            "sleeps": f[13] if len(f) >= 14 else "-"}
+            "sleeps": f[13] if len(f) >= 14 else "-",
+            "kicks": f[14] if len(f) >= 16 else "-", "calls": f[15] if len(f) >= 16 else "-"}
 
 
 def unit_of(work):
@@ -85,11 +86,11 @@ def depth_label(k):
 
 def rate(c, u):
     v = "%.0f" % float(c["mbs"]) if u == "MB/s" else num(c["ops"])
-    if c["cpu"] == "-":
-        return v
-    if c["sleeps"] == "-":
-        return "%s (%s)" % (v, c["cpu"])
-    return "%s (%s, %s)" % (v, c["cpu"], c["sleeps"])
+    return v if c["cpu"] == "-" else "%s (%s)" % (v, c["cpu"])
+
+
+def wakeups(c, u):
+    return "%s / %s / %s" % (c["sleeps"], c["kicks"], c["calls"]) if c["cpu"] != "-" else ""
 
 
 def table(runs, keys, title, cols, fmt, unit=False, with_ratio=False):
@@ -139,13 +140,17 @@ def main(paths):
             keys_all[k] = 1
     for fs in OrderedDict((k[0], 1) for k in keys_all):
         keys = [k for k in keys_all if k[0] == fs]
-        table(runs, keys, "#### %s: throughput (daemon CPU µs per operation, daemon sleeps per "
-              "operation); higher is better; "
+        table(runs, keys, "#### %s: throughput (daemon CPU µs per operation); higher is better; "
               "host: one thread of plain system calls; ×2q: 2 request queues, one frontend "
               "thread each (ours ÷ best peer: against a peer's 1 queue where it cannot serve 2)"
               % fs, targets, rate, True, True)
         table(runs, keys, "#### %s: latency p50 (p99), µs (per operation; readdirplus: per "
               "request)" % fs, targets, lambda c, u: "%s (%s)" % (lat(c["p50"]), lat(c["p99"])))
+        daemons = [t for t in targets if t != "host"]
+        if len(runs) == 1:
+            table(runs, keys, "#### %s: wake-ups per operation: the daemon's sleeps / the "
+                  "guest's kicks (a VM exit each) / the guest's interrupts (lower is better)" % fs,
+                  daemons, wakeups)
     mem_table(mems)
     for n in OrderedDict((n, 1) for n in notes):
         print("note: " + n)

@@ -77,6 +77,7 @@ struct vb_work {
 struct vb_stats {
 	uint64_t ops, reqs, bytes, elapsed_ns, cpu_us;
 	uint64_t sleeps; /* the daemon's voluntary context switches over the cell */
+	uint64_t kicks, calls; /* the frontend's kicks sent and call notifications woken by */
 	double p50_us, p99_us;
 	bool cpu_known;
 };

@@ -240,6 +240,8 @@ int vb_run_cell(struct vb_run *r, double secs, struct vb_stats *st)
 	r->units = 0;
 	st->cpu_known = !r->no_cpu && vb_cpu_us(r->fe->pid, &cpu0) == 0;
 	st->sleeps = r->no_cpu ? 0 : vb_sleeps(r->fe->pid);
+	st->kicks = r->fe->vq[r->q].kicks;
+	st->calls = r->fe->vq[r->q].calls;
 	t0 = vb_now_ns();
 	deadline = t0 + (uint64_t)(secs * 1e9);
 	for (unsigned i = 0; i < r->depth && rc == 0; i++) {
@@ -255,6 +257,8 @@ int vb_run_cell(struct vb_run *r, double secs, struct vb_stats *st)
 		st->ops = r->units;
 	if (st->cpu_known)
 		st->sleeps = vb_sleeps(r->fe->pid) - st->sleeps;
+	st->kicks = r->fe->vq[r->q].kicks - st->kicks;
+	st->calls = r->fe->vq[r->q].calls - st->calls;
 	if (st->cpu_known && vb_cpu_us(r->fe->pid, &cpu1) == 0)
 		st->cpu_us = cpu1 - cpu0;
 	else

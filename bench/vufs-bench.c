@@ -11,8 +11,11 @@
  * Every target (a daemon, or "host": the same operations as plain system calls) is started once;
  * then each (workload, depth) cell runs on each target in turn. One tab-separated line per cell:
  *   fs target work depth ops secs ops/s req/s MB/s p50_us p99_us cpu_us/op queues sleeps/op
+ *   kicks/op calls/op
  * cpu_us/op is the daemon's utime+stime (its process tree) over the cell, per operation;
- * sleeps/op its threads' voluntary context switches (each a wake-up later) per operation.
+ * sleeps/op its threads' voluntary context switches (each a wake-up later) per operation;
+ * kicks/op and calls/op the frontend's kicks (a VM exit each in a real guest) and wake-ups by a
+ * call notification (an interrupt each), per operation.
  * With --queues 1,2 each cell also runs with 2 request queues, each driven by its own thread
  * at the given depth (a second instance of the daemon, started with 2 request queues).
  */
@@ -177,17 +180,20 @@ static void print_row(const struct args *a, const struct target *t, const struct
 		      unsigned depth, unsigned queues, const struct vb_stats *st)
 {
 	double secs = st->elapsed_ns / 1e9;
-	char cpu[32] = "-", reqs[32] = "-", sleeps[32] = "-";
+	char cpu[32] = "-", reqs[32] = "-", sleeps[32] = "-", kc[64] = "-\t-";
 
 	if (st->cpu_known && st->ops) {
 		snprintf(cpu, sizeof(cpu), "%.2f", (double)st->cpu_us / (double)st->ops);
 		snprintf(sleeps, sizeof(sleeps), "%.2f", (double)st->sleeps / (double)st->ops);
 	}
+	if (st->ops && st->cpu_known)
+		snprintf(kc, sizeof(kc), "%.2f\t%.2f", (double)st->kicks / (double)st->ops,
+			 (double)st->calls / (double)st->ops);
 	if (st->reqs)
 		snprintf(reqs, sizeof(reqs), "%.0f", st->reqs / secs);
-	printf("%s\t%s\t%s\t%u\t%llu\t%.3f\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%s\t%u\t%s\n", a->fs,
+	printf("%s\t%s\t%s\t%u\t%llu\t%.3f\t%.0f\t%s\t%.1f\t%.1f\t%.1f\t%s\t%u\t%s\t%s\n", a->fs,
 	       t->label, w->name, depth, (unsigned long long)st->ops, secs, st->ops / secs, reqs,
-	       st->bytes / secs / 1e6, st->p50_us, st->p99_us, cpu, queues, sleeps);
+	       st->bytes / secs / 1e6, st->p50_us, st->p99_us, cpu, queues, sleeps, kc);
 	fflush(stdout);
 }
 
@@ -316,6 +322,8 @@ static int mq_pass(struct target *t, unsigned nq, double secs, struct vb_stats *
 		rc = rc ? rc : j[i].rc;
 		st->ops += j[i].st.ops;
 		st->reqs += j[i].st.reqs;
+		st->kicks += j[i].st.kicks;
+		st->calls += j[i].st.calls;
 		st->bytes += j[i].st.bytes;
 		if (j[i].st.elapsed_ns > st->elapsed_ns)
 			st->elapsed_ns = j[i].st.elapsed_ns;

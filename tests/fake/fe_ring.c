@@ -254,6 +254,7 @@ int fe_vq_kick(struct fe *fe, unsigned q)
 
 	if (write(fe->vq[q].kick_fd, &one, sizeof(one)) != sizeof(one))
 		return -errno;
+	fe->vq[q].kicks++;
 	return 0;
 }
 
@@ -348,6 +349,7 @@ int fe_vq_wait(struct fe *fe, unsigned q, int timeout_ms, uint32_t *id, uint32_t
 		}
 		if (read(vq->call_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 			return -errno;
+		vq->calls++;
 		vq->seen_used = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 	}
 }

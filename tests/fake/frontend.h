@@ -67,6 +67,7 @@ struct fe_vq {
 	bool *in_use;
 	unsigned inflight;
 	bool enabled;
+	uint64_t kicks, calls; /* kicks sent, call notifications taken (counts for the benchmark) */
 };
 
 struct fe {
