@@ -119,15 +119,18 @@ static void push_inline(struct vu_queue *q, const struct vq_elem *e, uint32_t le
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* Before sleeping or stopping: a held signal goes out. */
+/* Before sleeping or stopping: a held signal goes out (the decision reads the ring: under the
+ * memory lock). */
 static void flush_held(struct vu_queue *q)
 {
+	pthread_rwlock_rdlock(&q->dev->mem_lock);
 	pthread_mutex_lock(&q->lock);
 	if (q->held_since_ns) {
 		notify_locked(q);
 		q->held_since_ns = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
+	pthread_rwlock_unlock(&q->dev->mem_lock);
 }
 
 /* Hand the chain to the layer above; true with *len when the reply is complete, false when it
