@@ -49,14 +49,19 @@ struct pt_inode {
 	int32_t hnext; /* hash chain while in use (not when broken), free list while not */
 	uint32_t lru_prev, lru_next; /* idle fds of handle inodes, under inodes.lock */
 	uint16_t type; /* S_IFMT bits: never change for a host inode */
+	/* Changed under inodes.lock while requests hold the entry: */
 	bool in_lru : 1;
 	bool fd_unbudgeted : 1; /* fd opened past the guest's budget: closed when refs drops to 0 */
 	bool in_use : 1;
+	bool adopted : 1; /* its guest id came from a migration source: adopted_id, not idx/gen */
+	bool broken : 1;  /* adopted, but the destination could not open it: every use fails */
+	/* Fixed while the entry is in use, read without the lock by a request holding it
+	 * (pt_fh_open, LOOKUP of ".."): a byte of their own, since writing a bit field rewrites
+	 * its neighbours. */
+	bool : 0;
 	bool pinned : 1; /* the root: never released */
 	bool has_fh : 1; /* no handle: fd is held for the inode's whole life */
 	bool fh_heap : 1; /* the handle is longer than PT_FH_INLINE: fh_store holds its pointer */
-	bool adopted : 1; /* its guest id came from a migration source: adopted_id, not idx/gen */
-	bool broken : 1;  /* adopted, but the destination could not open it: every use fails */
 	/* struct file_handle (handle_bytes, handle_type, f_handle[]), or a pointer to one */
 	unsigned char fh_store[sizeof(struct file_handle) + PT_FH_INLINE] __attribute__((aligned(4)));
 	uint64_t adopted_id; /* with adopted: the guest's id for it */
