@@ -105,17 +105,18 @@ struct pt_mounts {
 	uint32_t cap;
 };
 
+/* Fields ordered by size: no padding holes (88 bytes). */
 struct pt_handle {
-	int fd; /* a real open file or directory, owned */
 	uint64_t ino; /* the guest id of its inode: requests must name it (migration sends it) */
+	uint64_t adopted_id;
+	int fd; /* a real open file or directory, owned */
 	uint32_t idx;
 	uint32_t gen;
-	bool adopted; /* id from a migration source: adopted_id */
-	uint64_t adopted_id;
 	uint32_t refs;
+	int32_t free_next;
 	bool in_use;
 	bool released; /* RELEASE seen; fd closed when the last in-flight user leaves */
-	int32_t free_next;
+	bool adopted; /* id from a migration source: adopted_id */
 	pthread_mutex_t dir_lock; /* serializes getdents/lseek on a directory handle */
 	int64_t dir_pos;          /* host offset the directory fd is at, -1 unknown */
 };
