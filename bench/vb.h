@@ -76,12 +76,20 @@ struct vb_work {
 
 struct vb_stats {
 	uint64_t ops, reqs, bytes, elapsed_ns, cpu_us;
+	uint64_t sleeps; /* the daemon's voluntary context switches over the cell */
+	uint64_t kicks, calls; /* the frontend's kicks sent and call notifications woken by */
 	double p50_us, p99_us;
 	bool cpu_known;
 };
 
 struct vb_run {
 	struct fe *fe; /* NULL for the host target */
+	unsigned q;    /* the request queue this run drives (FE_REQ_Q + n) */
+	bool no_cpu;   /* the caller measures the daemon's CPU (several runs at once) */
+	bool keep_samples; /* leave samples unsorted for the caller (vb_percentiles) */
+	uint16_t head_slot[4096];
+	uint64_t *samples;
+	size_t nsamples;
 	const struct vb_work *w;
 	unsigned depth;
 	struct vb_slot slots[VB_MAX_DEPTH];
@@ -105,11 +113,19 @@ struct vb_run {
 /* Guest RAM size for fe_opts.mem_size when the slots start at first_off (from FE_GPA_BASE). */
 uint64_t vb_mem_needed(uint64_t first_off);
 int vb_slots_init(struct vb_run *r, uint64_t first_gpa);
+/* Guest RAM one run's slots take. */
+uint64_t vb_slots_size(void);
 int vb_run_cell(struct vb_run *r, double secs, struct vb_stats *st);
 int vb_host_cell(struct vb_run *r, double secs, struct vb_stats *st);
 uint64_t vb_now_ns(void);
+void vb_percentiles(uint64_t *samples, size_t n, struct vb_stats *st);
 uint64_t vb_rand(struct vb_run *r);
 int vb_cpu_us(pid_t pid, uint64_t *out);
+uint64_t vb_sleeps(pid_t pid);
+
+/* vb_mem.c: RssAnon per cached inode (n LOOKUPs kept) and per open file (nopen OPENs). */
+int vb_mem_target(const char *share, const char *label, const char *path, const char *args,
+		  unsigned n, unsigned nopen);
 
 /* vb_work.c */
 const struct vb_work *vb_work_find(const char *name);

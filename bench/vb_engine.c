@@ -19,9 +19,6 @@
 #define VB_PAGE 4096u
 #define VB_MAX_SAMPLES (1u << 21)
 
-static uint64_t samples[VB_MAX_SAMPLES];
-static unsigned nsamples;
-static uint16_t head_slot[4096];
 
 uint64_t vb_now_ns(void)
 {
@@ -63,9 +60,14 @@ int vb_slots_init(struct vb_run *r, uint64_t first_gpa)
 	return 0;
 }
 
+uint64_t vb_slots_size(void)
+{
+	return (uint64_t)VB_MAX_DEPTH * VB_SLOT_SIZE;
+}
+
 uint64_t vb_mem_needed(uint64_t first_off)
 {
-	uint64_t end = first_off + (uint64_t)VB_MAX_DEPTH * VB_SLOT_SIZE;
+	uint64_t end = first_off + vb_slots_size();
 
 	return (end + (2ull << 20) - 1) & ~((2ull << 20) - 1);
 }
@@ -137,22 +139,22 @@ static int submit(struct vb_run *r, struct vb_slot *s)
 	n = build_table(s, &q);
 	if (n > VB_TBL_MAX)
 		return -E2BIG;
-	d = fe_vq_get_desc(r->fe, FE_REQ_Q);
+	d = fe_vq_get_desc(r->fe, r->q);
 	if (d < 0)
 		return d;
-	r->fe->vq[FE_REQ_Q].desc[d] = (struct vring_desc){.addr = s->tbl_gpa,
+	r->fe->vq[r->q].desc[d] = (struct vring_desc){.addr = s->tbl_gpa,
 							  .len = n * sizeof(struct vring_desc),
 							  .flags = VRING_DESC_F_INDIRECT};
-	head_slot[d] = s->idx;
+	r->head_slot[d] = (uint16_t)s->idx;
 	s->busy = true;
 	s->req_start_ns = vb_now_ns();
-	return fe_vq_publish(r->fe, FE_REQ_Q, d);
+	return fe_vq_publish(r->fe, r->q, d);
 }
 
-static void record(uint64_t ns)
+static void record(struct vb_run *r, uint64_t ns)
 {
-	if (nsamples < VB_MAX_SAMPLES)
-		samples[nsamples++] = ns;
+	if (r->nsamples < VB_MAX_SAMPLES)
+		r->samples[r->nsamples++] = ns;
 }
 
 /* Take one completion; start the slot's next request unless the cell is over. */
@@ -161,13 +163,13 @@ static int complete_one(struct vb_run *r, uint64_t deadline, struct vb_stats *st
 	uint32_t id, len;
 	struct vb_slot *s;
 	uint64_t now;
-	int rc = fe_vq_wait(r->fe, FE_REQ_Q, FE_TIMEOUT_MS * 4, &id, &len);
+	int rc = fe_vq_wait(r->fe, r->q, FE_TIMEOUT_MS * 4, &id, &len);
 
 	if (rc < 0)
 		return rc;
-	if (id >= r->fe->vq[FE_REQ_Q].num || head_slot[id] >= r->depth)
+	if (id >= r->fe->vq[r->q].num || r->head_slot[id] >= r->depth)
 		return -EPROTO;
-	s = &r->slots[head_slot[id]];
+	s = &r->slots[r->head_slot[id]];
 	s->busy = false;
 	st->reqs++;
 	rc = r->w->done(r, s, len);
@@ -175,14 +177,14 @@ static int complete_one(struct vb_run *r, uint64_t deadline, struct vb_stats *st
 		return rc;
 	now = vb_now_ns();
 	if (r->w->per_unit)
-		record(now - s->req_start_ns);
+		record(r, now - s->req_start_ns);
 	if (rc == 0 && now >= deadline && r->w->abort_step && s->step < r->w->abort_step) {
 		s->step = r->w->abort_step;
 		s->aborted = true;
 	}
 	if (rc == 1) {
 		if (!s->aborted && !r->w->per_unit) {
-			record(now - s->op_start_ns);
+			record(r, now - s->op_start_ns);
 			st->ops++;
 			st->bytes += r->w->io_size;
 		}
@@ -202,13 +204,21 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void finish_stats(struct vb_stats *st)
+void vb_percentiles(uint64_t *samples, size_t n, struct vb_stats *st)
 {
-	qsort(samples, nsamples, sizeof(samples[0]), cmp_u64);
-	if (nsamples) {
-		st->p50_us = samples[nsamples / 2] / 1000.0;
-		st->p99_us = samples[(uint64_t)nsamples * 99 / 100] / 1000.0;
+	qsort(samples, n, sizeof(samples[0]), cmp_u64);
+	if (n) {
+		st->p50_us = samples[n / 2] / 1000.0;
+		st->p99_us = samples[(uint64_t)n * 99 / 100] / 1000.0;
 	}
+}
+
+static int samples_alloc(struct vb_run *r)
+{
+	if (!r->samples)
+		r->samples = malloc(VB_MAX_SAMPLES * sizeof(*r->samples));
+	r->nsamples = 0;
+	return r->samples ? 0 : -ENOMEM;
 }
 
 static bool any_busy(const struct vb_run *r)
@@ -225,9 +235,13 @@ int vb_run_cell(struct vb_run *r, double secs, struct vb_stats *st)
 	int rc = 0;
 
 	memset(st, 0, sizeof(*st));
-	nsamples = 0;
+	if (samples_alloc(r) < 0)
+		return -ENOMEM;
 	r->units = 0;
-	st->cpu_known = vb_cpu_us(r->fe->pid, &cpu0) == 0;
+	st->cpu_known = !r->no_cpu && vb_cpu_us(r->fe->pid, &cpu0) == 0;
+	st->sleeps = r->no_cpu ? 0 : vb_sleeps(r->fe->pid);
+	st->kicks = r->fe->vq[r->q].kicks;
+	st->calls = r->fe->vq[r->q].calls;
 	t0 = vb_now_ns();
 	deadline = t0 + (uint64_t)(secs * 1e9);
 	for (unsigned i = 0; i < r->depth && rc == 0; i++) {
@@ -241,11 +255,16 @@ int vb_run_cell(struct vb_run *r, double secs, struct vb_stats *st)
 	st->elapsed_ns = vb_now_ns() - t0;
 	if (r->w->per_unit)
 		st->ops = r->units;
+	if (st->cpu_known)
+		st->sleeps = vb_sleeps(r->fe->pid) - st->sleeps;
+	st->kicks = r->fe->vq[r->q].kicks - st->kicks;
+	st->calls = r->fe->vq[r->q].calls - st->calls;
 	if (st->cpu_known && vb_cpu_us(r->fe->pid, &cpu1) == 0)
 		st->cpu_us = cpu1 - cpu0;
 	else
 		st->cpu_known = false;
-	finish_stats(st);
+	if (!r->keep_samples)
+		vb_percentiles(r->samples, r->nsamples, st);
 	return rc;
 }
 
@@ -254,7 +273,8 @@ int vb_host_cell(struct vb_run *r, double secs, struct vb_stats *st)
 	uint64_t t0 = vb_now_ns(), deadline = t0 + (uint64_t)(secs * 1e9), now = t0;
 
 	memset(st, 0, sizeof(*st));
-	nsamples = 0;
+	if (samples_alloc(r) < 0)
+		return -ENOMEM;
 	r->units = 0;
 	while (now < deadline) {
 		uint64_t start = now;
@@ -263,14 +283,14 @@ int vb_host_cell(struct vb_run *r, double secs, struct vb_stats *st)
 		if (rc < 0)
 			return rc;
 		now = vb_now_ns();
-		record(now - start);
+		record(r, now - start);
 		st->ops++;
 		st->bytes += r->w->io_size;
 	}
 	st->elapsed_ns = now - t0;
 	if (r->w->per_unit)
 		st->ops = r->units;
-	finish_stats(st);
+	vb_percentiles(r->samples, r->nsamples, st);
 	return 0;
 }
 
@@ -314,6 +334,54 @@ static uint64_t children_ticks(pid_t parent, int levels)
 
 		if (pid > 0 && proc_stat(pid, &t, &pp) == 0 && pp == parent)
 			sum += t + children_ticks(pid, levels - 1);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+/* voluntary_ctxt_switches of every thread of pid: how often the daemon went to sleep. */
+static uint64_t task_sleeps(pid_t pid)
+{
+	char path[320], line[128];
+	struct dirent *de;
+	uint64_t sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		unsigned long long v;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)pid, de->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
+				sum += v;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+uint64_t vb_sleeps(pid_t pid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	uint64_t sum = task_sleeps(pid);
+
+	/* and the legacy daemon's sandboxed child */
+	while (d && (de = readdir(d))) {
+		pid_t c = atoi(de->d_name), pp;
+		uint64_t t;
+
+		if (c > 0 && proc_stat(c, &t, &pp) == 0 && pp == pid)
+			sum += task_sleeps(c);
 	}
 	if (d)
 		closedir(d);

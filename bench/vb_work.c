@@ -113,16 +113,16 @@ static int create_setup(struct vb_run *r)
 	return lookup_dir(r, "create", &r->dir_node, NULL);
 }
 
-static void create_name(const struct vb_slot *s, char *buf, size_t cap)
+static void create_name(const struct vb_run *r, const struct vb_slot *s, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "c%02u_%llu", s->idx, (unsigned long long)s->seq);
+	snprintf(buf, cap, "c%u_%02u_%llu", r->q, s->idx, (unsigned long long)s->seq);
 }
 
 static void create_next(struct vb_run *r, struct vb_slot *s, struct vb_req *q)
 {
 	char name[40];
 
-	create_name(s, name, sizeof(name));
+	create_name(r, s, name, sizeof(name));
 	if (s->step == 0) {
 		struct fuse_create_in *in = args(s);
 

@@ -107,7 +107,8 @@ if [ "$run_asan" = 1 ]; then
 	TSAN_OPTIONS="suppressions=$PWD/scripts/tsan.supp ${TSAN_OPTIONS:-}" \
 	TIER_WRAP=$tsan_wrap FAKE_DAEMON_ARGS=--seccomp=none meson_tier "TSan: multi-queue, thread pool, lock, migration tests" build-tsan \
 		"--native-file=scripts/clang.ini -Db_sanitize=thread -Db_lundef=false" \
-		fake-hostile fake-memfault fake-lifecycle fake-locks fake-migration fuse_async vhost fs_handles
+		fake-hostile fake-memfault fake-lifecycle fake-locks fake-migration fake-notify-poll0 fake-notify-poll200 \
+		fuse_async vhost fs_handles
 else
 	echo "!! SKIPPED: sanitizer tiers (--no-asan)"
 fi

@@ -58,6 +58,7 @@ enum {
 	OPT_MIGRATION_VERIFY_HANDLES,
 	OPT_MIGRATION_CONFIRM_PATHS,
 	OPT_TAG,
+	OPT_POLL_US,
 };
 
 static const struct option long_opts[] = {
@@ -101,6 +102,7 @@ static const struct option long_opts[] = {
 	{ "migration-verify-handles", no_argument, NULL, OPT_MIGRATION_VERIFY_HANDLES },
 	{ "migration-confirm-paths", no_argument, NULL, OPT_MIGRATION_CONFIRM_PATHS },
 	{ "tag", required_argument, NULL, OPT_TAG },
+	{ "poll-us", required_argument, NULL, OPT_POLL_US },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -420,6 +422,11 @@ static int parse_number(struct config *cfg, int c, const char *arg)
 		if (r == 0)
 			cfg->thread_pool_size = (unsigned)v;
 		return r;
+	case OPT_POLL_US:
+		r = parse_u64("--poll-us", arg, CONFIG_POLL_US_MAX, &v);
+		if (r == 0)
+			cfg->poll_us = (unsigned)v;
+		return r;
 	case OPT_RLIMIT_NOFILE:
 		r = parse_u64("--rlimit-nofile", arg, UINT64_MAX, &v);
 		if (r == 0) {
@@ -558,6 +565,7 @@ static void config_defaults(struct config *cfg)
 	cfg->announce_submounts = true;
 	cfg->migration_mode = MIGRATION_FIND_PATHS;
 	cfg->migration_on_error = MIGRATION_ON_ERROR_ABORT;
+	cfg->poll_us = CONFIG_POLL_US_DEFAULT;
 	idmap_init(&cfg->translate_uid, "--translate-uid");
 	idmap_init(&cfg->translate_gid, "--translate-gid");
 }

@@ -18,6 +18,11 @@
 
 struct xattrmap;
 
+/* --poll-us: the default, and the largest value accepted (10 ms). */
+#define CONFIG_POLL_US_DEFAULT 50
+#define CONFIG_POLL_US_DEFAULT_STR "50"
+#define CONFIG_POLL_US_MAX 10000
+
 /* --migration-mode and --migration-on-error (main.c hands them to the passthrough). */
 enum migration_mode {
 	MIGRATION_FIND_PATHS,
@@ -38,6 +43,7 @@ struct config {
 	char *socket_group;
 	char *tag; /* --tag: served in the vhost-user config space, NULL if not given */
 	unsigned thread_pool_size;
+	unsigned poll_us; /* --poll-us (ours only): vu_opts.poll_us */
 	enum cache_mode cache;
 	enum sb_mode sandbox;
 	enum sb_seccomp seccomp;

@@ -92,6 +92,10 @@ void config_print_help_to(FILE *f, const char *prog)
 	       "                                  other guests and host processes [default: off]\n"
 	       "      --flock, -o flock           flock() locks on the host file [default: off]\n"
 	       "      -o log_level=<LEVEL>        Same as -o loglevel= (debug, info, warn, err)\n"
+	       "      --poll-us <N>               After a queue runs dry, look at it for up to N "
+	       "us\n"
+	       "                                  (adaptive) before sleeping; 0: never "
+	       "[default: " CONFIG_POLL_US_DEFAULT_STR "]\n"
 	       "  (-o no_posix_lock and -o no_flock are accepted by both: the default.)\n",
 	       prog);
 }

@@ -106,7 +106,8 @@ static int serve(struct vu_listener *l, const struct config *cfg, struct fuse_se
 	struct vu_handler h = { .handle = handle_request, .reset = reset_server, .opaque = srv,
 				.handle_async = handle_request_async, .cancel = cancel_deferred,
 				.state_save = save_state, .state_load = load_state };
-	struct vu_opts vo = { .thread_pool_size = cfg->thread_pool_size, .tag = cfg->tag };
+	struct vu_opts vo = { .thread_pool_size = cfg->thread_pool_size, .tag = cfg->tag,
+				.poll_us = cfg->poll_us };
 	int r;
 
 	log_info("Waiting for vhost-user socket connection...");

@@ -100,6 +100,24 @@ int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
 	return 0;
 }
 
+int pt_entry_of_open_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
+			struct fuse_entry_out *out)
+{
+	struct statx stx;
+	struct pt_key key;
+	uint64_t id;
+	int r = pt_stat(fd, &stx);
+
+	if (r < 0)
+		return r;
+	pt_key_of(&stx, &key);
+	r = pt_inode_insert_fh(fs, fd, &key, stx.stx_mode, &id);
+	if (r != 0)
+		return r;
+	fill_entry(fs, parent, id, &stx, out);
+	return 0;
+}
+
 int pt_lookup_new_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		     struct fuse_entry_out *out)
 {
@@ -116,11 +134,6 @@ int pt_lookup_new_at(struct pt_fs *fs, struct pt_inode *parent, const char *name
 	}
 	return pt_entry_from_fd(fs, parent, fd, out);
 }
-
-union pt_fh_buf {
-	struct file_handle fh;
-	char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-};
 
 /*
  * The handle of a name, for matching a known inode only. NULL (no error) when this filesystem

@@ -216,7 +216,8 @@ out_close:
 	return fd;
 }
 
-/* Returns the open fd and, in *path_fd, an O_PATH fd of the same inode. */
+/* Returns the open fd and, in *path_fd, an O_PATH fd of the same inode (-1 for a file just
+ * made: pt_new_file_publish keeps it by its handle where it can). */
 static int create_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
 		       const char *name, uint32_t mode, uint32_t flags, uint32_t umask,
 		       int *path_fd)
@@ -243,12 +244,7 @@ static int create_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode
 		return open_existing(fs, p, name, hflags, path_fd);
 	if (r < 0)
 		return r;
-	*path_fd = pt_proc_open(fs, fd, O_PATH);
-	if (*path_fd < 0) {
-		r = *path_fd;
-		close(fd);
-		return r;
-	}
+	*path_fd = -1;
 	return fd;
 }
 
@@ -278,13 +274,31 @@ int pt_new_file_publish(struct pt_fs *fs, struct pt_inode *p, int fd, int path_f
 			struct fuse_entry_out *entry, struct fuse_open_out *open)
 {
 	uint64_t fh;
-	int r;
+	int r = 1;
 
-	r = pt_entry_from_fd(fs, p, path_fd, entry); /* owns path_fd and one reservation */
-	if (r < 0) {
-		close(fd);
-		pt_fd_unreserve(fs);
-		return r;
+	/* A new file kept by its handle needs no O_PATH fd (an openat and a close saved). */
+	if (path_fd < 0) {
+		r = pt_entry_of_open_fd(fs, p, fd, entry);
+		if (r < 0) {
+			pt_new_file_abandon(fs, fd, -1);
+			return r;
+		}
+		if (r == 0)
+			pt_fd_unreserve(fs); /* the O_PATH fd's */
+		else
+			path_fd = pt_proc_open(fs, fd, O_PATH);
+		if (path_fd < 0 && r) {
+			pt_new_file_abandon(fs, fd, -1);
+			return path_fd;
+		}
+	}
+	if (r) {
+		r = pt_entry_from_fd(fs, p, path_fd, entry); /* owns path_fd and one reservation */
+		if (r < 0) {
+			close(fd);
+			pt_fd_unreserve(fs);
+			return r;
+		}
 	}
 	r = pt_handle_add(fs, entry->nodeid, fd, &fh); /* owns fd and the other one */
 	if (r < 0) {

@@ -23,11 +23,6 @@
 #define PT_MAX_MOUNTS 256u
 #define MOUNTINFO_MAX (8u << 20)
 
-union fh_buf {
-	struct file_handle fh;
-	char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-};
-
 bool pt_fh_equal(const struct file_handle *a, const struct file_handle *b)
 {
 	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
@@ -36,7 +31,8 @@ bool pt_fh_equal(const struct file_handle *a, const struct file_handle *b)
 
 int pt_fh_open(const struct pt_inode *in, int flags)
 {
-	int fd = open_by_handle_at(in->mount_fd, in->fh, flags | O_CLOEXEC);
+	int fd = open_by_handle_at(in->mount_fd, (struct file_handle *)pt_inode_fh(in),
+				   flags | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
 }
@@ -230,7 +226,7 @@ static int mount_get(struct pt_fs *fs, int mnt_id, int fd, mode_t type, struct f
 	return 0;
 }
 
-static int handle_of_fd(int fd, union fh_buf *b, int *mnt_id)
+static int handle_of_fd(int fd, union pt_fh_buf *b, int *mnt_id)
 {
 	b->fh.handle_bytes = MAX_HANDLE_SZ;
 	if (name_to_handle_at(fd, "", &b->fh, mnt_id, AT_EMPTY_PATH) < 0)
@@ -246,49 +242,34 @@ static bool fs_has_no_handles(int err)
 	return err == -EOPNOTSUPP || err == -EOVERFLOW;
 }
 
-int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, struct file_handle **fh, int *mount_fd)
+int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, union pt_fh_buf *b, int *mount_fd)
 {
 	bool mandatory = fs->opts.inode_file_handles == INODE_HANDLES_MANDATORY;
 	struct pt_mount *m;
-	union fh_buf b;
-	size_t size;
 	int mnt_id, r;
 
-	if (!fs->use_handles) {
-		*fh = NULL;
+	if (!fs->use_handles)
 		return 0;
-	}
-	r = handle_of_fd(fd, &b, &mnt_id);
-	if (r < 0 && fs_has_no_handles(r) && !mandatory) {
-		*fh = NULL;
+	r = handle_of_fd(fd, b, &mnt_id);
+	if (r < 0 && fs_has_no_handles(r) && !mandatory)
 		return 0;
-	}
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&fs->mounts.lock);
-	r = mount_get(fs, mnt_id, fd, type, &b.fh, &m);
+	r = mount_get(fs, mnt_id, fd, type, &b->fh, &m);
 	if (r == 0 && m->unsupported)
 		r = mandatory ? m->err : 1;
 	if (r == 0)
 		*mount_fd = m->fd;
 	pthread_mutex_unlock(&fs->mounts.lock);
-	if (r != 0) {
-		*fh = NULL;
-		return r < 0 ? r : 0;
-	}
-	size = sizeof(struct file_handle) + b.fh.handle_bytes;
-	*fh = malloc(size);
-	if (!*fh)
-		return -ENOMEM;
-	memcpy(*fh, &b.fh, size);
-	return 0;
+	return r == 0 ? 1 : r < 0 ? r : 0;
 }
 
 /* The share's own mount, added to the table and probed: 0 or why handles cannot work. */
 static int probe_root(struct pt_fs *fs, int root_fd)
 {
 	struct pt_mount *m;
-	union fh_buf b;
+	union pt_fh_buf b;
 	int mnt_id, r;
 
 	r = handle_of_fd(root_fd, &b, &mnt_id);

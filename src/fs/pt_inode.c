@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fs/pt_internal.h"
@@ -55,6 +56,56 @@ int pt_grow_slots(void ***slots, uint32_t *cap, uint32_t hwm)
 	return 0;
 }
 
+#define PT_CHUNK (1u << PT_CHUNK_SHIFT)
+
+_Static_assert(sizeof(struct pt_inode) <= 104, "an inode entry grew past 104 bytes");
+
+static struct pt_inode *slot(const struct pt_itable *t, uint32_t i)
+{
+	return pt_inode_at(t, i);
+}
+
+const struct file_handle *pt_inode_fh(const struct pt_inode *in)
+{
+	struct file_handle *heap;
+
+	if (!in->has_fh)
+		return NULL;
+	if (!in->fh_heap)
+		return (const struct file_handle *)in->fh_store;
+	memcpy(&heap, in->fh_store, sizeof(heap));
+	return heap;
+}
+
+/* Keep the handle in the entry (inline, or on the heap when it is long). */
+static int fh_store(struct pt_inode *in, const struct file_handle *fh)
+{
+	size_t size = sizeof(*fh) + fh->handle_bytes;
+	struct file_handle *heap;
+
+	in->has_fh = true;
+	in->fh_heap = size > sizeof(in->fh_store);
+	if (!in->fh_heap) {
+		memcpy(in->fh_store, fh, size);
+		return 0;
+	}
+	heap = malloc(size);
+	if (!heap) {
+		in->has_fh = in->fh_heap = false;
+		return -ENOMEM;
+	}
+	memcpy(heap, fh, size);
+	memcpy(in->fh_store, &heap, sizeof(heap));
+	return 0;
+}
+
+static void fh_drop(struct pt_inode *in)
+{
+	if (in->has_fh && in->fh_heap)
+		free((void *)pt_inode_fh(in));
+	in->has_fh = in->fh_heap = false;
+}
+
 static uint32_t key_hash(const struct pt_key *k)
 {
 	uint64_t h = k->ino * 0x9e3779b97f4a7c15ull;
@@ -74,7 +125,7 @@ static bool key_eq(const struct pt_inode *in, const struct pt_key *b, const stru
 
 	if (a->dev != b->dev || a->ino != b->ino || a->mnt_id != b->mnt_id)
 		return false;
-	return !in->fh || !fh || pt_fh_equal(in->fh, fh);
+	return !in->has_fh || !fh || pt_fh_equal(pt_inode_fh(in), fh);
 }
 
 int pt_itable_init(struct pt_itable *t)
@@ -106,7 +157,7 @@ static void hash_remove(struct pt_itable *t, struct pt_inode *in)
 			*p = in->hnext;
 			return;
 		}
-		p = &t->slots[*p]->hnext;
+		p = &slot(t, (uint32_t)*p)->hnext;
 	}
 }
 
@@ -127,8 +178,8 @@ static void hash_maybe_grow(struct pt_itable *t)
 	for (uint32_t i = 0; i < nb; i++)
 		n[i] = -1;
 	for (uint32_t i = 1; i < t->hwm; i++)
-		if (t->slots[i]->in_use && !t->slots[i]->broken)
-			hash_insert(t, t->slots[i]);
+		if (slot(t, i)->in_use && !slot(t, i)->broken)
+			hash_insert(t, slot(t, i));
 }
 
 static struct pt_inode *hash_find(struct pt_itable *t, const struct pt_key *key,
@@ -137,7 +188,7 @@ static struct pt_inode *hash_find(struct pt_itable *t, const struct pt_key *key,
 	int32_t i = t->buckets[key_hash(key) & (t->nbuckets - 1)];
 
 	while (i >= 0) {
-		struct pt_inode *in = t->slots[i];
+		struct pt_inode *in = slot(t, (uint32_t)i);
 
 		if (key_eq(in, key, fh))
 			return in;
@@ -157,24 +208,30 @@ uint32_t pt_gen_free_of(const struct pt_idhash *adopted, uint32_t idx, uint32_t 
 static int inode_alloc(struct pt_itable *t, struct pt_inode **out)
 {
 	struct pt_inode *in;
-	int r;
 
 	if (t->free_head >= 0) {
-		in = t->slots[t->free_head];
-		t->free_head = in->free_next;
+		in = slot(t, (uint32_t)t->free_head);
+		t->free_head = in->hnext;
 		in->gen = pt_gen_free_of(&t->adopted, in->idx, in->gen);
 		*out = in;
 		return 0;
 	}
-	r = pt_grow_slots((void ***)&t->slots, &t->cap, t->hwm);
-	if (r < 0)
-		return r;
-	in = calloc(1, sizeof(*in));
-	if (!in)
-		return -ENOMEM;
-	in->idx = t->hwm;
+	if (t->hwm >= PT_MAX_SLOTS)
+		return -ENFILE;
+	if ((t->hwm >> PT_CHUNK_SHIFT) == t->nchunks) {
+		struct pt_inode **n = realloc(t->chunks, (t->nchunks + 1) * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		t->chunks = n;
+		n[t->nchunks] = calloc(PT_CHUNK, sizeof(**n));
+		if (!n[t->nchunks])
+			return -ENOMEM;
+		t->nchunks++;
+	}
+	in = slot(t, t->hwm);
+	in->idx = t->hwm++;
 	in->gen = pt_gen_free_of(&t->adopted, in->idx, 1);
-	t->slots[t->hwm++] = in;
 	*out = in;
 	return 0;
 }
@@ -184,14 +241,14 @@ static void lru_unlink(struct pt_itable *t, struct pt_inode *in)
 	if (!in->in_lru)
 		return;
 	if (in->lru_prev)
-		in->lru_prev->lru_next = in->lru_next;
+		slot(t, in->lru_prev)->lru_next = in->lru_next;
 	else
 		t->lru_head = in->lru_next;
 	if (in->lru_next)
-		in->lru_next->lru_prev = in->lru_prev;
+		slot(t, in->lru_next)->lru_prev = in->lru_prev;
 	else
 		t->lru_tail = in->lru_prev;
-	in->lru_prev = in->lru_next = NULL;
+	in->lru_prev = in->lru_next = 0;
 	in->in_lru = false;
 	t->lru_count--;
 }
@@ -203,17 +260,17 @@ static void lru_push(struct pt_fs *fs, struct pt_inode *in)
 	struct pt_inode *old;
 
 	in->lru_prev = t->lru_tail;
-	in->lru_next = NULL;
+	in->lru_next = 0;
 	if (t->lru_tail)
-		t->lru_tail->lru_next = in;
+		slot(t, t->lru_tail)->lru_next = in->idx;
 	else
-		t->lru_head = in;
-	t->lru_tail = in;
+		t->lru_head = in->idx;
+	t->lru_tail = in->idx;
 	in->in_lru = true;
 	t->lru_count++;
 	if (t->lru_count <= PT_FD_CACHE)
 		return;
-	old = t->lru_head;
+	old = slot(t, t->lru_head);
 	lru_unlink(t, old);
 	close(old->fd);
 	old->fd = -1;
@@ -227,7 +284,7 @@ static bool lru_evict_oldest(struct pt_fs *fs)
 	struct pt_inode *old;
 
 	pthread_mutex_lock(&t->lock);
-	old = t->lru_head;
+	old = t->lru_head ? slot(t, t->lru_head) : NULL;
 	if (old) {
 		lru_unlink(t, old);
 		close(old->fd);
@@ -260,8 +317,7 @@ static void inode_close_fd(struct pt_fs *fs, struct pt_inode *in)
 	}
 	in->fd = -1;
 	in->fd_unbudgeted = false;
-	free(in->fh);
-	in->fh = NULL;
+	fh_drop(in);
 }
 
 /* Called with the lock held: a request's own fd (outside the budget) goes when it leaves. */
@@ -285,7 +341,7 @@ static void inode_free(struct pt_fs *fs, struct pt_inode *in)
 	inode_close_fd(fs, in);
 	in->in_use = false;
 	in->gen = pt_next_gen(in->gen);
-	in->free_next = t->free_head;
+	in->hnext = t->free_head;
 	t->free_head = (int32_t)in->idx;
 	t->count--;
 }
@@ -299,7 +355,7 @@ uint64_t pt_inode_id(const struct pt_inode *in)
  * one for a handle inode without an fd becomes its (cached) fd. */
 static void adopt_or_drop_fd(struct pt_fs *fs, struct pt_inode *in, int fd)
 {
-	if (in->fh && in->fd < 0) {
+	if (in->has_fh && in->fd < 0) {
 		in->fd = fd;
 		if (in->refs == 0)
 			lru_push(fs, in);
@@ -309,37 +365,37 @@ static void adopt_or_drop_fd(struct pt_fs *fs, struct pt_inode *in, int fd)
 	pt_fd_unreserve(fs);
 }
 
-int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
-		    uint64_t *id)
+/* fd (owned, reserved) may be -1 for an entry kept by its handle alone. */
+static int insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
+		  const struct file_handle *fh, int mount_fd, uint64_t *id)
 {
 	struct pt_itable *t = &fs->inodes;
-	struct file_handle *fh = NULL;
 	struct pt_inode *in;
-	int mount_fd = -1, r = 0;
+	int r;
 
-	if (!root) {
-		r = pt_fh_of_fd(fs, fd, type & S_IFMT, &fh, &mount_fd);
-		if (r < 0)
-			goto out_drop_fd;
-	}
 	pthread_mutex_lock(&t->lock);
 	in = hash_find(t, key, fh);
 	if (in) {
 		in->nlookup++;
 		*id = pt_inode_id(in);
-		adopt_or_drop_fd(fs, in, fd);
+		if (fd >= 0)
+			adopt_or_drop_fd(fs, in, fd);
 		pthread_mutex_unlock(&t->lock);
-		free(fh);
 		return 0;
 	}
 	r = inode_alloc(t, &in);
+	if (r == 0 && fh) {
+		r = fh_store(in, fh);
+		if (r < 0) { /* back on the free list, unused */
+			in->hnext = t->free_head;
+			t->free_head = (int32_t)in->idx;
+		}
+	}
 	if (r < 0) {
 		pthread_mutex_unlock(&t->lock);
-		free(fh);
 		goto out_drop_fd;
 	}
 	in->fd = fd;
-	in->fh = fh;
 	in->mount_fd = mount_fd;
 	in->key = *key;
 	in->type = type & S_IFMT;
@@ -352,50 +408,73 @@ int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t t
 	t->count++;
 	hash_insert(t, in);
 	hash_maybe_grow(t);
-	if (fh)
+	if (fh && fd >= 0)
 		lru_push(fs, in);
 	*id = pt_inode_id(in);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 
 out_drop_fd:
-	close(fd);
-	pt_fd_unreserve(fs);
+	if (fd >= 0) {
+		close(fd);
+		pt_fd_unreserve(fs);
+	}
 	return r;
 }
 
 static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live);
 
-/* Called with the lock held: a slot taken for an adoption that failed goes back. */
+/* Called with the lock held: an entry taken for an insert or adoption that failed goes back. */
 static void inode_unalloc(struct pt_itable *t, struct pt_inode *in)
 {
-	in->free_next = t->free_head;
+	in->hnext = t->free_head;
 	t->free_head = (int32_t)in->idx;
+}
+
+/* Called with the lock held: a free entry becomes the adopted id's (fh NULL: no handle). */
+static int adopt_entry(struct pt_itable *t, uint64_t id, int fd, const struct file_handle *fh,
+		       int mount_fd, mode_t type, uint64_t nlookup, struct pt_inode **out)
+{
+	struct pt_inode *in;
+	int r = inode_find(t, id, false) ? -EEXIST : inode_alloc(t, &in);
+
+	if (r < 0)
+		return r;
+	*in = (struct pt_inode){ .fd = fd, .mount_fd = mount_fd, .idx = in->idx, .gen = in->gen,
+				 .type = (uint16_t)(type & S_IFMT), .nlookup = nlookup,
+				 .in_use = true, .adopted = true, .broken = fd < 0,
+				 .adopted_id = id };
+	if (fh && (r = fh_store(in, fh)) < 0)
+		goto out_unalloc;
+	if ((r = pt_idhash_put(&t->adopted, id, (int32_t)in->idx)) < 0) {
+		fh_drop(in);
+		goto out_unalloc;
+	}
+	*out = in;
+	return 0;
+
+out_unalloc:
+	in->in_use = in->adopted = in->broken = false;
+	inode_unalloc(t, in);
+	return r;
 }
 
 int pt_inode_adopt(struct pt_fs *fs, uint64_t id, int fd, const struct pt_key *key, mode_t type,
 		   uint64_t nlookup)
 {
 	struct pt_itable *t = &fs->inodes;
-	struct file_handle *fh = NULL;
+	union pt_fh_buf b;
 	struct pt_inode *in = NULL;
 	int mount_fd = -1, r = 0;
 
-	if (fd >= 0 && (r = pt_fh_of_fd(fs, fd, type & S_IFMT, &fh, &mount_fd)) < 0)
+	if (fd >= 0 && (r = pt_fh_of_fd(fs, fd, type & S_IFMT, &b, &mount_fd)) < 0)
 		goto out_drop_fd;
 	pthread_mutex_lock(&t->lock);
-	r = inode_find(t, id, false) ? -EEXIST : inode_alloc(t, &in);
-	if (r == 0 && (r = pt_idhash_put(&t->adopted, id, (int32_t)in->idx)) < 0)
-		inode_unalloc(t, in);
+	r = adopt_entry(t, id, fd, r > 0 ? &b.fh : NULL, mount_fd, type, nlookup, &in);
 	if (r < 0) {
 		pthread_mutex_unlock(&t->lock);
-		free(fh);
 		goto out_drop_fd;
 	}
-	*in = (struct pt_inode){ .fd = fd, .fh = fh, .mount_fd = mount_fd, .idx = in->idx,
-				 .gen = in->gen, .type = type & S_IFMT, .nlookup = nlookup,
-				 .in_use = true, .adopted = true, .broken = fd < 0,
-				 .adopted_id = id };
 	if (key)
 		in->key = *key;
 	t->count++;
@@ -403,7 +482,7 @@ int pt_inode_adopt(struct pt_fs *fs, uint64_t id, int fd, const struct pt_key *k
 		hash_insert(t, in);
 		hash_maybe_grow(t);
 	}
-	if (fh)
+	if (in->has_fh && fd >= 0)
 		lru_push(fs, in);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
@@ -414,6 +493,34 @@ out_drop_fd:
 		pt_fd_unreserve(fs);
 	}
 	return r;
+}
+
+int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
+		    uint64_t *id)
+{
+	union pt_fh_buf b;
+	int mount_fd = -1, r = 0;
+
+	if (!root) {
+		r = pt_fh_of_fd(fs, fd, type & S_IFMT, &b, &mount_fd);
+		if (r < 0) {
+			close(fd);
+			pt_fd_unreserve(fs);
+			return r;
+		}
+	}
+	return insert(fs, fd, key, type, root, r ? &b.fh : NULL, mount_fd, id);
+}
+
+int pt_inode_insert_fh(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type,
+		       uint64_t *id)
+{
+	union pt_fh_buf b;
+	int mount_fd = -1, r = pt_fh_of_fd(fs, fd, type & S_IFMT, &b, &mount_fd);
+
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	return insert(fs, -1, key, type, false, &b.fh, mount_fd, id);
 }
 
 /*
@@ -431,13 +538,14 @@ int pt_inode_find_known(struct pt_fs *fs, const struct pt_key *key, const struct
 	int r = -ENOENT;
 
 	pthread_mutex_lock(&t->lock);
-	for (i = t->buckets[key_hash(key) & (t->nbuckets - 1)]; i >= 0; i = t->slots[i]->hnext) {
-		struct pt_inode *in = t->slots[i];
+	for (i = t->buckets[key_hash(key) & (t->nbuckets - 1)]; i >= 0;
+	     i = slot(t, (uint32_t)i)->hnext) {
+		struct pt_inode *in = slot(t, (uint32_t)i);
 		const struct pt_key *a = &in->key;
 
 		if (a->dev != key->dev || a->ino != key->ino || a->mnt_id != key->mnt_id)
 			continue;
-		if (in->fh && (!fh || !pt_fh_equal(in->fh, fh)))
+		if (in->has_fh && (!fh || !pt_fh_equal(pt_inode_fh(in), fh)))
 			continue;
 		in->nlookup++;
 		*id = pt_inode_id(in);
@@ -456,12 +564,12 @@ static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live)
 	int32_t s;
 
 	if (idx != 0 && idx < t->hwm) {
-		in = t->slots[idx];
+		in = slot(t, idx);
 		if (!in->in_use || in->adopted || in->gen != (uint32_t)(id >> 32))
 			in = NULL;
 	}
 	if (!in && (s = pt_idhash_get(&t->adopted, id)) >= 0)
-		in = t->slots[s];
+		in = slot(t, (uint32_t)s);
 	if (!in)
 		return NULL;
 	if (live && in->nlookup == 0 && !in->pinned)
@@ -540,9 +648,9 @@ void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
 	in->refs--;
 	if (in->refs == 0 && in->nlookup == 0 && !in->pinned)
 		inode_free(fs, in);
-	else if (in->refs == 0 && in->fh && in->fd_unbudgeted)
+	else if (in->refs == 0 && in->has_fh && in->fd_unbudgeted)
 		inode_close_fd_only(in);
-	else if (in->refs == 0 && in->fh && in->fd >= 0)
+	else if (in->refs == 0 && in->has_fh && in->fd >= 0)
 		lru_push(fs, in);
 	pthread_mutex_unlock(&t->lock);
 }
@@ -575,7 +683,7 @@ void pt_inode_forget_all(struct pt_fs *fs)
 
 	pthread_mutex_lock(&t->lock);
 	for (uint32_t i = 1; i < t->hwm; i++) {
-		struct pt_inode *in = t->slots[i];
+		struct pt_inode *in = slot(t, i);
 
 		if (!in->in_use || in->pinned)
 			continue;
@@ -590,12 +698,12 @@ void pt_itable_fini(struct pt_fs *fs)
 {
 	struct pt_itable *t = &fs->inodes;
 
-	for (uint32_t i = 1; i < t->hwm; i++) {
-		if (t->slots[i]->in_use)
-			inode_close_fd(fs, t->slots[i]);
-		free(t->slots[i]);
-	}
-	free(t->slots);
+	for (uint32_t i = 1; i < t->hwm; i++)
+		if (slot(t, i)->in_use)
+			inode_close_fd(fs, slot(t, i));
+	for (uint32_t c = 0; c < t->nchunks; c++)
+		free(t->chunks[c]);
+	free(t->chunks);
 	free(t->buckets);
 	pt_idhash_fini(&t->adopted);
 	pthread_mutex_destroy(&t->lock);

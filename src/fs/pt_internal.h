@@ -2,6 +2,7 @@
 #ifndef VFSD_FS_PT_INTERNAL_H
 #define VFSD_FS_PT_INTERNAL_H
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -23,43 +24,71 @@ struct pt_key {
 
 struct file_handle;
 
+/* A file handle as name_to_handle_at() returns it, of any size. */
+union pt_fh_buf {
+	struct file_handle fh;
+	char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+};
+
+/* Handle bytes kept inside the inode entry (ext4 8, tmpfs 12, xfs 8 to 16, btrfs 20); a longer
+ * handle lives on the heap and the entry keeps its pointer. */
+#define PT_FH_INLINE 20
+
+/* One entry of the inode table: 104 bytes, in chunks (no allocation of its own), its handle
+ * inline, its links as table indexes (0: none). */
 struct pt_inode {
-	/* O_PATH | O_NOFOLLOW, owned. With a file handle (fh), opened from it on demand: valid
-	 * while the caller holds a ref (pt_inode_get), else -1 or an idle cached fd. */
+	struct pt_key key;
+	uint64_t nlookup; /* the guest's references (LOOKUP and friends minus FORGET) */
+	/* O_PATH | O_NOFOLLOW, owned. With a file handle, opened from it on demand: valid while
+	 * the caller holds a ref (pt_inode_get), else -1 or an idle cached fd. */
 	int fd;
-	struct file_handle *fh; /* NULL: fd is held for the inode's whole life */
-	int mount_fd;           /* with fh: an fd on the inode's mount, for open_by_handle_at */
-	struct pt_inode *lru_prev, *lru_next; /* idle fds of handle inodes, under inodes.lock */
-	bool in_lru;
-	bool fd_unbudgeted; /* fd opened past the guest's budget: closed when refs drops to 0 */
+	int mount_fd; /* with a handle: an fd on the inode's mount, for open_by_handle_at */
 	uint32_t idx;
 	uint32_t gen;
-	struct pt_key key;
-	mode_t type;      /* S_IFMT bits: never change for a host inode */
-	uint64_t nlookup; /* the guest's references (LOOKUP and friends minus FORGET) */
-	uint32_t refs;    /* requests in flight using fd */
-	bool in_use;
-	bool pinned; /* the root: never released */
-	bool adopted; /* its guest id came from a migration source: adopted_id, not idx/gen */
-	bool broken;  /* adopted, but the destination could not open it: every use fails */
-	uint64_t adopted_id;
-	int32_t hnext;
-	int32_t free_next;
+	uint32_t refs; /* requests in flight using fd */
+	int32_t hnext; /* hash chain while in use (not when broken), free list while not */
+	uint32_t lru_prev, lru_next; /* idle fds of handle inodes, under inodes.lock */
+	uint16_t type; /* S_IFMT bits: never change for a host inode */
+	/* Changed under inodes.lock while requests hold the entry: */
+	bool in_lru : 1;
+	bool fd_unbudgeted : 1; /* fd opened past the guest's budget: closed when refs drops to 0 */
+	bool in_use : 1;
+	bool adopted : 1; /* its guest id came from a migration source: adopted_id, not idx/gen */
+	bool broken : 1;  /* adopted, but the destination could not open it: every use fails */
+	/* Fixed while the entry is in use, read without the lock by a request holding it
+	 * (pt_fh_open, LOOKUP of ".."): a byte of their own, since writing a bit field rewrites
+	 * its neighbours. */
+	bool : 0;
+	bool pinned : 1; /* the root: never released */
+	bool has_fh : 1; /* no handle: fd is held for the inode's whole life */
+	bool fh_heap : 1; /* the handle is longer than PT_FH_INLINE: fh_store holds its pointer */
+	/* struct file_handle (handle_bytes, handle_type, f_handle[]), or a pointer to one */
+	unsigned char fh_store[sizeof(struct file_handle) + PT_FH_INLINE] __attribute__((aligned(4)));
+	uint64_t adopted_id; /* with adopted: the guest's id for it */
 };
+
+/* Entries come in chunks of 1 << PT_CHUNK_SHIFT, never moved or freed before the table. */
+#define PT_CHUNK_SHIFT 10
 
 struct pt_itable {
 	pthread_mutex_t lock;
-	struct pt_inode **slots; /* index = low 32 bits of the guest id; slot 0 unused */
-	uint32_t cap;
-	uint32_t hwm; /* slots [1, hwm) have been allocated at least once */
+	struct pt_inode **chunks; /* entry i: chunks[i >> PT_CHUNK_SHIFT][i & mask]; 0 unused */
+	uint32_t nchunks;
+	uint32_t hwm; /* entries [1, hwm) have been used at least once */
 	uint32_t count;
 	int32_t free_head;
 	int32_t *buckets;
 	uint32_t nbuckets; /* power of two */
-	struct pt_inode *lru_head, *lru_tail; /* idle fds of handle inodes, oldest first */
+	uint32_t lru_head, lru_tail; /* idle fds of handle inodes, oldest first (0: none) */
 	uint32_t lru_count;
 	struct pt_idhash adopted; /* adopted guest id -> slot */
 };
+
+/* Entry i (1 <= i < hwm) of the table; under its lock. */
+static inline struct pt_inode *pt_inode_at(const struct pt_itable *t, uint32_t i)
+{
+	return &t->chunks[i >> PT_CHUNK_SHIFT][i & ((1u << PT_CHUNK_SHIFT) - 1)];
+}
 
 /* Mounts seen by handle inodes: mount id -> an open fd on it (pt_fh.c). */
 struct pt_mount {
@@ -76,17 +105,18 @@ struct pt_mounts {
 	uint32_t cap;
 };
 
+/* Fields ordered by size: no padding holes (88 bytes). */
 struct pt_handle {
-	int fd; /* a real open file or directory, owned */
 	uint64_t ino; /* the guest id of its inode: requests must name it (migration sends it) */
+	uint64_t adopted_id;
+	int fd; /* a real open file or directory, owned */
 	uint32_t idx;
 	uint32_t gen;
-	bool adopted; /* id from a migration source: adopted_id */
-	uint64_t adopted_id;
 	uint32_t refs;
+	int32_t free_next;
 	bool in_use;
 	bool released; /* RELEASE seen; fd closed when the last in-flight user leaves */
-	int32_t free_next;
+	bool adopted; /* id from a migration source: adopted_id */
 	pthread_mutex_t dir_lock; /* serializes getdents/lseek on a directory handle */
 	int64_t dir_pos;          /* host offset the directory fd is at, -1 unknown */
 };
@@ -137,6 +167,10 @@ void pt_fd_unreserve(struct pt_fs *fs);
 /* Takes ownership of fd and its reservation. *id gets the guest id, nlookup counted. */
 int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
 		    uint64_t *id);
+/* The entry of the inode open as fd (not taken), kept by its file handle alone; 1 when this
+ * inode's mount has no handles (insert an O_PATH fd instead). */
+int pt_inode_insert_fh(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type,
+		       uint64_t *id);
 int pt_inode_get(struct pt_fs *fs, uint64_t id, struct pt_inode **out);
 void pt_inode_put(struct pt_fs *fs, struct pt_inode *ino);
 void pt_inode_forget(struct pt_fs *fs, uint64_t id, uint64_t n);
@@ -167,12 +201,15 @@ void pt_handle_release_all(struct pt_fs *fs);
 /* pt_fh.c: inode file handles (--inode-file-handles). */
 int pt_fh_setup(struct pt_fs *fs, int root_fd, const char *dir);
 void pt_fh_fini(struct pt_fs *fs);
-/* *fh NULL (and 0) when this inode's mount cannot use handles and O_PATH fds serve instead. */
-int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, struct file_handle **fh, int *mount_fd);
+/* 1 with the handle in *b and its mount's fd; 0 when this inode's mount cannot use handles and
+ * O_PATH fds serve instead; or a negative errno. */
+int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, union pt_fh_buf *b, int *mount_fd);
 bool pt_fh_equal(const struct file_handle *a, const struct file_handle *b);
 int pt_fh_open(const struct pt_inode *in, int flags);
 /* The mount point of mnt_id from mountinfo, malloc()ed, or NULL. */
 char *pt_fh_mount_point(struct pt_fs *fs, int mnt_id);
+/* The entry's handle, NULL if it has none. */
+const struct file_handle *pt_inode_fh(const struct pt_inode *in);
 
 /* pt_creds.c: act as the caller while creating a file. */
 struct pt_creds {
@@ -201,6 +238,10 @@ int pt_lookup_new_at(struct pt_fs *fs, struct pt_inode *parent, const char *name
 /* READDIRPLUS: statx (and the handle) first, an fd opened only for a new inode. */
 int pt_lookup_plus_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		      struct fuse_entry_out *out);
+/* The entry of a file just created and open as fd (not taken), kept by its handle: no O_PATH
+ * fd. 1 when the mount has no handles (pt_entry_from_fd of an O_PATH fd then). */
+int pt_entry_of_open_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
+			struct fuse_entry_out *out);
 int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
 		     struct fuse_entry_out *out);
 int pt_stat(int fd, struct statx *stx);

@@ -164,7 +164,7 @@ static int snapshot_inodes(struct save_ctx *c)
 	if (!s->inodes)
 		r = -ENOMEM;
 	for (uint32_t i = 1; r == 0 && i < t->hwm; i++) {
-		struct pt_inode *in = t->slots[i];
+		struct pt_inode *in = pt_inode_at(t, i);
 		struct mig_inode *m;
 
 		if (!in->in_use || (in->nlookup == 0 && !in->pinned) || s->ninodes >= t->count)

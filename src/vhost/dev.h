@@ -39,10 +39,17 @@ struct vu_queue {
 	struct vq vq;
 	pthread_mutex_t lock; /* used ring writes, notify decision, call_fd */
 	int call_fd;
-	/* Chains the queue thread pushed inline without a notification yet, and when the first
-	 * of them was pushed (lock). */
-	unsigned unsignalled;
-	uint64_t unsignalled_since_ns;
+	/* When the oldest push whose signal the queue thread held back was made (lock); 0: none
+	 * held (queue.c, push_inline). */
+	uint64_t held_since_ns;
+	/* Queue thread only: the time between its pushes while busy (one chain's service) and
+	 * from a signal to the guest's next chain, as moving averages; the last push, the last
+	 * signal still unanswered (0: none) and the avail index then. */
+	uint64_t serve_ns, answer_ns, last_push_ns, signal_ns;
+	uint16_t signal_avail;
+	/* Polling after the ring ran dry (queue thread only): the current window and its
+	 * ceiling (--poll-us), in ns; 0: sleep at once. */
+	uint64_t poll_ns, poll_max_ns;
 	unsigned inflight; /* chains handed to the pool, not yet pushed (dev->inflight_lock) */
 	/* Chains the handler deferred, not yet completed (dev->inflight_lock). Signed: a
 	 * completion may be counted before the deferral that it ends. Not part of inflight:

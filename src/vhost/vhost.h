@@ -26,6 +26,9 @@ struct vu_opts {
 	 * VHOST_USER_PROTOCOL_F_CONFIG not offered (the frontend sets the tag, as QEMU's
 	 * vhost-user-fs-pci does). Must outlive vu_serve(). */
 	const char *tag;
+	/* After a queue runs dry, look at its ring for up to this long (adaptive window) before
+	 * sleeping; 0: never. */
+	unsigned poll_us;
 };
 
 /*

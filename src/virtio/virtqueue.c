@@ -335,6 +335,16 @@ bool vq_enable_notify(struct vq *vq)
 	return vq_has_avail(vq);
 }
 
+unsigned vq_avail_pending(struct vq *vq)
+{
+	uint16_t n;
+
+	if (!vq->mem || vq->broken)
+		return 0;
+	n = (uint16_t)(le16toh(vq_load16(&vq->avail->idx)) - vq->last_avail_idx);
+	return n > vq->num ? vq->num : n;
+}
+
 bool vq_has_avail(struct vq *vq)
 {
 	if (!vq->mem || vq->broken)

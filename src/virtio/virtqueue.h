@@ -73,5 +73,7 @@ void vq_disable_notify(struct vq *vq);
 bool vq_enable_notify(struct vq *vq);
 /* Whether the guest has made chains available that we have not popped. */
 bool vq_has_avail(struct vq *vq);
+/* How many (0 when unmapped or broken; at most the ring size as far as we know). */
+unsigned vq_avail_pending(struct vq *vq);
 
 #endif

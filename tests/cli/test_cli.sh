@@ -59,6 +59,8 @@ check "abbreviated option" 2 "unknown option '--shared=" \
 	"$bin" --shared="$tmp" --socket-path="$tmp/s"
 check "bad cache value" 2 "invalid value 'sometimes' for '--cache'" \
 	"$bin" --cache=sometimes --shared-dir="$tmp" --socket-path="$tmp/s"
+check "help lists --poll-us" 0 'poll-us <N>' "$bin" --help
+check "bad poll-us value" 2 "poll-us" "$bin" --poll-us=fast --shared-dir="$tmp" --socket-path="$tmp/s"
 check "missing shared dir" 2 'missing the required option --shared-dir' \
 	"$bin" --socket-path="$tmp/s" --sandbox=none
 check "missing socket" 2 'missing one of the required options --socket-path' \

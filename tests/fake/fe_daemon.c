@@ -144,7 +144,7 @@ static void child_exec(struct fe *fe, const char *path, int log_fd)
 {
 	if (fe->opts.argv)
 		child_exec_exact(fe, log_fd);
-	char a_sock[160], a_dir[160], extra[512], extra1[512];
+	char a_sock[160], a_dir[160], extra[512], extra1[512], a_poll[64];
 	const char *argv[32];
 	int n = 0;
 	bool debug = getenv("FAKE_DEBUG") != NULL;
@@ -175,6 +175,11 @@ static void child_exec(struct fe *fe, const char *path, int log_fd)
 		argv[n++] = "--cache=auto";
 		if (debug)
 			argv[n++] = "--log-level=debug";
+		/* FAKE_POLL_US: the whole tier again with the queue threads' polling set so. */
+		if (getenv("FAKE_POLL_US") && *getenv("FAKE_POLL_US")) {
+			snprintf(a_poll, sizeof(a_poll), "--poll-us=%s", getenv("FAKE_POLL_US"));
+			argv[n++] = a_poll;
+		}
 	}
 	/* Extra options, space-separated: the test's own, then FAKE_DAEMON_ARGS (e.g.
 	 * --seccomp=none for a sanitizer build, whose exit-time leak check uses system calls the
@@ -283,7 +288,10 @@ int fe_start(struct fe **out, const struct fe_opts *opts)
 		fe->opts = *opts;
 	if (!fe->opts.queue_size)
 		fe->opts.queue_size = 1024;
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	if (fe->opts.req_queues >= FE_MAX_QUEUES)
+		return -EINVAL;
+	fe->nqueues = 1 + (fe->opts.req_queues ? fe->opts.req_queues : 1);
+	for (unsigned q = 0; q < FE_MAX_QUEUES; q++)
 		fe->vq[q].kick_fd = fe->vq[q].call_fd = fe->vq[q].err_fd = -1;
 	r = make_dirs(fe);
 	if (r < 0)
@@ -297,7 +305,7 @@ int fe_start(struct fe **out, const struct fe_opts *opts)
 	r = fe_mem_init(fe);
 	if (r < 0)
 		return r;
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
+	for (unsigned q = 0; q < fe->nqueues; q++) {
 		r = fe_vq_init(fe, q, fe->opts.queue_size);
 		if (r < 0)
 			return r;
@@ -368,7 +376,7 @@ void fe_destroy(struct fe *fe)
 		waitpid(fe->pid, &fe->status, 0);
 		fe->exited = true;
 	}
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	for (unsigned q = 0; q < FE_MAX_QUEUES; q++)
 		fe_vq_fini(&fe->vq[q]);
 	fe_mem_fini(fe);
 	if (fe->tmp[0] && !getenv("FAKE_KEEP"))

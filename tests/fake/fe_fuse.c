@@ -43,7 +43,7 @@ static unsigned pick_queue(const struct fe_req_opts *o)
 
 static bool all_idle(struct fe *fe)
 {
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	for (unsigned q = 0; q < fe->nqueues; q++)
 		if (fe->vq[q].inflight)
 			return false;
 	return true;

@@ -75,7 +75,7 @@ uint64_t fe_alloc(struct fe *fe, uint64_t len, bool cross)
 	uint64_t off;
 
 	if (cross) {
-		if (cross_used || len / 2 > FE_BOUNDARY - FE_RING_AREA * FE_NUM_QUEUES ||
+		if (cross_used || len / 2 > FE_BOUNDARY - FE_RING_AREA * FE_MAX_QUEUES ||
 		    len - len / 2 > FE_DATA_START - FE_BOUNDARY)
 			return 0;
 		cross_used = true;
@@ -254,6 +254,7 @@ int fe_vq_kick(struct fe *fe, unsigned q)
 
 	if (write(fe->vq[q].kick_fd, &one, sizeof(one)) != sizeof(one))
 		return -errno;
+	fe->vq[q].kicks++;
 	return 0;
 }
 
@@ -348,6 +349,7 @@ int fe_vq_wait(struct fe *fe, unsigned q, int timeout_ms, uint32_t *id, uint32_t
 		}
 		if (read(vq->call_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 			return -errno;
+		vq->calls++;
 		vq->seen_used = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 	}
 }

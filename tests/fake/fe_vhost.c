@@ -372,12 +372,18 @@ int fe_negotiate(struct fe *fe)
 	r = send_memory(fe);
 	if (r < 0)
 		return r;
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
+	if ((fe->acked_protocol & PF(FE_VU_PF_MQ)) && fe->queue_num < fe->nqueues &&
+	    !fe->opts.ignore_queue_num) {
+		fprintf(stderr, "fake frontend: the device has %llu queues, %u wanted\n",
+			(unsigned long long)fe->queue_num, fe->nqueues);
+		return -EOPNOTSUPP;
+	}
+	for (unsigned q = 0; q < fe->nqueues; q++) {
 		r = fe_vq_start(fe, q);
 		if (r < 0)
 			return r;
 	}
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
+	for (unsigned q = 0; q < fe->nqueues; q++) {
 		r = fe_vq_enable(fe, q, true);
 		if (r < 0)
 			return r;

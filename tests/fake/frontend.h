@@ -18,7 +18,8 @@
 
 #include "vu_proto.h"
 
-#define FE_NUM_QUEUES 2 /* hiprio (0) + one request queue (1) */
+#define FE_NUM_QUEUES 2 /* the default: hiprio (0) + one request queue (1) */
+#define FE_MAX_QUEUES 4 /* hiprio + up to 3 request queues (fe_opts.req_queues) */
 #define FE_HIPRIO_Q 0
 #define FE_REQ_Q 1
 #define FE_GPA_BASE 0x40000000ull /* guest physical address of the first byte of guest RAM */
@@ -47,6 +48,8 @@ struct fe_opts {
 	/* Move used_event only when about to wait for a completion, as Linux's virtio ring does
 	 * (its done work drains with callbacks off); default: also at every publish. */
 	bool lazy_used_event;
+	unsigned req_queues; /* request queues (1..FE_MAX_QUEUES-1); 0: 1 */
+	bool ignore_queue_num; /* set up req_queues even past the device's GET_QUEUE_NUM */
 };
 
 struct fe_vq {
@@ -64,6 +67,7 @@ struct fe_vq {
 	bool *in_use;
 	unsigned inflight;
 	bool enabled;
+	uint64_t kicks, calls; /* kicks sent, call notifications taken (counts for the benchmark) */
 };
 
 struct fe {
@@ -91,7 +95,8 @@ struct fe {
 	uint64_t alloc_next; /* bump allocator for request buffers, as an offset in mem */
 	uint64_t data_start;
 	/* queues */
-	struct fe_vq vq[FE_NUM_QUEUES];
+	struct fe_vq vq[FE_MAX_QUEUES];
+	unsigned nqueues; /* hiprio + opts.req_queues */
 	struct fe_opts opts;
 	uint64_t unique;
 	uint32_t fuse_minor, max_write; /* from the INIT reply (fe_init) */

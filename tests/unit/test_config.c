@@ -41,6 +41,7 @@ static void test_defaults(void **state)
 	assert_false(c.writeback);
 	assert_false(c.killpriv_v2);
 	assert_int_equal(c.thread_pool_size, 0);
+	assert_int_equal(c.poll_us, CONFIG_POLL_US_DEFAULT);
 	config_free(&c);
 }
 
@@ -50,7 +51,9 @@ static void test_values(void **state)
 	assert_int_equal(RAW(&c, "--shared-dir", "/a", "--fd=3", "--cache=Never",
 			       "--sandbox", "NONE", "--log-level=DEBUG", "--thread-pool-size=8",
 			       "--syslog", "-f", "--rlimit-nofile=0",
-			       "--seccomp=log", "--writeback", "--no-announce-submounts"), 0);
+			       "--seccomp=log", "--writeback", "--no-announce-submounts",
+			       "--poll-us=0"), 0);
+	assert_int_equal(c.poll_us, 0);
 	assert_int_equal(c.fd, 3);
 	assert_int_equal(c.cache, CACHE_NEVER);
 	assert_false(c.readdirplus); /* forced off by cache=never */
@@ -161,6 +164,8 @@ static void test_refusals(void **state)
 	assert_int_equal(PARSE(&c, "--thread-pool-size=4294967296"), -EINVAL); /* > unsigned */
 	assert_int_equal(PARSE(&c, "--thread-pool-size=0x10"), -EINVAL);
 	assert_int_equal(PARSE(&c, "--rlimit-nofile=-1"), -EINVAL);
+	assert_int_equal(PARSE(&c, "--poll-us=10001"), -EINVAL); /* CONFIG_POLL_US_MAX */
+	assert_int_equal(PARSE(&c, "--poll-us=5us"), -EINVAL);
 	assert_int_equal(PARSE(&c, "--shared-dir"), -EINVAL); /* missing value */
 	assert_int_equal(PARSE(&c, "stray"), -EINVAL);
 	assert_int_equal(PARSE(&c, "--", "stray"), -EINVAL);

@@ -481,6 +481,74 @@ static void test_event_idx_after_restart(void **state)
 	assert_true(vq_should_notify(&f->vq));
 }
 
+/* One chain popped and pushed (the guest made it available at head 0). */
+static void pop_push_one(struct fx *f)
+{
+	set_desc(f, 0, GPA_DATA, 8, VRING_DESC_F_WRITE, 0);
+	make_avail(f, 0);
+	assert_int_equal(vq_pop(&f->vq, &f->e), 1);
+	vq_push(&f->vq, &f->e, 8);
+}
+
+/* The free-running 16-bit indices cross 65535 -> 0 with used_event around the wrap: the push
+ * that moves used idx from used_event to used_event + 1 (and only that one) notifies; a decision
+ * over several pushes notifies when they passed used_event; avail_event wraps with the avail
+ * index. */
+static void test_event_idx_wrap(void **state)
+{
+	struct fx *f = *state;
+	uint16_t *used_event = &avail(f)->ring[NUM];
+	uint16_t *avail_event = (uint16_t *)&used(f)->ring[NUM];
+	const uint16_t events[] = {0xfffc, 0xfffd, 0xfffe, 0xffff, 0x0000, 0x0001, 0x0002};
+
+	for (unsigned k = 0; k < sizeof(events) / sizeof(events[0]); k++) {
+		used(f)->idx = 0xfffa;
+		vq_start(&f->vq, 0xfff9);
+		f->avail_idx = 0xfff9;
+		pop_push_one(f); /* used 0xfffa -> 0xfffb; the first decision always notifies */
+		assert_true(vq_should_notify(&f->vq));
+		*used_event = events[k];
+		for (unsigned i = 0; i < 8; i++) {
+			uint16_t before = f->vq.used_idx;
+
+			pop_push_one(f);
+			assert_int_equal(used(f)->idx, (uint16_t)(before + 1));
+			if (before == events[k])
+				assert_true(vq_should_notify(&f->vq));
+			else
+				assert_false(vq_should_notify(&f->vq));
+		}
+		assert_int_equal(f->vq.used_idx, 0x0003);
+	}
+	/* Three pushes (0xfffe -> 0x0001), then one decision. */
+	used(f)->idx = 0xfffe;
+	vq_start(&f->vq, 0xfffd);
+	f->avail_idx = 0xfffd;
+	pop_push_one(f);
+	assert_true(vq_should_notify(&f->vq)); /* first decision; used idx 0xffff */
+	for (unsigned i = 0; i < 3; i++)
+		pop_push_one(f);
+	*used_event = 0xffff; /* passed by 0xffff -> 0x0000 */
+	assert_true(vq_should_notify(&f->vq));
+	for (unsigned i = 0; i < 3; i++)
+		pop_push_one(f);
+	*used_event = 0x0005; /* 0x0002 -> 0x0005: not passed yet */
+	assert_false(vq_should_notify(&f->vq));
+	pop_push_one(f);
+	assert_true(vq_should_notify(&f->vq)); /* 0x0005 -> 0x0006 */
+	/* avail_event follows the popped index across the wrap. */
+	vq_start(&f->vq, 0xffff);
+	f->avail_idx = 0xffff;
+	avail(f)->idx = 0xffff;
+	assert_false(vq_enable_notify(&f->vq));
+	assert_int_equal(*avail_event, 0xffff);
+	pop_push_one(f);
+	assert_false(vq_enable_notify(&f->vq));
+	assert_int_equal(*avail_event, 0x0000);
+	make_avail(f, 0);
+	assert_true(vq_enable_notify(&f->vq));
+}
+
 static void test_no_event_idx_flags(void **state)
 {
 	struct fx *f = *state;
@@ -547,6 +615,7 @@ int main(void)
 	    T(test_too_many_iovecs),
 	    TE(test_event_idx),
 	    TE(test_event_idx_after_restart),
+	    TE(test_event_idx_wrap),
 	    T(test_no_event_idx_flags),
 	    T(test_map_errors),
 	};
