@@ -140,6 +140,10 @@ static void init_races(const char *args)
 		init_among_requests(fe, 40);
 	struct fuse_attr_out a;
 
+	/* With a worker pool the last round's DESTROY may have run after its INIT (workers take
+	 * requests in any order, as the Rust daemon's do): the session then waits for an INIT and
+	 * answers EIO until one comes. One INIT, answered before the GETATTR is sent, settles it. */
+	assert_int_equal(fe_init(fe, NULL), 0);
 	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
 	assert_int_equal(fe_teardown_checked(&st), 0);
 }
