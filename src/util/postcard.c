@@ -91,7 +91,7 @@ static int get_varint(struct pc_dec *d, unsigned bits, uint64_t *v)
 
 int pc_get_u16(struct pc_dec *d, uint16_t *v)
 {
-	uint64_t x;
+	uint64_t x = 0;
 	int r = get_varint(d, 16, &x);
 
 	if (r == 0)
@@ -101,7 +101,7 @@ int pc_get_u16(struct pc_dec *d, uint16_t *v)
 
 int pc_get_u32(struct pc_dec *d, uint32_t *v)
 {
-	uint64_t x;
+	uint64_t x = 0;
 	int r = get_varint(d, 32, &x);
 
 	if (r == 0)
