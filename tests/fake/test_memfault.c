@@ -2,8 +2,9 @@
  * Fake frontend: faults under load (issue 11). Guest memory changes (SET_MEM_TABLE re-sending
  * the same regions, REM_MEM_REG + ADD_MEM_REG of the rings' region) while both queues serve
  * batches; hostile fds (a call fd that is a full pipe, a kick fd that hangs up). Each in the
- * inline and the thread-pool mode; afterwards the daemon serves on, its fd and mapping counts
- * are back where they were, and it exits cleanly.
+ * inline and the thread-pool mode; the memory changes and the stops, resets and disconnects
+ * also with two request queues, each loaded by its own thread (mf_loader.h). Afterwards the
+ * daemon serves on, its fd and mapping counts are back where they were, and it exits cleanly.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,8 @@
 #define IOV(p, n) ((struct iovec){ .iov_base = (void *)(p), .iov_len = (n) })
 #define OUT_HDR sizeof(struct fuse_out_header)
 #define GA_CAP (OUT_HDR + sizeof(struct fuse_attr_out))
+
+#include "mf_loader.h" /* uses GA_CAP */
 
 static int count_dir(const char *path)
 {
@@ -77,28 +80,35 @@ static void back_to(struct fe *fe, int fds0, int maps0)
 	fail_msg("fds %d -> %d, guest mappings %d -> %d", fds0, fds, maps0, maps);
 }
 
-static struct fe *start(void **state, const char *args)
+static struct fe *start_mq(void **state, const char *args, unsigned req_queues)
 {
-	struct fe_opts o = { .daemon_args = args };
+	struct fe_opts o = { .daemon_args = args, .req_queues = req_queues };
 
 	assert_int_equal(fe_test_start(state, &o, true), 0);
+	assert_int_equal(((struct fe *)*state)->nqueues, 1 + req_queues);
 	return *state;
 }
 
+static struct fe *start(void **state, const char *args)
+{
+	return start_mq(state, args, 1);
+}
+
 struct batch {
-	unsigned n[FE_NUM_QUEUES];
-	uint64_t unique[FE_NUM_QUEUES][64], gpa[FE_NUM_QUEUES][64];
+	unsigned n[FE_MAX_QUEUES];
+	uint64_t unique[FE_MAX_QUEUES][64], gpa[FE_MAX_QUEUES][64];
 };
 
-/* Post n GETATTRs on each queue, without waiting. */
-static void post_batch(struct fe *fe, struct batch *b, unsigned n)
+/* Post n GETATTRs on each of the first nq queues, without waiting (none on the others). */
+static void post_batch_on(struct fe *fe, struct batch *b, unsigned n, unsigned nq)
 {
 	struct fuse_getattr_in g = { 0 };
 	struct iovec a[] = { IOV(&g, sizeof(g)) };
 
 	assert_true(n <= 64);
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
-		struct fe_req_opts o = { .hiprio = q == FE_HIPRIO_Q };
+	memset(b->n, 0, sizeof(b->n));
+	for (unsigned q = 0; q < nq; q++) {
+		struct fe_req_opts o = { .hiprio = q == FE_HIPRIO_Q, .queue = q };
 
 		b->n[q] = n;
 		for (unsigned i = 0; i < n; i++)
@@ -108,10 +118,16 @@ static void post_batch(struct fe *fe, struct batch *b, unsigned n)
 	}
 }
 
+/* Post n GETATTRs on every queue, without waiting. */
+static void post_batch(struct fe *fe, struct batch *b, unsigned n)
+{
+	post_batch_on(fe, b, n, fe->nqueues);
+}
+
 /* Every request of the batch completes with a well-formed successful reply. */
 static void wait_batch(struct fe *fe, const struct batch *b)
 {
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
+	for (unsigned q = 0; q < fe->nqueues; q++) {
 		for (unsigned i = 0; i < b->n[q]; i++) {
 			uint32_t id, len;
 			int r = fe_vq_wait(fe, q, FE_TIMEOUT_MS, &id, &len);
@@ -179,6 +195,36 @@ static void mem_changes_under_load(void **state, const char *args)
 	back_to(fe, fds0, maps0);
 }
 
+/* The same with two request queues, each loaded by its own thread, while this thread changes
+ * the memory table over and over. */
+static void mem_changes_mq(void **state, const char *args)
+{
+	struct fe *fe = start_mq(state, args, 2);
+	struct fuse_attr_out a;
+	struct loaders ls;
+	struct batch b;
+	int fds0, maps0;
+	unsigned changes = 0;
+
+	for (int i = 0; i < 3; i++) {
+		post_batch(fe, &b, 48);
+		wait_batch(fe, &b);
+	}
+	resources(fe, &fds0, &maps0);
+	loaders_start(fe, &ls, 48, 200, false);
+	while (!loaders_done(fe, &ls)) {
+		if (changes++ % 2)
+			same_table(fe);
+		else
+			rem_add_region0(fe);
+	}
+	loaders_join(fe, &ls);
+	if (changes < 100)
+		fail_msg("only %u memory changes while the queues were loaded", changes);
+	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
+	back_to(fe, fds0, maps0);
+}
+
 static void test_mem_changes_inline(void **state)
 {
 	mem_changes_under_load(state, "");
@@ -187,6 +233,16 @@ static void test_mem_changes_inline(void **state)
 static void test_mem_changes_pool(void **state)
 {
 	mem_changes_under_load(state, "--thread-pool-size=4");
+}
+
+static void test_mem_changes_mq_inline(void **state)
+{
+	mem_changes_mq(state, "");
+}
+
+static void test_mem_changes_mq_pool(void **state)
+{
+	mem_changes_mq(state, "--thread-pool-size=4");
 }
 
 /* used->idx of queue q moves past from within timeout_ms (no notification needed). */
@@ -424,15 +480,15 @@ static void restart_queues(struct fe *fe, bool reset)
 {
 	struct fuse_init_out io;
 
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	for (unsigned q = 0; q < fe->nqueues; q++)
 		if (reset)
 			fe_vq_reset(fe, q);
 	if (reset)
 		assert_int_equal(fe_vu_set_u64(fe, FE_VU_SET_FEATURES, fe->acked_features, NULL, 0),
 				 0);
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	for (unsigned q = 0; q < fe->nqueues; q++)
 		assert_int_equal(fe_vq_start(fe, q), 0);
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	for (unsigned q = 0; q < fe->nqueues; q++)
 		assert_int_equal(fe_vq_enable(fe, q, true), 0);
 	if (reset)
 		assert_int_equal(fe_init(fe, &io), 0);
@@ -445,11 +501,14 @@ static void restart_queues(struct fe *fe, bool reset)
  * restart with its fds and guest mappings back where they were; a disconnect makes it exit
  * cleanly with a log line.
  */
-static void stop_under_load(void **state, const char *args, enum stop_kind kind)
+static void stop_under_load(void **state, const char *args, enum stop_kind kind,
+			    unsigned req_queues)
 {
-	struct fe *fe = start(state, args);
+	struct fe *fe = start_mq(state, args, req_queues);
+	bool mq = req_queues > 1;
 	struct fuse_entry_out e;
 	struct fuse_attr_out a;
+	struct loaders ls;
 	struct batch b;
 	uint64_t fh, u[NWAITERS], g[NWAITERS];
 	char path[160];
@@ -475,7 +534,14 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 					      &g[i]),
 				 0);
 	}
-	post_batch(fe, &b, 48);
+	if (mq) {
+		/* hiprio from here, each request queue from its own thread at the same time */
+		post_batch_on(fe, &b, 48, 1);
+		loaders_start(fe, &ls, 48, 1, true);
+		loaders_join(fe, &ls);
+	} else {
+		post_batch(fe, &b, 48);
+	}
 	usleep(50 * 1000);
 	if (kind == STOP_DISCONNECT) {
 		assert_int_equal(fe_disconnect(fe, FE_TIMEOUT_MS), 0);
@@ -492,7 +558,7 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 	if (kind == STOP_RESET_DEVICE) {
 		assert_int_equal(fe_vu_set(fe, VU_RESET_DEVICE, NULL, 0, NULL, 0), 0);
 	} else {
-		for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
+		for (unsigned q = 0; q < fe->nqueues; q++) {
 			uint32_t base;
 
 			assert_int_equal(fe_vu_get_vring_base(fe, q, &base), 0);
@@ -500,8 +566,9 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 		}
 	}
 	/* Everything was answered before the stop returned: the used rings hold it all. */
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
-		unsigned want = b.n[q] + (q == FE_REQ_Q ? NWAITERS : 0);
+	for (unsigned q = 0; q < fe->nqueues; q++) {
+		unsigned want = b.n[q] + (q == FE_REQ_Q ? NWAITERS : 0) +
+				(mq && q >= FE_REQ_Q ? ls.l[q].n : 0);
 		uint16_t got = (uint16_t)(fe->vq[q].used->idx - fe->vq[q].last_used);
 
 		if (got != want)
@@ -519,6 +586,9 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 		assert_int_equal(h->unique, u[i]);
 		assert_true(h->error < 0);
 	}
+	for (unsigned q = FE_REQ_Q; mq && q < fe->nqueues; q++)
+		if (loader_check(&ls.l[q], false) < 0)
+			fail_msg("%s", ls.l[q].err);
 	/* No guest lock was granted: once the host lets go, anyone can lock. */
 	assert_int_equal(host_ofd_lock(hfd, F_UNLCK), 0);
 	assert_int_equal(host_ofd_lock(hfd2, F_WRLCK), 0);
@@ -548,32 +618,62 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 
 static void test_vring_base_inline(void **state)
 {
-	stop_under_load(state, "--posix-lock", STOP_GET_VRING_BASE);
+	stop_under_load(state, "--posix-lock", STOP_GET_VRING_BASE, 1);
 }
 
 static void test_vring_base_pool(void **state)
 {
-	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_GET_VRING_BASE);
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_GET_VRING_BASE, 1);
+}
+
+static void test_vring_base_mq_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_GET_VRING_BASE, 2);
+}
+
+static void test_vring_base_mq_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_GET_VRING_BASE, 2);
 }
 
 static void test_reset_device_inline(void **state)
 {
-	stop_under_load(state, "--posix-lock", STOP_RESET_DEVICE);
+	stop_under_load(state, "--posix-lock", STOP_RESET_DEVICE, 1);
 }
 
 static void test_reset_device_pool(void **state)
 {
-	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_RESET_DEVICE);
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_RESET_DEVICE, 1);
+}
+
+static void test_reset_device_mq_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_RESET_DEVICE, 2);
+}
+
+static void test_reset_device_mq_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_RESET_DEVICE, 2);
 }
 
 static void test_disconnect_inline(void **state)
 {
-	stop_under_load(state, "--posix-lock", STOP_DISCONNECT);
+	stop_under_load(state, "--posix-lock", STOP_DISCONNECT, 1);
 }
 
 static void test_disconnect_pool(void **state)
 {
-	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_DISCONNECT);
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_DISCONNECT, 1);
+}
+
+static void test_disconnect_mq_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_DISCONNECT, 2);
+}
+
+static void test_disconnect_mq_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_DISCONNECT, 2);
 }
 
 int main(void)
@@ -581,6 +681,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_mem_changes_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_mem_changes_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_mem_changes_mq_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_mem_changes_mq_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_call_fd_pipe_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_call_fd_pipe_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_kick_fd_hangup, fe_teardown_checked),
@@ -589,10 +691,16 @@ int main(void)
 		cmocka_unit_test_teardown(test_lock_granted_unmapped_stopped, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_vring_base_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_vring_base_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_vring_base_mq_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_vring_base_mq_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_reset_device_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_reset_device_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_reset_device_mq_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_reset_device_mq_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_disconnect_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_disconnect_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_disconnect_mq_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_disconnect_mq_pool, fe_teardown_checked),
 	};
 
 	fe_test_filter();
