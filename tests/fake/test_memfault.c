@@ -494,10 +494,35 @@ static void restart_queues(struct fe *fe, bool reset)
 		assert_int_equal(fe_init(fe, &io), 0);
 }
 
+/* The replies of a stop under load, before the frontend posts again (its allocator starts over
+ * once every queue is idle): the lock waits cancelled with an error, every GETATTR answered. */
+static void check_replies(struct fe *fe, const struct batch *b, const uint64_t *u,
+			  const uint64_t *g, struct loaders *ls)
+{
+	for (int i = 0; i < NWAITERS; i++) {
+		struct fuse_out_header *h = fe_gpa_ptr(fe, g[i], OUT_HDR);
+
+		assert_int_equal(h->unique, u[i]);
+		assert_true(h->error < 0);
+	}
+	for (unsigned q = FE_REQ_Q; ls && q < fe->nqueues; q++)
+		if (loader_check(&ls->l[q], false) < 0)
+			fail_msg("%s", ls->l[q].err);
+	for (unsigned q = 0; q < fe->nqueues; q++)
+		for (unsigned i = 0; i < b->n[q]; i++) {
+			struct fuse_out_header *h = fe_gpa_ptr(fe, b->gpa[q][i], GA_CAP);
+
+			if (h->unique != b->unique[q][i] || h->error != 0)
+				fail_msg("queue %u: request %u: reply unique %llu error %d", q, i,
+					 (unsigned long long)h->unique, h->error);
+		}
+}
+
 /*
  * GET_VRING_BASE, RESET_DEVICE or a disconnect while both queues have requests in flight and
- * lock waits are pending: every request is answered before the stop returns (the waits
- * cancelled with an error), no host lock is left held, and the daemon serves on after the
+ * lock waits are pending: every request the device took is answered before the stop returns
+ * (the waits cancelled with an error), those it left in the ring after the restart (resumed at
+ * the base GET_VRING_BASE returned), no host lock is left held, and the daemon serves on after the
  * restart with its fds and guest mappings back where they were; a disconnect makes it exit
  * cleanly with a log line.
  */
@@ -511,6 +536,7 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind,
 	struct loaders ls;
 	struct batch b;
 	uint64_t fh, u[NWAITERS], g[NWAITERS];
+	uint16_t start[FE_MAX_QUEUES], base[FE_MAX_QUEUES];
 	char path[160];
 	int hfd, hfd2, fds0, maps0;
 
@@ -525,6 +551,8 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind,
 	hfd2 = open(path, O_RDWR | O_CLOEXEC);
 	assert_true(hfd >= 0 && hfd2 >= 0);
 	assert_int_equal(host_ofd_lock(hfd, F_WRLCK), 0);
+	for (unsigned q = 0; q < fe->nqueues; q++)
+		start[q] = base[q] = fe->vq[q].avail_idx; /* everything before was answered */
 	for (int i = 0; i < NWAITERS; i++) {
 		struct fuse_lk_in in = { .fh = fh, .owner = 0x1000 + (uint64_t)i,
 					 .lk = { .start = 0, .end = 99, .type = F_WRLCK, .pid = 1 } };
@@ -534,6 +562,9 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind,
 					      &g[i]),
 				 0);
 	}
+	/* The waits are pending (taken from the ring) before the load comes: a SETLKW left in the
+	 * ring at GET_VRING_BASE would be served after the restart, and wait for the lock again. */
+	assert_int_equal(fe_vq_wait_popped(fe, FE_REQ_Q, FE_TIMEOUT_MS), 0);
 	if (mq) {
 		/* hiprio from here, each request queue from its own thread at the same time */
 		post_batch_on(fe, &b, 48, 1);
@@ -556,19 +587,34 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind,
 		return;
 	}
 	if (kind == STOP_RESET_DEVICE) {
+		/* A reset drops what is still in the rings (a rebooting guest has forgotten it):
+		 * wait until the device took every chain, some of which are still being served. */
+		for (unsigned q = 0; q < fe->nqueues; q++) {
+			assert_int_equal(fe_vq_wait_popped(fe, q, FE_TIMEOUT_MS), 0);
+			base[q] = fe->vq[q].avail_idx;
+		}
 		assert_int_equal(fe_vu_set(fe, VU_RESET_DEVICE, NULL, 0, NULL, 0), 0);
 	} else {
+		/* The device may stop before it has taken every chain (a slow queue thread, under
+		 * TSan say): those past the base it returns are served after the restart. */
 		for (unsigned q = 0; q < fe->nqueues; q++) {
-			uint32_t base;
+			uint32_t b32;
+			uint16_t popped, published = (uint16_t)(fe->vq[q].avail_idx - start[q]);
 
-			assert_int_equal(fe_vu_get_vring_base(fe, q, &base), 0);
-			assert_int_equal(base, fe->vq[q].avail_idx);
+			assert_int_equal(fe_vu_get_vring_base(fe, q, &b32), 0);
+			base[q] = (uint16_t)b32;
+			popped = (uint16_t)(base[q] - start[q]);
+			if (b32 > 0xffff || popped > published ||
+			    (q == FE_REQ_Q && popped < NWAITERS))
+				fail_msg("queue %u: GET_VRING_BASE %u, chains published from %u to %u "
+					 "(%u lock waits taken before)", q, b32, start[q],
+					 fe->vq[q].avail_idx, q == FE_REQ_Q ? NWAITERS : 0);
 		}
 	}
-	/* Everything was answered before the stop returned: the used rings hold it all. */
+	/* Everything the device took was answered before the stop returned: the used rings hold
+	 * exactly that. */
 	for (unsigned q = 0; q < fe->nqueues; q++) {
-		unsigned want = b.n[q] + (q == FE_REQ_Q ? NWAITERS : 0) +
-				(mq && q >= FE_REQ_Q ? ls.l[q].n : 0);
+		unsigned want = (uint16_t)(base[q] - start[q]);
 		uint16_t got = (uint16_t)(fe->vq[q].used->idx - fe->vq[q].last_used);
 
 		if (got != want)
@@ -580,20 +626,32 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind,
 			assert_int_equal(fe_vq_wait(fe, q, FE_TIMEOUT_MS, &id, &len), 0);
 		}
 	}
-	for (int i = 0; i < NWAITERS; i++) {
-		struct fuse_out_header *h = fe_gpa_ptr(fe, g[i], OUT_HDR);
-
-		assert_int_equal(h->unique, u[i]);
-		assert_true(h->error < 0);
-	}
-	for (unsigned q = FE_REQ_Q; mq && q < fe->nqueues; q++)
-		if (loader_check(&ls.l[q], false) < 0)
-			fail_msg("%s", ls.l[q].err);
 	/* No guest lock was granted: once the host lets go, anyone can lock. */
 	assert_int_equal(host_ofd_lock(hfd, F_UNLCK), 0);
 	assert_int_equal(host_ofd_lock(hfd2, F_WRLCK), 0);
 	assert_int_equal(host_ofd_lock(hfd2, F_UNLCK), 0);
+	/* (the restart after a reset posts an INIT, in the replies' memory) */
+	if (kind == STOP_RESET_DEVICE)
+		check_replies(fe, &b, u, g, mq ? &ls : NULL);
 	restart_queues(fe, kind == STOP_RESET_DEVICE);
+	/* The chains left in the rings at GET_VRING_BASE are served now, as after "cont" or on
+	 * the migration target (a kick in case the device waits for one). */
+	for (unsigned q = 0; q < fe->nqueues; q++) {
+		unsigned left = (uint16_t)(fe->vq[q].avail_idx - base[q]);
+
+		if (kind == STOP_RESET_DEVICE || !left)
+			continue;
+		assert_int_equal(fe_vq_kick(fe, q), 0);
+		for (unsigned i = 0; i < left; i++) {
+			uint32_t id, len;
+
+			if (fe_vq_wait(fe, q, FE_TIMEOUT_MS, &id, &len) < 0)
+				fail_msg("queue %u: %u of the %u chains left at the stop answered "
+					 "after the restart", q, i, left);
+		}
+	}
+	if (kind != STOP_RESET_DEVICE)
+		check_replies(fe, &b, u, g, mq ? &ls : NULL);
 	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
 	close(hfd);
 	close(hfd2);
