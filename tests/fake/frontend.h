@@ -130,6 +130,9 @@ const char *fe_share_path(struct fe *fe, const char *rel, char *buf, size_t cap)
 const char *fe_tmp_path(struct fe *fe, const char *rel, char *buf, size_t cap);
 /* Number of entries in dir (without . and ..), or -errno. */
 int fe_count_entries(const char *dir);
+/* The open fds of process pid, without the pipes to a sanitizer's symbolizer (a child process
+ * ASan or TSan starts, the first time it symbolizes a stack, and keeps). */
+int fe_proc_fds(pid_t pid);
 
 /* --- vhost-user messages (fe_vhost.c) --- */
 

@@ -25,18 +25,6 @@
 
 #include "mf_loader.h" /* uses GA_CAP */
 
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	int n = 0;
-
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* Lines of path that contain needle. */
 static int count_lines(const char *path, const char *needle)
 {
@@ -57,8 +45,8 @@ static void resources(struct fe *fe, int *fds, int *maps)
 {
 	char p[64];
 
-	snprintf(p, sizeof(p), "/proc/%d/fd", (int)fe->pid);
-	*fds = count_dir(p);
+	*fds = fe_proc_fds(fe->pid);
+	assert_true(*fds > 0);
 	snprintf(p, sizeof(p), "/proc/%d/maps", (int)fe->pid);
 	*maps = count_lines(p, "/memfd:");
 	assert_true(*maps > 0);
@@ -668,6 +656,8 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind,
 
 		if (kind == STOP_RESET_DEVICE || !left)
 			continue;
+		fprintf(stderr, "queue %u: %u chains left in the ring at the stop, served after the "
+			"restart\n", q, left);
 		assert_int_equal(fe_vq_kick(fe, q), 0);
 		for (unsigned i = 0; i < left; i++) {
 			uint32_t id, len;
