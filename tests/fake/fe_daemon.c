@@ -454,6 +454,94 @@ const char *fe_tmp_path(struct fe *fe, const char *rel, char *buf, size_t cap)
 	return n > 0 && (size_t)n < cap ? buf : "/nonexistent-truncated";
 }
 
+/* Pipe inodes ("pipe:[N]") that a sanitizer's symbolizer, a child process of pid, holds. */
+static int symbolizer_pipes(pid_t pid, unsigned long *ino, int max)
+{
+	char path[96], buf[512];
+	struct dirent *t;
+	int n = 0;
+	DIR *tasks;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	tasks = opendir(path);
+	if (!tasks)
+		return 0;
+	while ((t = readdir(tasks)) && n < max) {
+		FILE *f;
+		int child;
+
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/children", (int)pid, t->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fscanf(f, "%d", &child) == 1 && n < max) {
+			char comm[32] = "";
+			FILE *c;
+			DIR *fds;
+			struct dirent *fd;
+
+			snprintf(path, sizeof(path), "/proc/%d/comm", child);
+			c = fopen(path, "re");
+			if (c) {
+				if (!fgets(comm, sizeof(comm), c))
+					comm[0] = '\0';
+				fclose(c);
+			}
+			if (strncmp(comm, "llvm-symbolizer", 15) && strncmp(comm, "addr2line", 9))
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/fd", child);
+			fds = opendir(path);
+			while (fds && (fd = readdir(fds)) && n < max) {
+				char lp[128];
+				ssize_t len;
+
+				snprintf(lp, sizeof(lp), "/proc/%d/fd/%.20s", child, fd->d_name);
+				len = readlink(lp, buf, sizeof(buf) - 1);
+				buf[len < 0 ? 0 : len] = '\0';
+				if (sscanf(buf, "pipe:[%lu]", &ino[n]) == 1)
+					n++;
+			}
+			if (fds)
+				closedir(fds);
+		}
+		fclose(f);
+	}
+	closedir(tasks);
+	return n;
+}
+
+int fe_proc_fds(pid_t pid)
+{
+	unsigned long sym[16], ino;
+	int nsym = symbolizer_pipes(pid, sym, 16), n = 0;
+	char path[64], lp[128], buf[128];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		bool theirs = false;
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(lp, sizeof(lp), "%s/%.20s", path, de->d_name);
+		len = readlink(lp, buf, sizeof(buf) - 1);
+		buf[len < 0 ? 0 : len] = '\0';
+		if (sscanf(buf, "pipe:[%lu]", &ino) == 1)
+			for (int i = 0; i < nsym; i++)
+				theirs |= sym[i] == ino;
+		n += !theirs;
+	}
+	closedir(d);
+	return n;
+}
+
 int fe_count_entries(const char *dir)
 {
 	DIR *d = opendir(dir);

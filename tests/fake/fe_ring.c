@@ -132,6 +132,7 @@ void fe_vq_reset(struct fe *fe, unsigned q)
 	memset(vq->used, 0, 6 + 8ull * vq->num);
 	vq->avail_idx = vq->last_used = vq->seen_used = 0;
 	vq->inflight = 0;
+	vq->have_stop_base = false;
 	for (unsigned i = 0; i < vq->num; i++) {
 		vq->free_stack[i] = vq->num - 1 - i;
 		vq->in_use[i] = false;
@@ -246,6 +247,21 @@ static volatile uint16_t *used_event(struct fe_vq *vq)
 static volatile uint16_t *avail_event(struct fe_vq *vq)
 {
 	return (volatile uint16_t *)&vq->used->ring[vq->num];
+}
+
+int fe_vq_wait_popped(struct fe *fe, unsigned q, int timeout_ms)
+{
+	struct fe_vq *vq = &fe->vq[q];
+
+	if (!(fe->acked_features & (1ull << VIRTIO_RING_F_EVENT_IDX)))
+		return -ENOTSUP;
+	for (int waited = 0; __atomic_load_n(avail_event(vq), __ATOMIC_ACQUIRE) != vq->avail_idx;
+	     waited++) {
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		usleep(1000);
+	}
+	return 0;
 }
 
 int fe_vq_kick(struct fe *fe, unsigned q)

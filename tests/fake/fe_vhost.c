@@ -232,8 +232,10 @@ int fe_vq_start(struct fe *fe, unsigned q)
 	r = fe_vu_set(fe, FE_VU_SET_VRING_NUM, &st, sizeof(st), NULL, 0);
 	if (r < 0)
 		return r;
-	/* A fresh ring starts at 0; a resumed one (after GET_VRING_BASE) where it stopped. */
-	st.num = vq->avail_idx;
+	/* A fresh ring starts at 0; a resumed one (after GET_VRING_BASE) where the device said it
+	 * stopped (else where the frontend has published up to). */
+	st.num = vq->have_stop_base ? vq->stop_base : vq->avail_idx;
+	vq->have_stop_base = false;
 	r = fe_vu_set(fe, FE_VU_SET_VRING_BASE, &st, sizeof(st), NULL, 0);
 	if (r < 0)
 		return r;
@@ -276,6 +278,8 @@ int fe_vu_get_vring_base(struct fe *fe, unsigned q, uint32_t *base)
 		return -EPROTO;
 	}
 	*base = st.num;
+	fe->vq[q].stop_base = (uint16_t)st.num;
+	fe->vq[q].have_stop_base = true;
 	return 0;
 }
 

@@ -67,6 +67,10 @@ struct fe_vq {
 	bool *in_use;
 	unsigned inflight;
 	bool enabled;
+	/* The base GET_VRING_BASE returned, where the next SET_VRING_BASE resumes (chains past it
+	 * are still to be served), as a frontend sends back what the device said. */
+	bool have_stop_base;
+	uint16_t stop_base;
 	uint64_t kicks, calls; /* kicks sent, call notifications taken (counts for the benchmark) */
 };
 
@@ -126,6 +130,9 @@ const char *fe_share_path(struct fe *fe, const char *rel, char *buf, size_t cap)
 const char *fe_tmp_path(struct fe *fe, const char *rel, char *buf, size_t cap);
 /* Number of entries in dir (without . and ..), or -errno. */
 int fe_count_entries(const char *dir);
+/* The open fds of process pid, without the pipes to a sanitizer's symbolizer (a child process
+ * ASan or TSan starts, the first time it symbolizes a stack, and keeps). */
+int fe_proc_fds(pid_t pid);
 
 /* --- vhost-user messages (fe_vhost.c) --- */
 
@@ -185,6 +192,9 @@ int fe_vq_publish(struct fe *fe, unsigned q, uint16_t head);
 /* Set avail->idx directly (to test a jump) and kick. */
 int fe_vq_set_avail_idx(struct fe *fe, unsigned q, uint16_t idx);
 int fe_vq_kick(struct fe *fe, unsigned q);
+/* Wait until the device has taken every published chain of queue q and re-armed its kick
+ * (its avail_event reached our avail idx; EVENT_IDX only, else -ENOTSUP): -ETIMEDOUT. */
+int fe_vq_wait_popped(struct fe *fe, unsigned q, int timeout_ms);
 /* Wait for the next used element. -ETIMEDOUT if none, -EPROTO if one arrived without the
  * notification EVENT_IDX promised. Frees the chain's descriptors. */
 int fe_vq_wait(struct fe *fe, unsigned q, int timeout_ms, uint32_t *id, uint32_t *len);

@@ -34,19 +34,7 @@ static pid_t serving_pid(struct fe *fe)
 
 static int daemon_fds(struct fe *fe)
 {
-	char path[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)serving_pid(fe));
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return fe_proc_fds(serving_pid(fe));
 }
 
 static void make_files(struct fe *fe, int n)

@@ -419,7 +419,6 @@ static void test_lock_owners_bounded(void **state)
 	struct fuse_attr_out a;
 	void *st = NULL;
 	struct fe *fe;
-	char p[64];
 	uint64_t fh;
 	int granted = 0, refused = 0, fds0, fds1;
 
@@ -430,8 +429,7 @@ static void test_lock_owners_bounded(void **state)
 	/* A new file may be kept by its handle alone: its inode's fd, opened for the locks and
 	 * then cached, is in both counts. */
 	assert_int_equal(fe_getattr(fe, e.nodeid, &a), 0);
-	snprintf(p, sizeof(p), "/proc/%d/fd", (int)fe->pid);
-	fds0 = fe_count_entries(p);
+	fds0 = fe_proc_fds(fe->pid);
 	for (uint64_t owner = 1; owner <= 5000 && refused < 3; owner++) {
 		/* Disjoint ranges: no owner conflicts with another. */
 		struct fuse_lk_in in = { .fh = fh, .owner = owner,
@@ -458,7 +456,7 @@ static void test_lock_owners_bounded(void **state)
 	assert_true(granted > 0 && granted <= 4096);
 	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
 	assert_int_equal(fe_release(fe, e.nodeid, fh, false), 0);
-	fds1 = fe_count_entries(p);
+	fds1 = fe_proc_fds(fe->pid);
 	if (fds1 > fds0 - 1) /* the handle's fd went too */
 		fail_msg("%d fds before the locks, %d after the release", fds0, fds1);
 	assert_int_equal(fe_teardown_checked(&st), 0);

@@ -2,8 +2,9 @@
  * Fake frontend: faults under load (issue 11). Guest memory changes (SET_MEM_TABLE re-sending
  * the same regions, REM_MEM_REG + ADD_MEM_REG of the rings' region) while both queues serve
  * batches; hostile fds (a call fd that is a full pipe, a kick fd that hangs up). Each in the
- * inline and the thread-pool mode; afterwards the daemon serves on, its fd and mapping counts
- * are back where they were, and it exits cleanly.
+ * inline and the thread-pool mode; the memory changes and the stops, resets and disconnects
+ * also with two request queues, each loaded by its own thread (mf_loader.h). Afterwards the
+ * daemon serves on, its fd and mapping counts are back where they were, and it exits cleanly.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,17 +23,7 @@
 #define OUT_HDR sizeof(struct fuse_out_header)
 #define GA_CAP (OUT_HDR + sizeof(struct fuse_attr_out))
 
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	int n = 0;
-
-	assert_non_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
+#include "mf_loader.h" /* uses GA_CAP */
 
 /* Lines of path that contain needle. */
 static int count_lines(const char *path, const char *needle)
@@ -54,11 +45,35 @@ static void resources(struct fe *fe, int *fds, int *maps)
 {
 	char p[64];
 
-	snprintf(p, sizeof(p), "/proc/%d/fd", (int)fe->pid);
-	*fds = count_dir(p);
+	*fds = fe_proc_fds(fe->pid);
+	assert_true(*fds > 0);
 	snprintf(p, sizeof(p), "/proc/%d/maps", (int)fe->pid);
 	*maps = count_lines(p, "/memfd:");
 	assert_true(*maps > 0);
+}
+
+/* What the daemon's fds are, for a failure message. */
+static void dump_fds(struct fe *fe)
+{
+	struct dirent *de;
+	char dir[64], p[sizeof(dir) + sizeof(de->d_name)], target[256];
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)fe->pid);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		n = readlink(p, target, sizeof(target) - 1);
+		target[n < 0 ? 0 : n] = '\0';
+		fprintf(stderr, "  daemon fd %s -> %s\n", de->d_name, target);
+	}
+	closedir(d);
 }
 
 /* The counts come back to fds0 and maps0 within 10 s (a cancelled lock waiter's thread lets
@@ -74,31 +89,41 @@ static void back_to(struct fe *fe, int fds0, int maps0)
 			return;
 		usleep(50 * 1000);
 	}
+	dump_fds(fe);
+	if (fe_log_contains(fe, "ThreadSanitizer"))
+		fprintf(stderr, "the daemon reported a data race: see %s\n", fe->log_path);
 	fail_msg("fds %d -> %d, guest mappings %d -> %d", fds0, fds, maps0, maps);
+}
+
+static struct fe *start_mq(void **state, const char *args, unsigned req_queues)
+{
+	struct fe_opts o = { .daemon_args = args, .req_queues = req_queues };
+
+	assert_int_equal(fe_test_start(state, &o, true), 0);
+	assert_int_equal(((struct fe *)*state)->nqueues, 1 + req_queues);
+	return *state;
 }
 
 static struct fe *start(void **state, const char *args)
 {
-	struct fe_opts o = { .daemon_args = args };
-
-	assert_int_equal(fe_test_start(state, &o, true), 0);
-	return *state;
+	return start_mq(state, args, 1);
 }
 
 struct batch {
-	unsigned n[FE_NUM_QUEUES];
-	uint64_t unique[FE_NUM_QUEUES][64], gpa[FE_NUM_QUEUES][64];
+	unsigned n[FE_MAX_QUEUES];
+	uint64_t unique[FE_MAX_QUEUES][64], gpa[FE_MAX_QUEUES][64];
 };
 
-/* Post n GETATTRs on each queue, without waiting. */
-static void post_batch(struct fe *fe, struct batch *b, unsigned n)
+/* Post n GETATTRs on each of the first nq queues, without waiting (none on the others). */
+static void post_batch_on(struct fe *fe, struct batch *b, unsigned n, unsigned nq)
 {
 	struct fuse_getattr_in g = { 0 };
 	struct iovec a[] = { IOV(&g, sizeof(g)) };
 
 	assert_true(n <= 64);
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
-		struct fe_req_opts o = { .hiprio = q == FE_HIPRIO_Q };
+	memset(b->n, 0, sizeof(b->n));
+	for (unsigned q = 0; q < nq; q++) {
+		struct fe_req_opts o = { .hiprio = q == FE_HIPRIO_Q, .queue = q };
 
 		b->n[q] = n;
 		for (unsigned i = 0; i < n; i++)
@@ -108,10 +133,16 @@ static void post_batch(struct fe *fe, struct batch *b, unsigned n)
 	}
 }
 
+/* Post n GETATTRs on every queue, without waiting. */
+static void post_batch(struct fe *fe, struct batch *b, unsigned n)
+{
+	post_batch_on(fe, b, n, fe->nqueues);
+}
+
 /* Every request of the batch completes with a well-formed successful reply. */
 static void wait_batch(struct fe *fe, const struct batch *b)
 {
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
+	for (unsigned q = 0; q < fe->nqueues; q++) {
 		for (unsigned i = 0; i < b->n[q]; i++) {
 			uint32_t id, len;
 			int r = fe_vq_wait(fe, q, FE_TIMEOUT_MS, &id, &len);
@@ -179,6 +210,36 @@ static void mem_changes_under_load(void **state, const char *args)
 	back_to(fe, fds0, maps0);
 }
 
+/* The same with two request queues, each loaded by its own thread, while this thread changes
+ * the memory table over and over. */
+static void mem_changes_mq(void **state, const char *args)
+{
+	struct fe *fe = start_mq(state, args, 2);
+	struct fuse_attr_out a;
+	struct loaders ls;
+	struct batch b;
+	int fds0, maps0;
+	unsigned changes = 0;
+
+	for (int i = 0; i < 3; i++) {
+		post_batch(fe, &b, 48);
+		wait_batch(fe, &b);
+	}
+	resources(fe, &fds0, &maps0);
+	loaders_start(fe, &ls, 48, 200, false);
+	while (!loaders_done(fe, &ls)) {
+		if (changes++ % 2)
+			same_table(fe);
+		else
+			rem_add_region0(fe);
+	}
+	loaders_join(fe, &ls);
+	if (changes < 100)
+		fail_msg("only %u memory changes while the queues were loaded", changes);
+	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
+	back_to(fe, fds0, maps0);
+}
+
 static void test_mem_changes_inline(void **state)
 {
 	mem_changes_under_load(state, "");
@@ -187,6 +248,16 @@ static void test_mem_changes_inline(void **state)
 static void test_mem_changes_pool(void **state)
 {
 	mem_changes_under_load(state, "--thread-pool-size=4");
+}
+
+static void test_mem_changes_mq_inline(void **state)
+{
+	mem_changes_mq(state, "");
+}
+
+static void test_mem_changes_mq_pool(void **state)
+{
+	mem_changes_mq(state, "--thread-pool-size=4");
 }
 
 /* used->idx of queue q moves past from within timeout_ms (no notification needed). */
@@ -424,34 +495,63 @@ static void restart_queues(struct fe *fe, bool reset)
 {
 	struct fuse_init_out io;
 
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	for (unsigned q = 0; q < fe->nqueues; q++)
 		if (reset)
 			fe_vq_reset(fe, q);
 	if (reset)
 		assert_int_equal(fe_vu_set_u64(fe, FE_VU_SET_FEATURES, fe->acked_features, NULL, 0),
 				 0);
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	for (unsigned q = 0; q < fe->nqueues; q++)
 		assert_int_equal(fe_vq_start(fe, q), 0);
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++)
+	for (unsigned q = 0; q < fe->nqueues; q++)
 		assert_int_equal(fe_vq_enable(fe, q, true), 0);
 	if (reset)
 		assert_int_equal(fe_init(fe, &io), 0);
 }
 
+/* The replies of a stop under load, before the frontend posts again (its allocator starts over
+ * once every queue is idle): the lock waits cancelled with an error, every GETATTR answered. */
+static void check_replies(struct fe *fe, const struct batch *b, const uint64_t *u,
+			  const uint64_t *g, struct loaders *ls)
+{
+	for (int i = 0; i < NWAITERS; i++) {
+		struct fuse_out_header *h = fe_gpa_ptr(fe, g[i], OUT_HDR);
+
+		assert_int_equal(h->unique, u[i]);
+		assert_true(h->error < 0);
+	}
+	for (unsigned q = FE_REQ_Q; ls && q < fe->nqueues; q++)
+		if (loader_check(&ls->l[q], false) < 0)
+			fail_msg("%s", ls->l[q].err);
+	for (unsigned q = 0; q < fe->nqueues; q++)
+		for (unsigned i = 0; i < b->n[q]; i++) {
+			struct fuse_out_header *h = fe_gpa_ptr(fe, b->gpa[q][i], GA_CAP);
+
+			if (h->unique != b->unique[q][i] || h->error != 0)
+				fail_msg("queue %u: request %u: reply unique %llu error %d", q, i,
+					 (unsigned long long)h->unique, h->error);
+		}
+}
+
 /*
  * GET_VRING_BASE, RESET_DEVICE or a disconnect while both queues have requests in flight and
- * lock waits are pending: every request is answered before the stop returns (the waits
- * cancelled with an error), no host lock is left held, and the daemon serves on after the
+ * lock waits are pending: every request the device took is answered before the stop returns
+ * (the waits cancelled with an error), those it left in the ring after the restart (resumed at
+ * the base GET_VRING_BASE returned), no host lock is left held, and the daemon serves on after the
  * restart with its fds and guest mappings back where they were; a disconnect makes it exit
  * cleanly with a log line.
  */
-static void stop_under_load(void **state, const char *args, enum stop_kind kind)
+static void stop_under_load(void **state, const char *args, enum stop_kind kind,
+			    unsigned req_queues)
 {
-	struct fe *fe = start(state, args);
+	struct fe *fe = start_mq(state, args, req_queues);
+	bool mq = req_queues > 1;
 	struct fuse_entry_out e;
 	struct fuse_attr_out a;
+	struct loaders ls;
 	struct batch b;
 	uint64_t fh, u[NWAITERS], g[NWAITERS];
+	uint16_t start[FE_MAX_QUEUES], base[FE_MAX_QUEUES];
 	char path[160];
 	int hfd, hfd2, fds0, maps0;
 
@@ -466,6 +566,8 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 	hfd2 = open(path, O_RDWR | O_CLOEXEC);
 	assert_true(hfd >= 0 && hfd2 >= 0);
 	assert_int_equal(host_ofd_lock(hfd, F_WRLCK), 0);
+	for (unsigned q = 0; q < fe->nqueues; q++)
+		start[q] = base[q] = fe->vq[q].avail_idx; /* everything before was answered */
 	for (int i = 0; i < NWAITERS; i++) {
 		struct fuse_lk_in in = { .fh = fh, .owner = 0x1000 + (uint64_t)i,
 					 .lk = { .start = 0, .end = 99, .type = F_WRLCK, .pid = 1 } };
@@ -475,7 +577,17 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 					      &g[i]),
 				 0);
 	}
-	post_batch(fe, &b, 48);
+	/* The waits are pending (taken from the ring) before the load comes: a SETLKW left in the
+	 * ring at GET_VRING_BASE would be served after the restart, and wait for the lock again. */
+	assert_int_equal(fe_vq_wait_popped(fe, FE_REQ_Q, FE_TIMEOUT_MS), 0);
+	if (mq) {
+		/* hiprio from here, each request queue from its own thread at the same time */
+		post_batch_on(fe, &b, 48, 1);
+		loaders_start(fe, &ls, 48, 1, true);
+		loaders_join(fe, &ls);
+	} else {
+		post_batch(fe, &b, 48);
+	}
 	usleep(50 * 1000);
 	if (kind == STOP_DISCONNECT) {
 		assert_int_equal(fe_disconnect(fe, FE_TIMEOUT_MS), 0);
@@ -490,18 +602,34 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 		return;
 	}
 	if (kind == STOP_RESET_DEVICE) {
+		/* A reset drops what is still in the rings (a rebooting guest has forgotten it):
+		 * wait until the device took every chain, some of which are still being served. */
+		for (unsigned q = 0; q < fe->nqueues; q++) {
+			assert_int_equal(fe_vq_wait_popped(fe, q, FE_TIMEOUT_MS), 0);
+			base[q] = fe->vq[q].avail_idx;
+		}
 		assert_int_equal(fe_vu_set(fe, VU_RESET_DEVICE, NULL, 0, NULL, 0), 0);
 	} else {
-		for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
-			uint32_t base;
+		/* The device may stop before it has taken every chain (a slow queue thread, under
+		 * TSan say): those past the base it returns are served after the restart. */
+		for (unsigned q = 0; q < fe->nqueues; q++) {
+			uint32_t b32;
+			uint16_t popped, published = (uint16_t)(fe->vq[q].avail_idx - start[q]);
 
-			assert_int_equal(fe_vu_get_vring_base(fe, q, &base), 0);
-			assert_int_equal(base, fe->vq[q].avail_idx);
+			assert_int_equal(fe_vu_get_vring_base(fe, q, &b32), 0);
+			base[q] = (uint16_t)b32;
+			popped = (uint16_t)(base[q] - start[q]);
+			if (b32 > 0xffff || popped > published ||
+			    (q == FE_REQ_Q && popped < NWAITERS))
+				fail_msg("queue %u: GET_VRING_BASE %u, chains published from %u to %u "
+					 "(%u lock waits taken before)", q, b32, start[q],
+					 fe->vq[q].avail_idx, q == FE_REQ_Q ? NWAITERS : 0);
 		}
 	}
-	/* Everything was answered before the stop returned: the used rings hold it all. */
-	for (unsigned q = 0; q < FE_NUM_QUEUES; q++) {
-		unsigned want = b.n[q] + (q == FE_REQ_Q ? NWAITERS : 0);
+	/* Everything the device took was answered before the stop returned: the used rings hold
+	 * exactly that. */
+	for (unsigned q = 0; q < fe->nqueues; q++) {
+		unsigned want = (uint16_t)(base[q] - start[q]);
 		uint16_t got = (uint16_t)(fe->vq[q].used->idx - fe->vq[q].last_used);
 
 		if (got != want)
@@ -513,17 +641,34 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 			assert_int_equal(fe_vq_wait(fe, q, FE_TIMEOUT_MS, &id, &len), 0);
 		}
 	}
-	for (int i = 0; i < NWAITERS; i++) {
-		struct fuse_out_header *h = fe_gpa_ptr(fe, g[i], OUT_HDR);
-
-		assert_int_equal(h->unique, u[i]);
-		assert_true(h->error < 0);
-	}
 	/* No guest lock was granted: once the host lets go, anyone can lock. */
 	assert_int_equal(host_ofd_lock(hfd, F_UNLCK), 0);
 	assert_int_equal(host_ofd_lock(hfd2, F_WRLCK), 0);
 	assert_int_equal(host_ofd_lock(hfd2, F_UNLCK), 0);
+	/* (the restart after a reset posts an INIT, in the replies' memory) */
+	if (kind == STOP_RESET_DEVICE)
+		check_replies(fe, &b, u, g, mq ? &ls : NULL);
 	restart_queues(fe, kind == STOP_RESET_DEVICE);
+	/* The chains left in the rings at GET_VRING_BASE are served now, as after "cont" or on
+	 * the migration target (a kick in case the device waits for one). */
+	for (unsigned q = 0; q < fe->nqueues; q++) {
+		unsigned left = (uint16_t)(fe->vq[q].avail_idx - base[q]);
+
+		if (kind == STOP_RESET_DEVICE || !left)
+			continue;
+		fprintf(stderr, "queue %u: %u chains left in the ring at the stop, served after the "
+			"restart\n", q, left);
+		assert_int_equal(fe_vq_kick(fe, q), 0);
+		for (unsigned i = 0; i < left; i++) {
+			uint32_t id, len;
+
+			if (fe_vq_wait(fe, q, FE_TIMEOUT_MS, &id, &len) < 0)
+				fail_msg("queue %u: %u of the %u chains left at the stop answered "
+					 "after the restart", q, i, left);
+		}
+	}
+	if (kind != STOP_RESET_DEVICE)
+		check_replies(fe, &b, u, g, mq ? &ls : NULL);
 	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &a), 0);
 	close(hfd);
 	close(hfd2);
@@ -548,32 +693,62 @@ static void stop_under_load(void **state, const char *args, enum stop_kind kind)
 
 static void test_vring_base_inline(void **state)
 {
-	stop_under_load(state, "--posix-lock", STOP_GET_VRING_BASE);
+	stop_under_load(state, "--posix-lock", STOP_GET_VRING_BASE, 1);
 }
 
 static void test_vring_base_pool(void **state)
 {
-	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_GET_VRING_BASE);
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_GET_VRING_BASE, 1);
+}
+
+static void test_vring_base_mq_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_GET_VRING_BASE, 2);
+}
+
+static void test_vring_base_mq_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_GET_VRING_BASE, 2);
 }
 
 static void test_reset_device_inline(void **state)
 {
-	stop_under_load(state, "--posix-lock", STOP_RESET_DEVICE);
+	stop_under_load(state, "--posix-lock", STOP_RESET_DEVICE, 1);
 }
 
 static void test_reset_device_pool(void **state)
 {
-	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_RESET_DEVICE);
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_RESET_DEVICE, 1);
+}
+
+static void test_reset_device_mq_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_RESET_DEVICE, 2);
+}
+
+static void test_reset_device_mq_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_RESET_DEVICE, 2);
 }
 
 static void test_disconnect_inline(void **state)
 {
-	stop_under_load(state, "--posix-lock", STOP_DISCONNECT);
+	stop_under_load(state, "--posix-lock", STOP_DISCONNECT, 1);
 }
 
 static void test_disconnect_pool(void **state)
 {
-	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_DISCONNECT);
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_DISCONNECT, 1);
+}
+
+static void test_disconnect_mq_inline(void **state)
+{
+	stop_under_load(state, "--posix-lock", STOP_DISCONNECT, 2);
+}
+
+static void test_disconnect_mq_pool(void **state)
+{
+	stop_under_load(state, "--posix-lock --thread-pool-size=4", STOP_DISCONNECT, 2);
 }
 
 int main(void)
@@ -581,6 +756,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_mem_changes_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_mem_changes_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_mem_changes_mq_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_mem_changes_mq_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_call_fd_pipe_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_call_fd_pipe_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_kick_fd_hangup, fe_teardown_checked),
@@ -589,10 +766,16 @@ int main(void)
 		cmocka_unit_test_teardown(test_lock_granted_unmapped_stopped, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_vring_base_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_vring_base_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_vring_base_mq_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_vring_base_mq_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_reset_device_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_reset_device_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_reset_device_mq_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_reset_device_mq_pool, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_disconnect_inline, fe_teardown_checked),
 		cmocka_unit_test_teardown(test_disconnect_pool, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_disconnect_mq_inline, fe_teardown_checked),
+		cmocka_unit_test_teardown(test_disconnect_mq_pool, fe_teardown_checked),
 	};
 
 	fe_test_filter();

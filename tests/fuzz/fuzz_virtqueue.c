@@ -9,6 +9,7 @@
 #include "fuzz.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "virtio/gmem.h"
@@ -17,16 +18,26 @@
 #define REG_SIZE 0x8000ull
 #define UVA_BIAS 0x7f0000000000ull
 
+/* Every byte of each readable buffer is read through memcpy (ASan checks the whole range in
+ * its interceptor; a byte loop here spent 86 % of the run in coverage callbacks). */
+static void read_all(const uint8_t *p, size_t len)
+{
+	static uint8_t sink[4096];
+
+	for (size_t k = 0; k < len; k += sizeof(sink)) {
+		memcpy(sink, p + k, len - k < sizeof(sink) ? len - k : sizeof(sink));
+		__asm__ volatile("" : : "r"(sink) : "memory");
+	}
+}
+
 static void touch(struct vq_elem *e)
 {
-	volatile uint8_t sink = 0;
 	uint64_t rd = 0, wr = 0;
 
 	if (e->rd_cnt + e->wr_cnt > e->iov_max)
 		abort();
 	for (unsigned i = 0; i < e->rd_cnt; i++) {
-		for (size_t k = 0; k < e->iov[i].iov_len; k++)
-			sink ^= ((uint8_t *)e->iov[i].iov_base)[k];
+		read_all(e->iov[i].iov_base, e->iov[i].iov_len);
 		rd += e->iov[i].iov_len;
 	}
 	for (unsigned i = e->rd_cnt; i < e->rd_cnt + e->wr_cnt; i++) {
@@ -35,7 +46,6 @@ static void touch(struct vq_elem *e)
 	}
 	if (rd != e->rd_len || wr != e->wr_len)
 		abort();
-	(void)sink;
 }
 
 static void walk(struct vq *vq, struct vq_elem *e, unsigned pops)
