@@ -92,6 +92,9 @@ shell_tier "meson install layout" bash tests/install/test_install.sh build
 deb_dir=$(mktemp -d)
 shell_tier "Debian package" env DEB_OUT_DIR="$deb_dir" bash tests/install/test_deb.sh
 meson_tier "clang build: unit tier" build-clang "--native-file=scripts/clang.ini" --suite unit
+# The benchmark builds with --buildtype=release (-O3), whose inlining brings out warnings -O2
+# does not (a maybe-uninitialized once broke bench/run.sh with -Werror).
+meson_tier "gcc release build (-O3): unit tier" build-release "--buildtype=release" --suite unit
 if [ "$run_asan" = 1 ]; then
 	# seccomp off for the sanitizer build: LeakSanitizer's exit-time scan makes calls the
 	# allow-list rightly refuses; the gcc tier above runs the same tests with the filter on.
