@@ -120,3 +120,5 @@ esac
 echo "bench/run.sh: $(($(date +%s) - start)) s; raw results in $out" >&2
 echo
 python3 "$root/bench/table.py" "$out"
+echo
+python3 "$root/bench/targets.py" "$out"
