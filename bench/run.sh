@@ -8,6 +8,12 @@
 #   bench/run.sh [--secs S] [--reps N] [--pool N] [--fs tmpfs|disk|both] [--file-mb N]
 #                [--depths 1,16,64] [--works a,b,...] [--queues 1,2] [--mem-files N|0]
 #                [--legacy PATH] [--rust PATH|none] [--legacy-pool] [--out FILE.tsv]
+#                [--fh-works a,b,...|none]
+#
+# The daemons keep inodes alike in the main matrix: as O_PATH fds (ours and Rust with
+# --inode-file-handles=never, the Rust 1.13.2 default; the legacy daemon has nothing else).
+# Then, on tmpfs, ours and Rust both with --inode-file-handles=prefer (ours' default, and Rust's
+# since 1.13.3) on --fh-works (default lookup,create,readdirplus), under the label "tmpfs-fh".
 #
 # Each cell runs --reps times (default 2) for --secs (default 0.3) after a short warm-up and
 # keeps the best run: other work on a shared machine only ever makes a run slower.
@@ -22,7 +28,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD:-$root/build-bench}
 secs=0.3 reps=2 pool=0 fs=both file_mb=256 depths=1,16,64 works= out= legacy_pool=0
-queues=1,2 mem_files=100000 rust=
+queues=1,2 mem_files=100000 rust= fh_works=lookup,create,readdirplus
 legacy=/usr/lib/qemu/virtiofsd
 
 while [ $# -gt 0 ]; do
@@ -40,7 +46,8 @@ while [ $# -gt 0 ]; do
 	--rust) rust=$2; shift ;;
 	--legacy-pool) legacy_pool=1 ;;
 	--out) out=$2; shift ;;
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	--fh-works) fh_works=$2; shift ;;
+	-h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -69,11 +76,12 @@ if [ -z "$rust" ]; then
 fi
 [ "$rust" = none ] && rust=
 
-targets=(--target "ours,$build/virtiofsd")
-[ "$pool" -gt 0 ] && targets+=(--target "ours-tp$pool,$build/virtiofsd,--thread-pool-size=$pool")
+fds=--inode-file-handles=never
+targets=(--target "ours,$build/virtiofsd,$fds")
+[ "$pool" -gt 0 ] && targets+=(--target "ours-tp$pool,$build/virtiofsd,$fds --thread-pool-size=$pool")
 if [ -n "$rust" ] && [ -x "$rust" ]; then
 	echo "bench/run.sh: Rust daemon: $rust ($("$rust" --version 2>/dev/null | head -n1))" >&2
-	targets+=(--target "rust,$rust")
+	targets+=(--target "rust,$rust,$fds")
 elif [ -n "$rust" ]; then
 	echo "bench/run.sh: $rust is not executable: no Rust column" >&2
 	rust=
@@ -102,6 +110,13 @@ run_fs() { # label parent-dir
 	echo "bench/run.sh: $1: running" >&2
 	"$bench" run --share "$d/share" --fs "$1" --secs "$secs" --reps "$reps" --depths "$depths" \
 		--queues "$queues" ${works:+--works "$works"} "${targets[@]}" | tee -a "$out" >&2
+	if [ "$1" = tmpfs ] && [ -n "$rust" ] && [ "$fh_works" != none ]; then
+		echo "bench/run.sh: $1: ours and Rust with file handles (--inode-file-handles=prefer)" >&2
+		"$bench" run --share "$d/share" --fs "$1-fh" --secs "$secs" --reps "$reps" \
+			--depths "$depths" --queues 1 --works "$fh_works" \
+			--target "ours,$build/virtiofsd,--inode-file-handles=prefer" \
+			--target "rust,$rust,--inode-file-handles=prefer" | tee -a "$out" >&2
+	fi
 	if [ "$1" = tmpfs ] && [ "$mem_files" -gt 0 ]; then
 		echo "bench/run.sh: $1: memory per inode ($mem_files LOOKUPs kept, file handles)" >&2
 		local mt=(--target "ours,$build/virtiofsd,--inode-file-handles=prefer")

@@ -71,7 +71,7 @@ def main(paths):
         rows, targets, notes, mem = {}, [], [], {}
         load(p, rows, targets, notes, mem)
         runs.append((rows, mem))
-    for fs in ("tmpfs", "disk"):
+    for fs in ("tmpfs", "disk", "tmpfs-fh"):
         results = {}
         order = []
         for i, (rows, mem) in enumerate(runs):
