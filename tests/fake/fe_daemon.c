@@ -454,6 +454,17 @@ const char *fe_tmp_path(struct fe *fe, const char *rel, char *buf, size_t cap)
 	return n > 0 && (size_t)n < cap ? buf : "/nonexistent-truncated";
 }
 
+/* What fd name of /proc/PID/fd (dir) points at, "" if it cannot be read. */
+static void fd_link(const char *dir, const char *name, char *buf, size_t cap)
+{
+	char lp[128];
+	ssize_t len;
+
+	snprintf(lp, sizeof(lp), "%s/%.20s", dir, name);
+	len = readlink(lp, buf, cap - 1);
+	buf[len < 0 ? 0 : len] = '\0';
+}
+
 /* Pipe inodes ("pipe:[N]") that a sanitizer's symbolizer, a child process of pid, holds. */
 static int symbolizer_pipes(pid_t pid, unsigned long *ino, int max)
 {
@@ -494,12 +505,7 @@ static int symbolizer_pipes(pid_t pid, unsigned long *ino, int max)
 			snprintf(path, sizeof(path), "/proc/%d/fd", child);
 			fds = opendir(path);
 			while (fds && (fd = readdir(fds)) && n < max) {
-				char lp[128];
-				ssize_t len;
-
-				snprintf(lp, sizeof(lp), "/proc/%d/fd/%.20s", child, fd->d_name);
-				len = readlink(lp, buf, sizeof(buf) - 1);
-				buf[len < 0 ? 0 : len] = '\0';
+				fd_link(path, fd->d_name, buf, sizeof(buf));
 				if (sscanf(buf, "pipe:[%lu]", &ino[n]) == 1)
 					n++;
 			}
@@ -516,7 +522,7 @@ int fe_proc_fds(pid_t pid)
 {
 	unsigned long sym[16], ino;
 	int nsym = symbolizer_pipes(pid, sym, 16), n = 0;
-	char path[64], lp[128], buf[128];
+	char path[64], buf[128];
 	struct dirent *de;
 	DIR *d;
 
@@ -526,13 +532,10 @@ int fe_proc_fds(pid_t pid)
 		return -errno;
 	while ((de = readdir(d))) {
 		bool theirs = false;
-		ssize_t len;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(lp, sizeof(lp), "%s/%.20s", path, de->d_name);
-		len = readlink(lp, buf, sizeof(buf) - 1);
-		buf[len < 0 ? 0 : len] = '\0';
+		fd_link(path, de->d_name, buf, sizeof(buf));
 		if (sscanf(buf, "pipe:[%lu]", &ino) == 1)
 			for (int i = 0; i < nsym; i++)
 				theirs |= sym[i] == ino;
@@ -540,6 +543,23 @@ int fe_proc_fds(pid_t pid)
 	}
 	closedir(d);
 	return n;
+}
+
+void fe_proc_fds_print(pid_t pid)
+{
+	char path[64], buf[256];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			fd_link(path, de->d_name, buf, sizeof(buf));
+			fprintf(stderr, "  process %d fd %s -> %s\n", (int)pid, de->d_name, buf);
+		}
+	if (d)
+		closedir(d);
 }
 
 int fe_count_entries(const char *dir)

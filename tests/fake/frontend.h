@@ -133,6 +133,8 @@ int fe_count_entries(const char *dir);
 /* The open fds of process pid, without the pipes to a sanitizer's symbolizer (a child process
  * ASan or TSan starts, the first time it symbolizes a stack, and keeps). */
 int fe_proc_fds(pid_t pid);
+/* Each fd of process pid and what it points at, on stderr (for a failure message). */
+void fe_proc_fds_print(pid_t pid);
 
 /* --- vhost-user messages (fe_vhost.c) --- */
 

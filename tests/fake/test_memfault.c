@@ -52,30 +52,6 @@ static void resources(struct fe *fe, int *fds, int *maps)
 	assert_true(*maps > 0);
 }
 
-/* What the daemon's fds are, for a failure message. */
-static void dump_fds(struct fe *fe)
-{
-	struct dirent *de;
-	char dir[64], p[sizeof(dir) + sizeof(de->d_name)], target[256];
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)fe->pid);
-	d = opendir(dir);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		ssize_t n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		n = readlink(p, target, sizeof(target) - 1);
-		target[n < 0 ? 0 : n] = '\0';
-		fprintf(stderr, "  daemon fd %s -> %s\n", de->d_name, target);
-	}
-	closedir(d);
-}
-
 /* The counts come back to fds0 and maps0 within 10 s (a cancelled lock waiter's thread lets
  * go of its lock description when it is reaped, a moment after its reply). */
 static void back_to(struct fe *fe, int fds0, int maps0)
@@ -89,7 +65,7 @@ static void back_to(struct fe *fe, int fds0, int maps0)
 			return;
 		usleep(50 * 1000);
 	}
-	dump_fds(fe);
+	fe_proc_fds_print(fe->pid);
 	if (fe_log_contains(fe, "ThreadSanitizer"))
 		fprintf(stderr, "the daemon reported a data race: see %s\n", fe->log_path);
 	fail_msg("fds %d -> %d, guest mappings %d -> %d", fds0, fds, maps0, maps);
