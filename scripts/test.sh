@@ -117,38 +117,14 @@ else
 fi
 
 if [ "$run_vm" = 1 ]; then
-	vm_out=$(mktemp)
 	vm_args=(--compare)
 	# The sanitizer build serves a real guest too (seccomp off: the leak check at exit makes
 	# calls the allow-list rightly refuses).
 	[ "$run_asan" = 1 ] && [ -x build-asan/virtiofsd ] && vm_args+=(--asan-daemon build-asan/virtiofsd)
-	bash tests/vm/run.sh "${vm_args[@]}" 2>&1 | tee "$vm_out"
-	vm_st=${PIPESTATUS[0]}
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$vm_out" | tail -1)
-	if [ -n "$line" ]; then
-		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
-		[ "$vm_st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-		tally "VM tier" "$p" "$f"
-	else
-		tally "VM tier (no result line, status $vm_st)" 0 1
-	fi
-	rm -f "$vm_out"
+	shell_tier "VM tier" bash tests/vm/run.sh "${vm_args[@]}"
 	# One boot per sandbox mode: the regular guest checks and the escape attempts, with host
 	# canaries next to the share (tests/sandbox/vm_modes.sh, tests/escape/).
-	vm_out=$(mktemp)
-	bash tests/sandbox/vm_modes.sh build/virtiofsd 2>&1 | tee "$vm_out"
-	vm_st=${PIPESTATUS[0]}
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$vm_out" | tail -1)
-	if [ -n "$line" ]; then
-		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
-		[ "$vm_st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-		tally "VM sandbox modes + escape attempts" "$p" "$f"
-	elif [ "$vm_st" -eq 77 ]; then
-		echo "!! SKIPPED: VM sandbox modes + escape attempts (not root, or no VM cache)"
-	else
-		tally "VM sandbox modes + escape attempts (no result line, status $vm_st)" 0 1
-	fi
-	rm -f "$vm_out"
+	shell_tier "VM sandbox modes + escape attempts" bash tests/sandbox/vm_modes.sh build/virtiofsd
 else
 	echo "!! SKIPPED: VM tier (--no-vm)"
 fi
@@ -167,27 +143,11 @@ fi
 # QEMU 10 + Linux 6.12 (fetched by scripts/peers.sh): 2 request queues on 2 vCPUs, ALLOW_IDMAP
 # with an idmapped mount in the guest, --tag beside vhost-user-fs-pci (tests/vm/qemu10.sh); the
 # 2-queue guest once more against the sanitizer build (seccomp off, as above).
-q10_tier() { # name, qemu10.sh arguments...
-	local name=$1 out st line p f
-	shift
-	out=$(mktemp)
-	bash tests/vm/qemu10.sh "$@" 2>&1 | tee "$out"
-	st=${PIPESTATUS[0]}
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-	if [ -n "$line" ]; then
-		p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
-		[ "$st" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-		tally "$name" "$p" "$f"
-	else
-		tally "$name (no result line, status $st)" 0 1
-	fi
-	rm -f "$out"
-}
 if [ "$run_vm" = 1 ]; then
-	q10_tier "VM on QEMU 10 + Linux 6.12 (queues, idmap, tag)"
+	shell_tier "VM on QEMU 10 + Linux 6.12 (queues, idmap, tag)" bash tests/vm/qemu10.sh
 	if [ "$run_asan" = 1 ] && [ -x build-asan/virtiofsd ]; then
-		q10_tier "VM on QEMU 10 + Linux 6.12, ASan+UBSan daemon, 2 queues" \
-			--daemon build-asan/virtiofsd --daemon-arg=--seccomp=none --only mq
+		shell_tier "VM on QEMU 10 + Linux 6.12, ASan+UBSan daemon, 2 queues" \
+			bash tests/vm/qemu10.sh --daemon build-asan/virtiofsd --daemon-arg=--seccomp=none --only mq
 	fi
 else
 	echo "!! SKIPPED: VM on QEMU 10 + Linux 6.12 (--no-vm)"
