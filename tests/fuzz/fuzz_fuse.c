@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -46,7 +47,12 @@ static int fz_setlk(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh,
 	/* Owner bit 1: a conflict, so SETLKW starts a waiter; bit 0: the wait is interrupted. */
 	if (!sleep)
 		return owner & 2 ? -EAGAIN : 0;
-	return owner & 1 ? -EINTR : 0;
+	if (!(owner & 1))
+		return 0;
+	/* A wait that only a signal ends, as fcntl(F_OFD_SETLKW) on a held lock: the server's
+	 * cancel interrupts it (returning at once made its waiter thread spin until then). */
+	poll(NULL, 0, 1000);
+	return -EINTR;
 }
 
 static struct fs_ops fz_ops;
