@@ -94,7 +94,9 @@ void config_print_help_to(FILE *f, const char *prog)
 	       "      -o log_level=<LEVEL>        Same as -o loglevel= (debug, info, warn, err)\n"
 	       "      --poll-us <N>               After a queue runs dry, look at it for up to N "
 	       "us\n"
-	       "                                  (adaptive) before sleeping; 0: never "
+	       "                                  (adaptive) before sleeping; 0: never; no "
+	       "polling\n"
+	       "                                  with --thread-pool-size "
 	       "[default: " CONFIG_POLL_US_DEFAULT_STR "]\n"
 	       "  (-o no_posix_lock and -o no_flock are accepted by both: the default.)\n",
 	       prog);
