@@ -88,8 +88,7 @@ int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
 
 	r = pt_stat(fd, &stx);
 	if (r < 0) {
-		close(fd);
-		pt_fd_unreserve(fs);
+		pt_fd_close(fs, fd);
 		return r;
 	}
 	pt_key_of(&stx, &key);

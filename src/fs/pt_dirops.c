@@ -295,8 +295,7 @@ int pt_new_file_publish(struct pt_fs *fs, struct pt_inode *p, int fd, int path_f
 	if (r) {
 		r = pt_entry_from_fd(fs, p, path_fd, entry); /* owns path_fd and one reservation */
 		if (r < 0) {
-			close(fd);
-			pt_fd_unreserve(fs);
+			pt_fd_close(fs, fd);
 			return r;
 		}
 	}

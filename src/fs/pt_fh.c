@@ -171,8 +171,7 @@ static void mount_refuse(struct pt_fs *fs, struct pt_mount *m, int err, const ch
 	m->unsupported = true;
 	m->err = err;
 	if (m->fd >= 0) {
-		close(m->fd);
-		pt_fd_unreserve(fs);
+		pt_fd_close(fs, m->fd);
 		m->fd = -1;
 	}
 	if (fs->opts.inode_file_handles == INODE_HANDLES_MANDATORY)
@@ -322,8 +321,7 @@ void pt_fh_fini(struct pt_fs *fs)
 
 	for (uint32_t i = 0; i < t->count; i++) {
 		if (t->m[i].fd >= 0) {
-			close(t->m[i].fd);
-			pt_fd_unreserve(fs);
+			pt_fd_close(fs, t->m[i].fd);
 		}
 	}
 	free(t->m);

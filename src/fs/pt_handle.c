@@ -43,8 +43,7 @@ static int handle_alloc(struct pt_htable *t, struct pt_handle **out)
 
 static void handle_free(struct pt_fs *fs, struct pt_handle *h)
 {
-	close(h->fd);
-	pt_fd_unreserve(fs);
+	pt_fd_close(fs, h->fd);
 	h->fd = -1;
 	if (h->adopted)
 		pt_idhash_del(&fs->handles.adopted, h->adopted_id);
@@ -70,8 +69,7 @@ int pt_handle_add(struct pt_fs *fs, uint64_t ino, int fd, uint64_t *fh)
 	r = handle_alloc(t, &h);
 	if (r < 0) {
 		pthread_mutex_unlock(&t->lock);
-		close(fd);
-		pt_fd_unreserve(fs);
+		pt_fd_close(fs, fd);
 		return r == -ENFILE ? -EMFILE : r;
 	}
 	h->fd = fd;
@@ -101,8 +99,7 @@ int pt_handle_adopt(struct pt_fs *fs, uint64_t id, int fd, uint64_t ino)
 	}
 	if (r < 0) {
 		pthread_mutex_unlock(&t->lock);
-		close(fd);
-		pt_fd_unreserve(fs);
+		pt_fd_close(fs, fd);
 		return r;
 	}
 	h->fd = fd;
@@ -205,8 +202,7 @@ void pt_htable_fini(struct pt_fs *fs)
 
 	for (uint32_t i = 1; i < t->hwm; i++) {
 		if (t->slots[i]->in_use) {
-			close(t->slots[i]->fd);
-			pt_fd_unreserve(fs);
+			pt_fd_close(fs, t->slots[i]->fd);
 		}
 		pthread_mutex_destroy(&t->slots[i]->dir_lock);
 		free(t->slots[i]);

@@ -31,6 +31,12 @@ void pt_fd_unreserve(struct pt_fs *fs)
 	atomic_fetch_sub(&fs->nfds, 1);
 }
 
+void pt_fd_close(struct pt_fs *fs, int fd)
+{
+	close(fd);
+	pt_fd_unreserve(fs);
+}
+
 uint32_t pt_next_gen(uint32_t gen)
 {
 	gen++;
@@ -361,8 +367,7 @@ static void adopt_or_drop_fd(struct pt_fs *fs, struct pt_inode *in, int fd)
 			lru_push(fs, in);
 		return;
 	}
-	close(fd);
-	pt_fd_unreserve(fs);
+	pt_fd_close(fs, fd);
 }
 
 /* fd (owned, reserved) may be -1 for an entry kept by its handle alone. */
@@ -416,8 +421,7 @@ static int insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t typ
 
 out_drop_fd:
 	if (fd >= 0) {
-		close(fd);
-		pt_fd_unreserve(fs);
+		pt_fd_close(fs, fd);
 	}
 	return r;
 }
@@ -489,8 +493,7 @@ int pt_inode_adopt(struct pt_fs *fs, uint64_t id, int fd, const struct pt_key *k
 
 out_drop_fd:
 	if (fd >= 0) {
-		close(fd);
-		pt_fd_unreserve(fs);
+		pt_fd_close(fs, fd);
 	}
 	return r;
 }
@@ -504,8 +507,7 @@ int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t t
 	if (!root) {
 		r = pt_fh_of_fd(fs, fd, type & S_IFMT, &b, &mount_fd);
 		if (r < 0) {
-			close(fd);
-			pt_fd_unreserve(fs);
+			pt_fd_close(fs, fd);
 			return r;
 		}
 	}

@@ -164,6 +164,8 @@ int pt_itable_init(struct pt_itable *t);
 void pt_itable_fini(struct pt_fs *fs);
 int pt_fd_reserve(struct pt_fs *fs);
 void pt_fd_unreserve(struct pt_fs *fs);
+/* close(fd) of an fd counted in the budget, and the budget back. */
+void pt_fd_close(struct pt_fs *fs, int fd);
 /* Takes ownership of fd and its reservation. *id gets the guest id, nlookup counted. */
 int pt_inode_insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
 		    uint64_t *id);

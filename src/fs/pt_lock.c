@@ -165,8 +165,7 @@ static int ofd_get(struct pt_fs *fs, uint64_t ino, uint64_t owner, bool write, b
 	}
 	pthread_mutex_unlock(&l->lock);
 	if (n) {
-		close(n->fd);
-		pt_fd_unreserve(fs);
+		pt_fd_close(fs, n->fd);
 		free(n);
 	}
 	if (!o) {
