@@ -59,6 +59,17 @@ uint64_t pt_handle_id(const struct pt_handle *h)
 	return h->adopted ? h->adopted_id : (uint64_t)h->gen << 32 | h->idx;
 }
 
+/* Called with the lock held: a newly taken entry holds fd for inode ino. */
+static void handle_fill(struct pt_handle *h, int fd, uint64_t ino)
+{
+	h->fd = fd;
+	h->ino = ino;
+	h->refs = 0;
+	h->in_use = true;
+	h->released = false;
+	h->dir_pos = 0;
+}
+
 int pt_handle_add(struct pt_fs *fs, uint64_t ino, int fd, uint64_t *fh)
 {
 	struct pt_htable *t = &fs->handles;
@@ -72,12 +83,7 @@ int pt_handle_add(struct pt_fs *fs, uint64_t ino, int fd, uint64_t *fh)
 		pt_fd_close(fs, fd);
 		return r == -ENFILE ? -EMFILE : r;
 	}
-	h->fd = fd;
-	h->ino = ino;
-	h->refs = 0;
-	h->in_use = true;
-	h->released = false;
-	h->dir_pos = 0;
+	handle_fill(h, fd, ino);
 	*fh = pt_handle_id(h);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
@@ -102,12 +108,7 @@ int pt_handle_adopt(struct pt_fs *fs, uint64_t id, int fd, uint64_t ino)
 		pt_fd_close(fs, fd);
 		return r;
 	}
-	h->fd = fd;
-	h->ino = ino;
-	h->refs = 0;
-	h->in_use = true;
-	h->released = false;
-	h->dir_pos = 0;
+	handle_fill(h, fd, ino);
 	h->adopted = true;
 	h->adopted_id = id;
 	pthread_mutex_unlock(&t->lock);

@@ -370,6 +370,28 @@ static void adopt_or_drop_fd(struct pt_fs *fs, struct pt_inode *in, int fd)
 	pt_fd_close(fs, fd);
 }
 
+/* Called with the lock held: an entry taken for an insert or adoption that failed goes back. */
+static void inode_unalloc(struct pt_itable *t, struct pt_inode *in)
+{
+	in->hnext = t->free_head;
+	t->free_head = (int32_t)in->idx;
+}
+
+/* Called with the lock held: a filled entry is counted, found by its key unless broken, and
+ * its fd, when a file handle can reopen it, joins the fd cache. */
+static void inode_publish(struct pt_fs *fs, struct pt_inode *in)
+{
+	struct pt_itable *t = &fs->inodes;
+
+	t->count++;
+	if (!in->broken) {
+		hash_insert(t, in);
+		hash_maybe_grow(t);
+	}
+	if (in->has_fh && in->fd >= 0)
+		lru_push(fs, in);
+}
+
 /* fd (owned, reserved) may be -1 for an entry kept by its handle alone. */
 static int insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t type, bool root,
 		  const struct file_handle *fh, int mount_fd, uint64_t *id)
@@ -391,10 +413,8 @@ static int insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t typ
 	r = inode_alloc(t, &in);
 	if (r == 0 && fh) {
 		r = fh_store(in, fh);
-		if (r < 0) { /* back on the free list, unused */
-			in->hnext = t->free_head;
-			t->free_head = (int32_t)in->idx;
-		}
+		if (r < 0)
+			inode_unalloc(t, in);
 	}
 	if (r < 0) {
 		pthread_mutex_unlock(&t->lock);
@@ -410,30 +430,18 @@ static int insert(struct pt_fs *fs, int fd, const struct pt_key *key, mode_t typ
 	in->pinned = root;
 	if (root)
 		in->gen = 0;
-	t->count++;
-	hash_insert(t, in);
-	hash_maybe_grow(t);
-	if (fh && fd >= 0)
-		lru_push(fs, in);
+	inode_publish(fs, in);
 	*id = pt_inode_id(in);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 
 out_drop_fd:
-	if (fd >= 0) {
+	if (fd >= 0)
 		pt_fd_close(fs, fd);
-	}
 	return r;
 }
 
 static struct pt_inode *inode_find(struct pt_itable *t, uint64_t id, bool live);
-
-/* Called with the lock held: an entry taken for an insert or adoption that failed goes back. */
-static void inode_unalloc(struct pt_itable *t, struct pt_inode *in)
-{
-	in->hnext = t->free_head;
-	t->free_head = (int32_t)in->idx;
-}
 
 /* Called with the lock held: a free entry becomes the adopted id's (fh NULL: no handle). */
 static int adopt_entry(struct pt_itable *t, uint64_t id, int fd, const struct file_handle *fh,
@@ -481,20 +489,13 @@ int pt_inode_adopt(struct pt_fs *fs, uint64_t id, int fd, const struct pt_key *k
 	}
 	if (key)
 		in->key = *key;
-	t->count++;
-	if (!in->broken) {
-		hash_insert(t, in);
-		hash_maybe_grow(t);
-	}
-	if (in->has_fh && fd >= 0)
-		lru_push(fs, in);
+	inode_publish(fs, in);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 
 out_drop_fd:
-	if (fd >= 0) {
+	if (fd >= 0)
 		pt_fd_close(fs, fd);
-	}
 	return r;
 }
 

@@ -187,7 +187,9 @@ static void *completer(void *arg)
 			H.busy = NULL;
 			pthread_cond_broadcast(&H.done);
 		}
-		if (H.pace_us && !H.burst) {
+		/* Paced: a random pause between looks while there is something to answer;
+		 * with nothing pending, sleep until a chain is deferred. */
+		if (H.pace_us && !H.burst && H.n) {
 			unsigned us = fz_rand(&H.rnd) % H.pace_us;
 
 			pthread_mutex_unlock(&H.lock);
