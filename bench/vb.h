@@ -103,7 +103,11 @@ struct vb_run {
 	/* host target */
 	const char *share;
 	int meta_fd, create_fd, rdp_fd, data_fd; /* meta/, create/, dir10k/, data */
+	/* VB_MAX_DEPTH buffers of VB_BIG in a shared memfd mapping, as the frontend's guest RAM:
+	 * at depth N the host's I/O cycles through N of them (the memory N requests in flight
+	 * write to or read from), one synchronous thread all the same. */
 	uint8_t *host_buf;
+	uint64_t host_next;
 	uint64_t units; /* see vb_work.per_unit */
 	uint64_t create_seq;
 	int rdp_list_fd; /* the host's open listing of dir10k/ */

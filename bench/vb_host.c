@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -91,10 +92,21 @@ int vb_host_open(struct vb_run *r)
 	struct stat st;
 
 	r->meta_fd = r->create_fd = r->rdp_fd = r->data_fd = r->rdp_list_fd = -1;
-	r->host_buf = aligned_alloc(4096, VB_BIG);
-	if (!r->host_buf)
+	int mfd = memfd_create("vufs-bench-host", MFD_CLOEXEC);
+
+	if (mfd < 0)
+		return -errno;
+	r->host_buf = ftruncate(mfd, (off_t)VB_MAX_DEPTH * VB_BIG) < 0
+			      ? MAP_FAILED
+			      : mmap(NULL, (size_t)VB_MAX_DEPTH * VB_BIG, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, mfd, 0);
+	close(mfd);
+	if (r->host_buf == MAP_FAILED) {
+		r->host_buf = NULL;
 		return -ENOMEM;
-	memset(r->host_buf, 0x5a, VB_BIG);
+	}
+	memset(r->host_buf, 0x5a, (size_t)VB_MAX_DEPTH * VB_BIG);
+	r->host_next = 0;
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", r->share, names[i]);
 		*fds[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -116,7 +128,8 @@ void vb_host_close(struct vb_run *r)
 	for (int i = 0; i < 5; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	free(r->host_buf);
+	if (r->host_buf)
+		munmap(r->host_buf, (size_t)VB_MAX_DEPTH * VB_BIG);
 	r->host_buf = NULL;
 }
 
@@ -189,8 +202,9 @@ int vb_host_io(struct vb_run *r)
 {
 	uint32_t io = r->w->io_size;
 	off_t off = (off_t)host_off(r, io);
-	ssize_t n = r->w->write ? pwrite(r->data_fd, r->host_buf, io, off)
-				: pread(r->data_fd, r->host_buf, io, off);
+	uint8_t *buf = r->host_buf + r->host_next++ % (r->depth ? r->depth : 1) * VB_BIG;
+	ssize_t n = r->w->write ? pwrite(r->data_fd, buf, io, off)
+				: pread(r->data_fd, buf, io, off);
 
 	return n == (ssize_t)io ? 0 : n < 0 ? -errno : -EIO;
 }

@@ -445,8 +445,10 @@ static int run_work(const struct args *a, const struct vb_work *w)
 		if (depth < 1 || depth > VB_MAX_DEPTH)
 			return -EINVAL;
 		for (unsigned i = 0; i < a->ntargets && rc == 0; i++)
-			/* The host ceiling is one synchronous thread. */
-			if (ok[i] && a->queues[1] && (a->t[i].r.fe || depth == 1))
+			/* The host ceiling is one synchronous thread; for 1 MiB I/O it runs at
+			 * each depth too, cycling through as many buffers as are in flight. */
+			if (ok[i] && a->queues[1] &&
+			    (a->t[i].r.fe || depth == 1 || w->io_size == VB_BIG))
 				rc = cell(a, &a->t[i], (unsigned)depth);
 		for (unsigned i = 0; i < a->ntargets && rc == 0; i++)
 			if (mq_ok[i])
