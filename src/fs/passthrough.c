@@ -78,42 +78,48 @@ static void fill_entry(struct pt_fs *fs, const struct pt_inode *parent, uint64_t
 		out->attr.flags |= FUSE_ATTR_SUBMOUNT;
 }
 
-int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
-		     struct fuse_entry_out *out)
+int pt_entry_from_fd_stat(struct pt_fs *fs, struct pt_inode *parent, int fd,
+			  const struct statx *stx, struct fuse_entry_out *out)
 {
-	struct statx stx;
 	struct pt_key key;
 	uint64_t id;
 	int r;
 
-	r = pt_stat(fd, &stx);
+	pt_key_of(stx, &key);
+	r = pt_inode_insert(fs, fd, &key, stx->stx_mode, false, &id);
+	if (r < 0)
+		return r;
+	fill_entry(fs, parent, id, stx, out);
+	return 0;
+}
+
+int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
+		     struct fuse_entry_out *out)
+{
+	struct statx stx;
+	int r = pt_stat(fd, &stx);
+
 	if (r < 0) {
 		pt_fd_close(fs, fd);
 		return r;
 	}
-	pt_key_of(&stx, &key);
-	r = pt_inode_insert(fs, fd, &key, stx.stx_mode, false, &id);
-	if (r < 0)
-		return r;
-	fill_entry(fs, parent, id, &stx, out);
-	return 0;
+	return pt_entry_from_fd_stat(fs, parent, fd, &stx, out);
 }
 
-int pt_entry_of_open_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
+int pt_entry_of_open_fd(struct pt_fs *fs, struct pt_inode *parent, int fd, struct statx *stx,
 			struct fuse_entry_out *out)
 {
-	struct statx stx;
 	struct pt_key key;
 	uint64_t id;
-	int r = pt_stat(fd, &stx);
+	int r = pt_stat(fd, stx);
 
 	if (r < 0)
 		return r;
-	pt_key_of(&stx, &key);
-	r = pt_inode_insert_fh(fs, fd, &key, stx.stx_mode, &id);
+	pt_key_of(stx, &key);
+	r = pt_inode_insert_fh(fs, fd, &key, stx->stx_mode, &id);
 	if (r != 0)
 		return r;
-	fill_entry(fs, parent, id, &stx, out);
+	fill_entry(fs, parent, id, stx, out);
 	return 0;
 }
 

@@ -273,12 +273,16 @@ void pt_new_file_abandon(struct pt_fs *fs, int fd, int path_fd)
 int pt_new_file_publish(struct pt_fs *fs, struct pt_inode *p, int fd, int path_fd,
 			struct fuse_entry_out *entry, struct fuse_open_out *open)
 {
+	struct statx stx;
+	bool have_stx = false;
 	uint64_t fh;
 	int r = 1;
 
-	/* A new file kept by its handle needs no O_PATH fd (an openat and a close saved). */
+	/* A new file kept by its handle needs no O_PATH fd (an openat and a close saved); one
+	 * that needs it has its statx made already (the O_PATH fd opens the same file). */
 	if (path_fd < 0) {
-		r = pt_entry_of_open_fd(fs, p, fd, entry);
+		r = pt_entry_of_open_fd(fs, p, fd, &stx, entry);
+		have_stx = r > 0;
 		if (r < 0) {
 			pt_new_file_abandon(fs, fd, -1);
 			return r;
@@ -293,7 +297,9 @@ int pt_new_file_publish(struct pt_fs *fs, struct pt_inode *p, int fd, int path_f
 		}
 	}
 	if (r) {
-		r = pt_entry_from_fd(fs, p, path_fd, entry); /* owns path_fd and one reservation */
+		/* owns path_fd and one reservation */
+		r = have_stx ? pt_entry_from_fd_stat(fs, p, path_fd, &stx, entry)
+			     : pt_entry_from_fd(fs, p, path_fd, entry);
 		if (r < 0) {
 			pt_fd_close(fs, fd);
 			return r;

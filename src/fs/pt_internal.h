@@ -241,11 +241,17 @@ int pt_lookup_new_at(struct pt_fs *fs, struct pt_inode *parent, const char *name
 int pt_lookup_plus_at(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		      struct fuse_entry_out *out);
 /* The entry of a file just created and open as fd (not taken), kept by its handle: no O_PATH
- * fd. 1 when the mount has no handles (pt_entry_from_fd of an O_PATH fd then). */
-int pt_entry_of_open_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
+ * fd. 1 when the mount has no handles, with the file's statx in *stx (pt_entry_from_fd_stat of
+ * an O_PATH fd of the same file then). */
+int pt_entry_of_open_fd(struct pt_fs *fs, struct pt_inode *parent, int fd, struct statx *stx,
 			struct fuse_entry_out *out);
+/* The entry of the inode fd (an O_PATH fd, taken, with one reservation) opens: a new table
+ * entry, or a lookup more of the one that has it. */
 int pt_entry_from_fd(struct pt_fs *fs, struct pt_inode *parent, int fd,
 		     struct fuse_entry_out *out);
+/* The same with the inode's statx already made (of another fd of the same file). */
+int pt_entry_from_fd_stat(struct pt_fs *fs, struct pt_inode *parent, int fd,
+			  const struct statx *stx, struct fuse_entry_out *out);
 int pt_stat(int fd, struct statx *stx);
 void pt_key_of(const struct statx *stx, struct pt_key *k);
 void pt_fill_attr(const struct statx *stx, struct fuse_attr *attr);
