@@ -4,14 +4,26 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include "fs/pt_internal.h"
 
+/* The decimal name of fd in /proc/self/fd, written by hand: snprintf was 3 % of the
+ * daemon's CPU in CREATE (the new file's O_PATH fd is opened through it). */
 char *pt_proc_path(char buf[PT_PROC_NAME], int fd)
 {
-	snprintf(buf, PT_PROC_NAME, "%d", fd);
+	char tmp[PT_PROC_NAME];
+	unsigned v = fd < 0 ? 0u - (unsigned)fd : (unsigned)fd, n = 0, k = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (fd < 0) /* no such entry, as with snprintf: never fd 0's */
+		buf[k++] = '-';
+	while (n)
+		buf[k++] = tmp[--n];
+	buf[k] = '\0';
 	return buf;
 }
 

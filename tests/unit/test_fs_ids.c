@@ -1,11 +1,13 @@
 /* The passthrough backend's ids: a stale open-file id whose slot a new file took, a stale inode
  * id whose slot a new inode took, and a forgotten inode that a request still holds all answer
- * EBADF, and never reach the new object. */
+ * EBADF, and never reach the new object; the /proc/self/fd name of a host fd. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "fs_test_util.h"
@@ -103,6 +105,20 @@ static void test_forgotten_inode_still_held(void **state)
 	assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, e, NULL, &at), -EBADF);
 }
 
+/* pt_proc_path writes what snprintf("%d") would: a negative fd names no entry (never fd 0). */
+static void test_proc_path(void **state)
+{
+	const int fds[] = {0, 1, 7, 9, 10, 99, 100, 1023, 65536, 123456789, INT_MAX, -1, -42,
+			   INT_MIN};
+	char got[PT_PROC_NAME], want[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		snprintf(want, sizeof(want), "%d", fds[i]);
+		assert_string_equal(pt_proc_path(got, fds[i]), want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -110,6 +126,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_nodeid_slot_reused, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_forgotten_inode_still_held, fx_setup,
 					    fx_teardown),
+	    cmocka_unit_test(test_proc_path),
 	};
 	return cmocka_run_group_tests_name("fs_ids", tests, NULL, NULL);
 }
