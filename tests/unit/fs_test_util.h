@@ -22,6 +22,7 @@ struct fs_fixture {
 	char share[96];
 	void *fs;
 	const struct fs_ops *ops;
+	enum inode_file_handles handles; /* the mode the backend was made with */
 };
 
 static const struct fs_ctx root_ctx = { .uid = 0, .gid = 0, .pid = 1, .umask = 022 };
@@ -56,6 +57,7 @@ static inline struct fs_fixture *fx_new_handles(enum cache_mode cache, bool read
 		goto out_rm;
 	o.root_dir = fx->share;
 	fx->ops = &fs_passthrough_ops;
+	fx->handles = handles;
 	if (fs_passthrough_new(&o, &fx->fs) < 0)
 		goto out_rm;
 	if (fx->ops->init(fx->fs, &conn, &want) < 0)

@@ -108,16 +108,19 @@ static int do_read(struct fs_fixture *fx, uint64_t ino, uint64_t fh, uint64_t of
 	return fx->ops->read(fx->fs, &root_ctx, ino, fh, off, 0, &v);
 }
 
-/* Whether this process can use file handles on the share (CAP_DAC_READ_SEARCH, fs support),
- * as the backend with --inode-file-handles=prefer does. */
+/* Whether the backend keeps inodes by file handle: made with --inode-file-handles=prefer, and
+ * this process can use handles on the share (CAP_DAC_READ_SEARCH, fs support). */
 static bool handles_usable(struct fs_fixture *fx)
 {
 	union {
 		struct file_handle fh;
 		char b[sizeof(struct file_handle) + MAX_HANDLE_SZ];
 	} h = { .fh.handle_bytes = MAX_HANDLE_SZ };
-	int mnt, dfd = open(fx->share, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+	int mnt, dfd, fd = -1;
 
+	if (fx->handles == INODE_HANDLES_NEVER)
+		return false;
+	dfd = open(fx->share, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0 && name_to_handle_at(dfd, "", &h.fh, &mnt, AT_EMPTY_PATH) == 0)
 		fd = open_by_handle_at(dfd, &h.fh, O_PATH | O_CLOEXEC);
 	if (fd >= 0)
@@ -167,6 +170,13 @@ static void test_create_write_read_append(void **state)
 	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, e.nodeid, o.fh, 0, 0, 0), 0);
 	fx->ops->forget(fx->fs, e.nodeid, 2);
 	assert_int_equal(count_fds(), base);
+}
+
+/* The same with O_PATH fds for inodes (--inode-file-handles=never): a new file's entry is made
+ * from its O_PATH fd and the statx of its open fd. */
+static void test_create_write_read_append_fds(void **state)
+{
+	test_create_write_read_append(state);
 }
 
 static void test_mkdir_rmdir_unlink(void **state)
@@ -678,6 +688,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lookup_forget_counts, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_dots, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_write_read_append, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_write_read_append_fds, fx_setup_fds,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_rmdir_unlink, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rename_flags, fx_setup, fx_teardown),
