@@ -141,8 +141,9 @@ def main(paths):
     for fs in OrderedDict((k[0], 1) for k in keys_all):
         keys = [k for k in keys_all if k[0] == fs]
         table(runs, keys, "#### %s: throughput (daemon CPU µs per operation); higher is better; "
-              "host: one thread of plain system calls (1 MiB I/O at depth N: cycling through N buffers); ×2q: 2 request queues, one frontend "
-              "thread each (ours ÷ best peer: against a peer's 1 queue where it cannot serve 2)"
+              "host: one thread of plain system calls (1 MiB I/O at depth N: cycling through N "
+              "buffers); ×2q: 2 request queues, one frontend thread each (ours ÷ best peer: "
+              "against a peer's 1 queue where it cannot serve 2)"
               % fs, targets, rate, True, True)
         table(runs, keys, "#### %s: latency p50 (p99), µs (per operation; readdirplus: per "
               "request)" % fs, targets, lambda c, u: "%s (%s)" % (lat(c["p50"]), lat(c["p99"])))
