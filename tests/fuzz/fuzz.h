@@ -2,6 +2,7 @@
 #ifndef VFSD_FUZZ_H
 #define VFSD_FUZZ_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -30,6 +31,20 @@ static inline uint32_t fz_rand(uint64_t *s)
 	*s ^= *s >> 7;
 	*s ^= *s << 17;
 	return (uint32_t)*s;
+}
+
+/* Open descriptors of the process, to check that an input leaves none behind. */
+static inline int fz_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
 }
 
 #endif

@@ -392,7 +392,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	options(&f, &fo, &so);
 	mode = (unsigned)fz_take(&f, 1);
 	pt_scratch_reset();
-	fds = pt_count_fds();
+	fds = fz_count_fds();
 	if (fs_passthrough_new(&fo, &fs) < 0 || fuse_server_new(&fs_passthrough_ops, fs, &so,
 								&s->srv) < 0)
 		abort();
@@ -410,9 +410,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuse_server_reset(s->srv);
 	fuse_server_free(s->srv);
 	fs_passthrough_free(fs);
-	if (pt_count_fds() != fds) {
+	if (fz_count_fds() != fds) {
 		fprintf(stderr, "fuzz_fuse_pt: %d descriptors before the session, %d after\n", fds,
-			pt_count_fds());
+			fz_count_fds());
 		abort();
 	}
 	pt_scratch_check();

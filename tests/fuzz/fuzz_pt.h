@@ -25,8 +25,6 @@ void pt_scratch_reset(void);
 const char *pt_scratch_share(void);
 /* After a session: aborts, saying what, if a canary or anything outside the share changed. */
 void pt_scratch_check(void);
-/* Open descriptors of the process. */
-int pt_count_fds(void);
 
 /* The session of one input (fuzz_fuse_pt.c): the server, the node ids and handles it
  * returned, the request being built. */

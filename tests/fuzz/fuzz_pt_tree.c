@@ -283,16 +283,3 @@ void pt_scratch_check(void)
 			}
 		}
 }
-
-int pt_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}

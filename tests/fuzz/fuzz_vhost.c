@@ -14,7 +14,6 @@
  */
 #include "fuzz.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -126,20 +125,6 @@ static void *send_all(void *arg)
 	return NULL;
 }
 
-/* Open descriptors of the process: a refused message must not leak the fds it carried. */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = {data, size};
@@ -148,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Bit 15 of the RAM length: chains run in a worker pool instead of the queue thread. */
 	struct vu_opts o = {.thread_pool_size = ram_len & 0x8000 ? 2 : 0};
 	int sv[2], memfd, big = 1 << 20;
-	int fds_before = count_fds();
+	int fds_before = fz_count_fds();
 
 	log_init(LOG_LVL_OFF, false);
 	ram_len &= 0x7fff;
@@ -173,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_join(th, NULL);
 	close(sv[0]);
 	close(memfd);
-	if (count_fds() != fds_before)
+	if (fz_count_fds() != fds_before)
 		abort();
 	return 0;
 }

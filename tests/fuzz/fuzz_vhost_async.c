@@ -16,7 +16,6 @@
  */
 #include "fuzz.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -688,19 +687,6 @@ static void *drive(void *arg)
 	return NULL;
 }
 
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!dir)
-		return -1;
-	while (readdir(dir))
-		n++;
-	closedir(dir);
-	return n;
-}
-
 /* Config byte: bit 0 worker pool; 1 EVENT_IDX; 2 memory by ADD_MEM_REG; 3 REPLY_ACK; 4 two
  * queues; 5-6 completer pace (none: only COMPLETE actions, 50 us, 500 us, 5 ms). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -711,7 +697,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vu_handler h = {.handle = h_sync, .handle_async = h_async, .cancel = h_cancel,
 			       .reset = h_reset};
 	struct vu_opts o = {.thread_pool_size = cfg & 1 ? 2 : 0};
-	int fds = count_fds(), sv[2];
+	int fds = fz_count_fds(), sv[2];
 	struct drv *d = calloc(1, sizeof(*d));
 	pthread_t drv_th, cpl_th;
 
@@ -755,7 +741,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	munmap(d->ram, RAM);
 	close(d->memfd);
 	free(d);
-	if (count_fds() != fds)
+	if (fz_count_fds() != fds)
 		fail("descriptors leaked");
 	return 0;
 }

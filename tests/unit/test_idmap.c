@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "stderr_capture.h"
 #include "fs/idmap.h"
 
 static char errbuf[4096];
@@ -17,21 +18,11 @@ static char errbuf[4096];
 /* idmap_add with stderr captured into errbuf. */
 static int add(struct idmap *m, const char *spec)
 {
-	FILE *f = tmpfile();
-	int saved = dup(STDERR_FILENO);
-	size_t n;
-	int r;
+	int saved;
+	FILE *f = stderr_capture_begin(&saved);
+	int r = idmap_add(m, spec);
 
-	assert_non_null(f);
-	assert_true(saved >= 0);
-	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
-	r = idmap_add(m, spec);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(f);
-	n = fread(errbuf, 1, sizeof(errbuf) - 1, f);
-	errbuf[n] = '\0';
-	fclose(f);
+	stderr_capture_end(f, saved, errbuf, sizeof(errbuf));
 	return r;
 }
 

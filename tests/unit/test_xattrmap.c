@@ -11,6 +11,7 @@
 #include <linux/limits.h>
 #include <cmocka.h>
 
+#include "stderr_capture.h"
 #include "fs/xattrmap.h"
 
 static char errbuf[4096];
@@ -18,21 +19,11 @@ static char errbuf[4096];
 /* Parse with stderr captured into errbuf, to check what the user is told. */
 static int parse(const char *spec, struct xattrmap **m)
 {
-	FILE *f = tmpfile();
-	int saved = dup(STDERR_FILENO);
-	size_t n;
-	int r;
+	int saved;
+	FILE *f = stderr_capture_begin(&saved);
+	int r = xattrmap_parse(spec, m);
 
-	assert_non_null(f);
-	assert_true(saved >= 0);
-	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
-	r = xattrmap_parse(spec, m);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(f);
-	n = fread(errbuf, 1, sizeof(errbuf) - 1, f);
-	errbuf[n] = '\0';
-	fclose(f);
+	stderr_capture_end(f, saved, errbuf, sizeof(errbuf));
 	return r;
 }
 
