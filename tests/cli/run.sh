@@ -13,12 +13,10 @@ ours=$(realpath "${1:?usage: run.sh VIRTIOFSD CLIPROBE}")
 probe=$(realpath "${2:?usage: run.sh VIRTIOFSD CLIPROBE}")
 here=$(cd "$(dirname "$0")" && pwd)
 expected=$here/expected-differences.txt
-pass=0 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-nok() { fail=$((fail + 1)); echo "not ok - $*"; }
+# shellcheck source=tests/tap.sh
+. "$here/../tap.sh"
 
 if rust=$(bash "$here/rust-peer.sh" 2>"$tmp/peer.err"); then
 	echo "# Rust daemon: $rust ($("$rust" --version))"
@@ -449,5 +447,4 @@ while read -r c _; do
 		nok "expected-differences.txt names no case: $c"
 done < <(listed)
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

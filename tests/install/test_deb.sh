@@ -13,15 +13,9 @@ repo=$(cd "$here/../.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "test_deb.sh: needs root (apt-get, dpkg --root)" >&2; exit 77; }
 tmp=$(mktemp -d /tmp/i9-deb.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-nok() { fail=$((fail + 1)); echo "not ok - $*"; }
-check() { # name, command...
-	local name=$1
-	shift
-	if "$@" >"$tmp/out" 2>&1; then ok "$name"; else nok "$name: $(tail -c 600 "$tmp/out")"; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+# shellcheck source=tests/tap.sh
+. "$here/../tap.sh"
+TAP_OUT=$tmp/out TAP_TAIL=600
 
 need=(dpkg-dev debhelper lintian python3)
 missing=()

@@ -10,14 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 tmp=$(mktemp -d /tmp/i9-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-nok() { fail=$((fail + 1)); echo "not ok - $*"; }
-check() { # name, command...
-	local name=$1
-	shift
-	if "$@" >"$tmp/out" 2>&1; then ok "$name"; else nok "$name: $(tail -c 400 "$tmp/out")"; fi
-}
+# shellcheck source=tests/tap.sh
+. "$here/../tap.sh"
+TAP_OUT=$tmp/out
 
 # check_json FILE DESTDIR INSTALLED_BINARY DAEMON: valid JSON, type fs, binary is the installed
 # path and exists in DESTDIR, features as the daemon's --print-capabilities.
@@ -108,5 +103,4 @@ else
 	cat "$tmp/setup.log"; nok "renamed: meson setup"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -49,6 +49,7 @@ lv_init() {
 			{ lv_log "apt-get install ${missing[*]} failed"; return 1; }
 	fi
 	LV_TMP=$(mktemp -d /tmp/lvtest.XXXXXX)
+	TAP_OUT=$LV_TMP/out # for check() of tests/tap.sh
 	chmod 755 "$LV_TMP" # QEMU runs as libvirt-qemu and reads the kernel and initrd here
 	LV_SNAPSHOT=$LV_TMP/system-before.txt
 	find "${LV_WATCH[@]}" 2>/dev/null | sort >"$LV_SNAPSHOT"

@@ -20,15 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-nok() { fail=$((fail + 1)); echo "not ok - $*"; }
-check() { # name, command...
-	local name=$1
-	shift
-	if "$@" >"$LV_TMP/out" 2>&1; then ok "$name"; else nok "$name: $(tail -c 400 "$LV_TMP/out")"; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+# shellcheck source=tests/tap.sh
+. "$here/../tap.sh"
 
 deb=''
 case "${1:-}" in
