@@ -219,9 +219,28 @@ static int fetch_head(struct vq *vq, uint16_t *head)
 	return 1;
 }
 
+/* Maps the chain that starts at head into e; on failure *why says what was wrong with it. */
+static int map_chain(struct vq *vq, uint16_t head, struct vq_elem *e, const char **why)
+{
+	struct walk w = {.table = (const uint8_t *)vq->desc, .table_len = vq->num};
+	int r;
+
+	e->rd_cnt = 0;
+	e->wr_cnt = 0;
+	r = walk_chain(vq, &w, e, head);
+	free(w.bounce);
+	*why = w.why;
+	if (r < 0)
+		return r;
+	e->head = head;
+	e->rd_len = (uint32_t)w.rd_len;
+	e->wr_len = (uint32_t)w.wr_len;
+	return 0;
+}
+
 int vq_pop(struct vq *vq, struct vq_elem *e)
 {
-	struct walk w = {.table_len = vq->num};
+	const char *why;
 	uint16_t head;
 	int r;
 
@@ -232,38 +251,20 @@ int vq_pop(struct vq *vq, struct vq_elem *e)
 	r = fetch_head(vq, &head);
 	if (r <= 0)
 		return r;
-	w.table = (const uint8_t *)vq->desc;
-	e->rd_cnt = 0;
-	e->wr_cnt = 0;
-	r = walk_chain(vq, &w, e, head);
-	free(w.bounce);
+	r = map_chain(vq, head, e, &why);
 	if (r < 0)
-		return vq_fail(vq, r, w.why);
-	e->head = head;
-	e->rd_len = (uint32_t)w.rd_len;
-	e->wr_len = (uint32_t)w.wr_len;
+		return vq_fail(vq, r, why);
 	vq->last_avail_idx++;
 	return 1;
 }
 
 int vq_chain_at(struct vq *vq, uint16_t head, struct vq_elem *e)
 {
-	struct walk w = {.table_len = vq->num};
-	int r;
+	const char *why;
 
 	if (!vq->mem || head >= vq->num)
 		return -EFAULT;
-	w.table = (const uint8_t *)vq->desc;
-	e->rd_cnt = 0;
-	e->wr_cnt = 0;
-	r = walk_chain(vq, &w, e, head);
-	free(w.bounce);
-	if (r < 0)
-		return r;
-	e->head = head;
-	e->rd_len = (uint32_t)w.rd_len;
-	e->wr_len = (uint32_t)w.wr_len;
-	return 0;
+	return map_chain(vq, head, e, &why);
 }
 
 void vq_push(struct vq *vq, const struct vq_elem *e, uint32_t len)
