@@ -112,8 +112,11 @@ if [ "$run_asan" = 1 ]; then
 		"--native-file=scripts/clang.ini -Db_sanitize=thread -Db_lundef=false" \
 		fake-hostile fake-memfault fake-lifecycle fake-locks fake-migration fake-notify-poll0 fake-notify-poll200 \
 		fuse_async vhost fs_handles
+	# The libFuzzer binaries (clang, -Dfuzz=true, ASan+UBSan) build and run: 15 s of each target
+	# from its corpus, any finding fails (the corpus replays above run without libFuzzer).
+	shell_tier "libFuzzer targets, 15 s each (scripts/fuzz.sh)" bash scripts/fuzz.sh --jobs 2 --secs 15 all
 else
-	echo "!! SKIPPED: sanitizer tiers (--no-asan)"
+	echo "!! SKIPPED: sanitizer tiers and the libFuzzer run (--no-asan)"
 fi
 
 if [ "$run_vm" = 1 ]; then
