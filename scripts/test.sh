@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs, builds with gcc
 # and clang, runs the unit, fake-frontend, /dev/fuse and command-line tiers, checks `meson install`
 # and the Debian package, runs the first tiers again under AddressSanitizer +
-# UndefinedBehaviorSanitizer (the threaded ones also under ThreadSanitizer), then the VM tier (a real
+# UndefinedBehaviorSanitizer (the threaded ones also under ThreadSanitizer) and runs each libFuzzer
+# target for 15 s (scripts/fuzz.sh), then the VM tier (a real
 # guest mounting the share, against our daemon and the legacy one, then once per sandbox mode with
 # the escape attempts, then libvirt starting our daemon, then QEMU 10 with a Linux 6.12 guest, then
 # live migration on QEMU 10: ours and the Rust daemon, tests/vm/migrate-all.sh).
