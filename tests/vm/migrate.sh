@@ -39,24 +39,18 @@ while [ $# -gt 0 ]; do
 done
 
 then=${then:-$dst}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-notok() { fail=$((fail + 1)); echo "not ok - $*"; }
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
+# shellcheck source=tests/tap.sh
+. "$here/../tap.sh"
 
 env=${PEERS_ENV:-}
 [ -n "$env" ] || env=$("$repo/scripts/peers.sh") ||
-	{ notok "fetch QEMU 10, the 6.12 kernel and the Rust daemon (scripts/peers.sh)"; finish; }
+	{ nok "fetch QEMU 10, the 6.12 kernel and the Rust daemon (scripts/peers.sh)"; finish; }
 # shellcheck disable=SC1090
 . "$env"
 vm=${VM612_DIR:-${VM_CACHE:-$repo/.vmcache}/k6.12}
 if [ ! -s "$vm/initramfs.cpio.gz" ]; then
 	"$here/prepare.sh" --kernel 6.12 >&2 ||
-		{ notok "prepare the 6.12 initramfs (tests/vm/prepare.sh --kernel 6.12)"; finish; }
+		{ nok "prepare the 6.12 initramfs (tests/vm/prepare.sh --kernel 6.12)"; finish; }
 fi
 
 work=$(mktemp -d /tmp/vmmig.XXXXXX)
@@ -104,7 +98,7 @@ start_daemon() { # name, kind, extra daemon options...
 		[ -S "$sock" ] && return 0
 		sleep 0.1
 	done
-	notok "$name: the $kind daemon made no socket ($work/$name.daemon.log)"
+	nok "$name: the $kind daemon made no socket ($work/$name.daemon.log)"
 	return 1
 }
 
@@ -145,7 +139,7 @@ daemon_exits_clean() { # name, label
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		notok "$2: daemon $1 exits after its QEMU (still running)"
+		nok "$2: daemon $1 exits after its QEMU (still running)"
 		return
 	fi
 	wait "$pid" && st=0 || st=$?
@@ -153,7 +147,7 @@ daemon_exits_clean() { # name, label
 		"$work/$1.daemon.log"; then
 		ok "$2: daemon $1 exited 0 after its QEMU"
 	else
-		notok "$2: daemon $1 exited 0 after its QEMU (status $st, $work/$1.daemon.log)"
+		nok "$2: daemon $1 exited 0 after its QEMU (status $st, $work/$1.daemon.log)"
 	fi
 }
 
@@ -188,7 +182,7 @@ wait_console() { # name, text, seconds
 migrate() { # from-name, from-port, to-name, to-port, label
 	local r st total down
 	r=$(qmp "$2" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$work/$3.mig\"}}")
-	[[ $r == *'"return"'* ]] || { notok "$5: migrate command accepted ($r)"; return 1; }
+	[[ $r == *'"return"'* ]] || { nok "$5: migrate command accepted ($r)"; return 1; }
 	for _ in $(seq 1 600); do
 		r=$(qmp "$2" '{"execute":"query-migrate"}')
 		st=$(sed -n 's/.*"status": *"\([a-z-]*\)".*/\1/p' <<<"$r" | head -n1)
@@ -196,7 +190,7 @@ migrate() { # from-name, from-port, to-name, to-port, label
 		sleep 0.5
 	done
 	if [ "$st" != completed ]; then
-		notok "$5: migration completed (status '$st': $r)"
+		nok "$5: migration completed (status '$st': $r)"
 		return 1
 	fi
 	total=$(sed -n 's/.*"total-time": *\([0-9]*\).*/\1/p' <<<"$r")
@@ -226,15 +220,15 @@ refused() { # label
 	if grep -q "the source caches writes" "$work/b.daemon.log"; then
 		ok "$1: the destination refused the state, saying why"
 	else
-		notok "$1: the destination refused the state, saying why ($work/b.daemon.log)"
+		nok "$1: the destination refused the state, saying why ($work/b.daemon.log)"
 	fi
-	if kill -0 "$bpid" 2>/dev/null; then notok "$1: the destination QEMU gave up"; else ok "$1: the destination QEMU gave up"; fi
+	if kill -0 "$bpid" 2>/dev/null; then nok "$1: the destination QEMU gave up"; else ok "$1: the destination QEMU gave up"; fi
 	qmp $((port_base)) '{"execute":"cont"}' >/dev/null
 	touch "$share/go"
 	if wait_console a ' 0 failed' 600; then
 		ok "$1: the source serves on: the guest finished there"
 	else
-		notok "$1: the source serves on: the guest finished there"
+		nok "$1: the source serves on: the guest finished there"
 		tail -20 "$work/a.console"
 	fi
 }
@@ -244,7 +238,7 @@ label="$src -> $dst ($mode)"
 [ $refuse -eq 1 ] && label="$label, refused"
 if [ $refuse -eq 1 ]; then start_daemon a "$src" --writeback || finish; else start_daemon a "$src" || finish; fi
 start_qemu a $((port_base))
-wait_console a MIGRATE-READY 600 || { notok "$label: the guest got ready on the source"; tail -20 "$work/a.console"; finish; }
+wait_console a MIGRATE-READY 600 || { nok "$label: the guest got ready on the source"; tail -20 "$work/a.console"; finish; }
 ok "$label: the guest holds its files on the source"
 start_daemon b "$dst" || finish
 start_qemu b $((port_base + 1)) -incoming "unix:$work/b.mig"
@@ -265,7 +259,7 @@ if [ $twice -eq 1 ]; then
 fi
 touch "$share/go"
 if ! wait_console $last 'passed, [0-9]* failed' 600; then
-	notok "$label: the guest finished after the switch-over"
+	nok "$label: the guest finished after the switch-over"
 	tail -20 "$work/$last.console"
 	finish
 fi
@@ -273,7 +267,7 @@ tr -d '\r' <"$work/$last.console" | grep -E '^(ok|not ok) [0-9]' | sed "s/^/  gu
 if tr -d '\r' <"$work/$last.console" | grep -q ' 0 failed'; then
 	ok "$label: the guest used everything it held after the switch-over"
 else
-	notok "$label: the guest used everything it held after the switch-over"
+	nok "$label: the guest used everything it held after the switch-over"
 fi
 # The guest powers off: its QEMU exits, then its daemon.
 qpid=$(eval echo "\$qemu_$last")
@@ -284,5 +278,5 @@ done
 daemon_exits_clean "$last" "$label (destination)"
 want=$(tr -d '\r' <"$work/$last.console" | sed -n 's/^# md5 \([0-9a-f]*\).*/\1/p')
 got=$(md5sum "$share/big" 2>/dev/null | cut -d' ' -f1)
-if [ -n "$want" ] && [ "$want" = "$got" ]; then ok "$label: the 8 MiB on the host match the guest's"; else notok "$label: the 8 MiB on the host match the guest's ($want vs $got)"; fi
+if [ -n "$want" ] && [ "$want" = "$got" ]; then ok "$label: the 8 MiB on the host match the guest's"; else nok "$label: the 8 MiB on the host match the guest's ($want vs $got)"; fi
 finish

@@ -35,33 +35,22 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-notok() { fail=$((fail + 1)); echo "not ok - $*"; }
-check() { # description, command...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else notok "$d"; fi
-}
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit $?
-}
+# shellcheck source=tests/tap.sh
+. "$here/../tap.sh"
 # Under set -e a failing command would end the run without its tally line: say where.
-trap 'echo "qemu10.sh: failed at line $LINENO: $BASH_COMMAND" >&2; notok "qemu10.sh ran to its end"; finish' ERR
+trap 'echo "qemu10.sh: failed at line $LINENO: $BASH_COMMAND" >&2; nok "qemu10.sh ran to its end"; finish' ERR
 work=$(mktemp -d /tmp/vmq10.XXXXXX)
 trap '[ $keep -eq 1 ] && echo "qemu10.sh: kept $work" >&2 || rm -rf "$work"' EXIT
 
-env=$("$repo/scripts/peers.sh") || { notok "fetch QEMU 10, the 6.12 kernel and the Rust daemon (scripts/peers.sh)"; finish; }
+env=$("$repo/scripts/peers.sh") || { nok "fetch QEMU 10, the 6.12 kernel and the Rust daemon (scripts/peers.sh)"; finish; }
 # shellcheck disable=SC1090
 . "$env"
-"$here/prepare.sh" --kernel 6.12 || { notok "prepare the 6.12 initramfs (tests/vm/prepare.sh --kernel 6.12)"; finish; }
-[ -x "$daemon" ] || { notok "our daemon $daemon exists (build it first)"; finish; }
+"$here/prepare.sh" --kernel 6.12 || { nok "prepare the 6.12 initramfs (tests/vm/prepare.sh --kernel 6.12)"; finish; }
+[ -x "$daemon" ] || { nok "our daemon $daemon exists (build it first)"; finish; }
 # The idmapped-mount helper runs in the busybox guest: static.
 helper=$work/idmap-mount
 cc -static -O2 -Wall -Wextra -Werror -o "$helper" "$here/idmap-mount.c" ||
-	{ notok "build the static guest helper idmap-mount (libc6-dev)"; finish; }
+	{ nok "build the static guest helper idmap-mount (libc6-dev)"; finish; }
 
 # One boot: label, daemon, guest script, run-vm.sh options... Leaves $work/<label>/{share,out}.
 boot() {

@@ -40,14 +40,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-notok() { fail=$((fail + 1)); echo "not ok - $*"; }
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ] && exit 0
-	exit 1
-}
+# shellcheck source=tests/tap.sh
+. "$here/../tap.sh"
 
 work=$(mktemp -d /tmp/vmtier.XXXXXX)
 cleanup() {
@@ -60,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 
 if ! "$here/prepare.sh"; then
-	notok "prepare the VM assets (tests/vm/prepare.sh)"
+	nok "prepare the VM assets (tests/vm/prepare.sh)"
 	finish
 fi
 
@@ -68,7 +62,7 @@ fi
 verify_tree() {
 	local label=$1 share=$2 res=$2/vmtest-results.txt kind path arg p got want bad=0 checked=0
 	if [ ! -f "$res" ]; then
-		notok "$label: the guest left $res on the share"
+		nok "$label: the guest left $res on the share"
 		return
 	fi
 	while read -r kind path arg; do
@@ -97,11 +91,11 @@ verify_tree() {
 		if [ "$got" = "$want" ]; then
 			ok "$label: host sees $kind $path = $want"
 		else
-			notok "$label: host sees $kind $path: expected '$want', got '$got'"
+			nok "$label: host sees $kind $path: expected '$want', got '$got'"
 			bad=$((bad + 1))
 		fi
 	done <"$res"
-	[ $checked -gt 0 ] || notok "$label: $res lists no checks"
+	[ $checked -gt 0 ] || nok "$label: $res lists no checks"
 }
 
 # Boots one guest. $1 label, then run-vm.sh options. Leaves $work/$1/{share,out}.
@@ -125,12 +119,12 @@ vm_run() {
 	if [ $st -eq 0 ]; then
 		ok "$label: guest run completed and the daemon exited 0 ($(cat "$work/$label/out/elapsed") s)"
 	else
-		notok "$label: run-vm.sh exited $st (guest summary: '${line:-none}'; logs in $work/$label/out)"
+		nok "$label: run-vm.sh exited $st (guest summary: '${line:-none}'; logs in $work/$label/out)"
 		[ -s "$work/$label/out/daemon.log" ] && tail -n 15 "$work/$label/out/daemon.log" |
 			sed "s/^/run.sh: $label daemon.log| /"
 	fi
 	if grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$work/$label/out/daemon.log"; then
-		notok "$label: sanitizer report in the daemon's log:"
+		nok "$label: sanitizer report in the daemon's log:"
 		grep -E -A12 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$work/$label/out/daemon.log" |
 			head -n 40 | sed "s/^/run.sh: $label daemon.log| /"
 	fi
@@ -144,7 +138,7 @@ answers() { tr -d '\r' <"$1" | grep -aE '^(ok|not ok) [0-9]+ - |^stat: |^[0-9]+ 
 
 if [ $legacy_only -eq 0 ]; then
 	if [ ! -x "$daemon" ]; then
-		notok "our daemon $daemon exists (build it: meson setup build && ninja -C build)"
+		nok "our daemon $daemon exists (build it: meson setup build && ninja -C build)"
 	else
 		extra=()
 		for a in ${VM_DAEMON_ARGS:-}; do extra+=("--daemon-arg=$a"); done
@@ -164,14 +158,14 @@ if [ -n "$asan_daemon" ] && [ $legacy_only -eq 0 ]; then
 	if [ -x "$asan_daemon" ]; then
 		vm_run ours-asan --daemon "$asan_daemon" --daemon-arg=--seccomp=none
 	else
-		notok "sanitizer build of our daemon $asan_daemon exists"
+		nok "sanitizer build of our daemon $asan_daemon exists"
 	fi
 fi
 if [ $compare -eq 1 ] || [ $legacy_only -eq 1 ]; then
 	if [ -x /usr/lib/qemu/virtiofsd ]; then
 		vm_run legacy --legacy
 	else
-		notok "legacy daemon /usr/lib/qemu/virtiofsd exists (apt-get install qemu-system-common)"
+		nok "legacy daemon /usr/lib/qemu/virtiofsd exists (apt-get install qemu-system-common)"
 	fi
 fi
 
@@ -180,15 +174,15 @@ if [ $compare -eq 1 ] && [ $legacy_only -eq 0 ]; then
 		answers "$work/ours/out/console.log" >"$work/answers.ours"
 		answers "$work/legacy/out/console.log" >"$work/answers.legacy"
 		if [ ! -s "$work/answers.ours" ]; then
-			notok "differential: our guest gave no answers to compare"
+			nok "differential: our guest gave no answers to compare"
 		elif diff -u "$work/answers.legacy" "$work/answers.ours" >"$work/answers.diff"; then
 			ok "differential: same $(wc -l <"$work/answers.ours") answers from our daemon and the legacy one"
 		else
-			notok "differential: answers differ between the legacy daemon (-) and ours (+):"
+			nok "differential: answers differ between the legacy daemon (-) and ours (+):"
 			sed 's/^/run.sh: diff| /' "$work/answers.diff"
 		fi
 	else
-		notok "differential: both runs produced a console log"
+		nok "differential: both runs produced a console log"
 	fi
 fi
 
