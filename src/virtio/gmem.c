@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 void gmem_init(struct gmem *m)
 {
@@ -92,13 +94,17 @@ int gmem_add_host(struct gmem *m, void *host, uint64_t gpa, uint64_t size, uint6
 }
 
 /* mmap offsets must be aligned to the backing's page size: huge pages for hugetlbfs, whose
- * st_blksize says how large they are. */
+ * st_blksize says how large they are. Other file systems put their preferred I/O size there
+ * (NFS 1 MiB, ZFS 128 KiB, CephFS 4 MiB), which is no page size: their mappings are only
+ * aligned to the system's pages, and so are the pages the SIGBUS guard may replace. */
 static uint64_t map_alignment(int fd)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct statfs sf;
 	struct stat st;
 
-	if (fstat(fd, &st) == 0 && st.st_blksize > 0 && (uint64_t)st.st_blksize > page &&
+	if (fstatfs(fd, &sf) == 0 && sf.f_type == HUGETLBFS_MAGIC && fstat(fd, &st) == 0 &&
+	    st.st_blksize > 0 && (uint64_t)st.st_blksize > page &&
 	    (uint64_t)st.st_blksize <= (1ull << 30) &&
 	    ((uint64_t)st.st_blksize & ((uint64_t)st.st_blksize - 1)) == 0)
 		return (uint64_t)st.st_blksize;

@@ -42,12 +42,21 @@ static struct sigaction old_action;
 static atomic_bool installed;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
-static bool patch_page(struct guard_slot *s, uintptr_t addr)
+static uintptr_t sys_page; /* set before the handler is installed */
+
+/* The page of the mapping around addr becomes a private zero page: a huge page when the
+ * mapping is made of them (hugetlbfs: start and length multiples of its page size), else the
+ * system's page. Never memory beside the mapping (another region, the heap, a stack). */
+static bool patch_page(struct guard_slot *s, uintptr_t start, uintptr_t addr)
 {
 	uintptr_t align = atomic_load(&s->align);
-	uintptr_t page = addr & ~(align - 1);
+	uintptr_t len = (atomic_load(&s->len) + sys_page - 1) & ~(sys_page - 1);
+	uintptr_t page;
 	long p;
 
+	if (align < sys_page || ((start | len) & (align - 1)))
+		align = sys_page;
+	page = addr & ~(align - 1);
 	/* The raw system call: the handler may interrupt the libc allocator. */
 	p = syscall(SYS_mmap, (void *)page, (size_t)align, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -66,7 +75,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 			if (start == 0 || addr - start >= atomic_load(&s->len))
 				continue;
-			if (!patch_page(s, addr))
+			if (!patch_page(s, start, addr))
 				break;
 			atomic_store(&s->faulted, true);
 			return; /* the access is retried, on the zero page */
@@ -80,6 +89,7 @@ static void install(void)
 {
 	struct sigaction sa;
 
+	sys_page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO;
