@@ -198,6 +198,18 @@ int vu_set_vring_addr(struct vu_dev *d, struct vu_msg *m)
 
 	if (!q)
 		return -EINVAL;
+	/* QEMU sends a running queue's addresses again with VHOST_VRING_F_LOG when migration
+	 * starts (and without it when migration fails): the queue keeps running, and its lock
+	 * waits and deferred replies with it; only the logging of its used ring changes (read
+	 * under q->lock by every push). */
+	if (q->started && q->addr_set && q->desc_uva == a->desc_user_addr &&
+	    q->avail_uva == a->avail_user_addr && q->used_uva == a->used_user_addr) {
+		pthread_mutex_lock(&q->lock);
+		q->log_used = a->flags & (1u << VHOST_USER_VRING_F_LOG);
+		q->used_log_gpa = a->log_guest_addr;
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	}
 	vu_queue_stop(q);
 	q->desc_uva = a->desc_user_addr;
 	q->avail_uva = a->avail_user_addr;

@@ -304,6 +304,40 @@ static void test_setlkw_queue_stop(void **state)
 	close(hfd);
 }
 
+/* Migration starting: QEMU sends the running queue's addresses again with VHOST_VRING_F_LOG
+ * (and again without when it is cancelled). The queue keeps running: the waiting SETLKW is
+ * not answered EINTR (a guest process would see fcntl fail with no signal), it is granted. */
+static void test_setlkw_logging_toggled(void **state)
+{
+	struct fe *fe = *state;
+	struct fe_vq *vq = &fe->vq[FE_REQ_Q];
+	struct fe_vu_vring_addr a = {.index = FE_REQ_Q,
+				     .desc_user_addr = (uintptr_t)vq->desc,
+				     .used_user_addr = (uintptr_t)vq->used,
+				     .avail_user_addr = (uintptr_t)vq->avail,
+				     .log_guest_addr = vq->used_gpa};
+	struct fuse_attr_out attr;
+	uint64_t node, fh, unique, gpa;
+	uint32_t id, len;
+	int hfd;
+
+	make_file(fe, "m", &node, &fh);
+	hfd = host_open(fe, "m", O_RDWR);
+	assert_int_equal(host_lock(hfd, F_WRLCK, 0, 0), 0);
+	post_setlkw(fe, node, fh, OWNER_A, &unique, &gpa);
+	usleep(100 * 1000);
+	for (uint32_t flags = 1; flags <= 2; flags++) {
+		a.flags = flags & 1;
+		assert_int_equal(fe_vu_set(fe, FE_VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+		assert_int_equal(fe_vq_wait(fe, FE_REQ_Q, 200, &id, &len), -ETIMEDOUT);
+	}
+	assert_int_equal(host_lock(hfd, F_UNLCK, 0, 0), 0);
+	wait_reply(fe, gpa, unique, 0);
+	assert_int_equal(fe_getattr(fe, node, &attr), 0); /* and the queue still serves */
+	assert_int_equal(host_lock(hfd, F_RDLCK, 0, 1), -EAGAIN);
+	close(hfd);
+}
+
 /* The frontend goes away with a SETLKW waiting: the daemon still exits cleanly. */
 static void test_setlkw_disconnect(void **state)
 {
@@ -498,7 +532,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    FE_L(test_posix_owners),	  FE_L(test_flock),
 	    FE_L(test_setlkw_waits),	  FE_L(test_setlkw_interrupt),
-	    FE_L(test_setlkw_queue_stop), FE_L(test_setlkw_disconnect),
+	    FE_L(test_setlkw_queue_stop), FE_L(test_setlkw_logging_toggled),
+	    FE_L(test_setlkw_disconnect),
 	    FE_L(test_malformed_locks),	  FE_T(test_not_enabled),
 	    FE_L(test_tmpfile_statx),	  FE_T_NOINIT(test_allow_mmap),
 	    FE_L(test_lock_special_nodes),
