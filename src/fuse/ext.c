@@ -174,6 +174,14 @@ int fuse_ext_load(struct fuse_req *req, bool payload, struct fuse_ext_area *a)
 			  req->in.opcode, (unsigned long long)req->in.unique, len, strerror(-r));
 		return r;
 	}
+	/* The kernel sends a context only when INIT agreed FUSE_SECURITY_CTX (--security-label):
+	 * one without it is a guest choosing a host label the administrator did not allow. */
+	if (a->ext.has_secctx && !(req->srv->flags & FUSE_SECURITY_CTX)) {
+		log_debug("FUSE opcode %u unique=%llu: a security context, but the session did not "
+			  "agree FUSE_SECURITY_CTX (--security-label): refused",
+			  req->in.opcode, (unsigned long long)req->in.unique);
+		return -EINVAL;
+	}
 	if (a->ext.has_secctx)
 		req->ctx.secctx = &a->ext.secctx;
 	if (a->ext.has_groups) {

@@ -92,6 +92,12 @@ static int setup_label(void **state)
 		     FUSE_SECURITY_CTX | FUSE_CREATE_SUPP_GROUP);
 }
 
+/* The capability to write security.* labels, but no --security-label. */
+static int setup_nolabel(void **state)
+{
+	return start(state, "--modcaps=+sys_admin", FUSE_SECURITY_CTX);
+}
+
 /* A 7.37 guest (Linux 6.0 to 6.2) sends the context as the last argument. */
 static int setup_label37(void **state)
 {
@@ -528,6 +534,31 @@ static void test_label(void **state)
 	assert_false(host_has_label(fe, "d1", "lbl"));
 }
 
+/* Without --security-label a context in the extension area is refused (EINVAL), nothing is
+ * created and no label written: the session did not agree FUSE_SECURITY_CTX, so only a guest
+ * choosing its own host label sends one. */
+static void test_label_not_agreed(void **state)
+{
+	struct fe *fe = *state;
+	struct extbuf x = {0};
+	struct rq q = {0};
+	struct fuse_create_in ci = {.flags = O_WRONLY | O_CREAT | O_EXCL, .mode = S_IFREG | 0640};
+	struct iovec ac[] = {IOV(&ci, sizeof(ci)), NAME("c")};
+	struct stat st;
+
+	ext_secctx(&x, "security.selinux", "lbl", 3, 1);
+	q.ext = x.b;
+	q.extlen = x.len;
+	assert_int_equal(mkdir_rq(fe, FUSE_ROOT_ID, "d", 0755, 0, &q, NULL), -EINVAL);
+	assert_int_equal(lstat(host(fe, "d"), &st), -1);
+	assert_int_equal(raw_err(fe, FUSE_CREATE, FUSE_ROOT_ID, ac, 2, &q), -EINVAL);
+	assert_int_equal(lstat(host(fe, "c"), &st), -1);
+	/* The same requests without the context are served. */
+	assert_int_equal(mkdir_rq(fe, FUSE_ROOT_ID, "d", 0755, 0, NULL, NULL), 0);
+	assert_false(host_has_label(fe, "d", "lbl"));
+	assert_true(fe_alive(fe));
+}
+
 static void test_label_trailing(void **state)
 {
 	struct fe *fe = *state;
@@ -782,6 +813,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_capability_killpriv, setup_capmap,
 					    fe_teardown_checked),
 	    cmocka_unit_test_setup_teardown(test_label, setup_label, fe_teardown_checked),
+	    cmocka_unit_test_setup_teardown(test_label_not_agreed, setup_nolabel,
+					    fe_teardown_checked),
 	    cmocka_unit_test_setup_teardown(test_label_trailing, setup_label37,
 					    fe_teardown_checked),
 	    cmocka_unit_test_setup_teardown(test_ext_malformed, setup_label, fe_teardown_checked),
