@@ -172,6 +172,13 @@ int vu_accept(struct vu_listener *l)
 			  l->socket_path ? l->socket_path : "the inherited socket", strerror(-r));
 		return r;
 	}
+	/* One frontend, as with the Rust daemon (it drops its listener after the accept): a
+	 * second one is refused at once (ECONNREFUSED) instead of waiting unanswered in the
+	 * backlog. shutdown, not close: the namespace sandbox's waiting parent holds a copy. */
+	if (shutdown(l->listen_fd, SHUT_RDWR) < 0)
+		log_warn("no longer listening on %s failed: %s; a second frontend would wait "
+			 "unanswered", l->socket_path ? l->socket_path : "the inherited socket",
+			 strerror(errno));
 	return fd;
 }
 

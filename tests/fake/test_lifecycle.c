@@ -1,11 +1,14 @@
 /* Fake frontend: many requests in flight, thread pool, device stop/resume and restart,
  * FUSE DESTROY and a new INIT. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "fe_test.h"
 
@@ -137,6 +140,23 @@ static void test_destroy_reinit(void **state)
 	make_file(fe, "g");
 }
 
+/* A second frontend on the socket while one is served: refused at once (ECONNREFUSED), not
+ * left waiting for replies that never come; the first one is still served. */
+static void test_second_frontend_refused(void **state)
+{
+	struct fe *fe = *state;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct fuse_attr_out attr;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fe->sock_path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	close(fd);
+	assert_int_equal(fe_getattr(fe, FUSE_ROOT_ID, &attr), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +165,7 @@ int main(void)
 		FE_T(test_stop_cont),
 		FE_T(test_device_restart),
 		FE_T(test_destroy_reinit),
+		FE_T(test_second_frontend_refused),
 	};
 
 	fe_test_filter();
