@@ -83,7 +83,7 @@ static int run_map_tool(const char *kind, pid_t pid, const struct sb_idmap *maps
 	char **argv = calloc(argc, sizeof(*argv));
 	char *nums = calloc(1 + 3 * n, 16);
 	int r = -ENOMEM, status;
-	pid_t child;
+	pid_t child, w;
 
 	if (!argv || !nums)
 		goto out_free;
@@ -111,10 +111,15 @@ static int run_map_tool(const char *kind, pid_t pid, const struct sb_idmap *maps
 			tool, strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
+	do
+		w = waitpid(child, &status, 0);
+	while (w < 0 && errno == EINTR);
 	r = 0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (w != child) {
+		log_error("sandbox: waiting for %s failed: %s (is SIGCHLD ignored?)", tool,
+			  strerror(errno));
+		r = -ECHILD;
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_error("sandbox: %s failed for the --%s-map given (are its "
 				"host ids in /etc/sub%s for this user?)",
 			tool, kind, kind);

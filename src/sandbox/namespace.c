@@ -129,7 +129,7 @@ static int unshare_as_user(const struct sb_opts *o)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
-	pid_t self = getpid(), helper;
+	pid_t self = getpid(), helper, w;
 	int go[2], status = 0, r;
 
 	r = step(pipe2(go, O_CLOEXEC), "creating the id-map helper pipe");
@@ -158,13 +158,14 @@ static int unshare_as_user(const struct sb_opts *o)
 	if (r == 0 && write(go[1], "g", 1) != 1)
 		r = step(-1, "waking the id-map helper");
 	close(go[1]); /* without the byte, the helper exits */
-	while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
-		;
+	do
+		w = waitpid(helper, &status, 0);
+	while (w < 0 && errno == EINTR);
 	if (r < 0)
 		return r;
 	/* From here this process lives in the new user namespace: without usable ids nothing
 	 * can run in it, not even exit-time work (a sanitizer's leak check hangs there). */
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (w != helper || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_error("sandbox: writing the id maps of the new user namespace failed");
 		_exit(1);
 	}

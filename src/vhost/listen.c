@@ -128,8 +128,8 @@ int vu_listen_path(const char *path, const char *group, struct vu_listener *l)
 		goto out_unlock;
 	return 0;
 out_unlock:
+	unlink(l->pid_path); /* before the lock goes: never another daemon's pid file */
 	close(l->pid_fd);
-	unlink(l->pid_path);
 out_free:
 	free(l->socket_path);
 	free(l->pid_path);
