@@ -54,18 +54,33 @@ static int lock_pid_file(struct vu_listener *l)
 	return 0;
 }
 
+/* A group's entry holds its member list: a large group needs more than a page (ERANGE). */
 static int resolve_group(const char *group, gid_t *gid)
 {
-	char buf[4096];
 	struct group g, *res = NULL;
-	int r = getgrnam_r(group, &g, buf, sizeof(buf), &res);
+	size_t cap = 4096;
+	char *buf = NULL;
+	int r;
 
+	do {
+		char *nb = realloc(buf, cap);
+
+		if (!nb) {
+			r = ENOMEM;
+			break;
+		}
+		buf = nb;
+		r = getgrnam_r(group, &g, buf, cap, &res);
+		cap *= 2;
+	} while (r == ERANGE && cap <= (1u << 24));
+	if (r == 0 && res)
+		*gid = res->gr_gid;
+	free(buf);
 	if (r != 0 || !res) {
 		log_error("--socket-group %s: no such group%s%s", group, r ? ": " : "",
 			  r ? strerror(r) : "");
 		return r ? -r : -ENOENT;
 	}
-	*gid = res->gr_gid;
 	return 0;
 }
 
