@@ -2,7 +2,9 @@
  * Consistency of a migration state, whoever sent it: what would make the destination adopt ids
  * that collide, walk out of the shared directory, loop over parents, or drop a parent's last
  * reference while its children still need it. A source is another host's daemon; what it sends
- * is checked like guest input.
+ * is checked like guest input. Not checked: where the inode of a FileHandle entry lies (a handle
+ * names any inode of its file system); such entries are trusted as the source is
+ * (docs/migration.md).
  */
 #include "fs/mig_stream.h"
 
