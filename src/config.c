@@ -205,10 +205,13 @@ static int lookup(const struct name_value *tbl, bool icase, const char *val, int
 static int parse_u64(const char *opt, const char *val, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
+	const char *digits = val + (*val == '+'); /* Rust's integer parsing takes one '+' */
 
 	if (!*val)
 		return bad(opt, val, "cannot parse integer from empty string");
-	for (const char *p = val; *p; p++) {
+	if (!*digits)
+		return bad(opt, val, "invalid digit found in string");
+	for (const char *p = digits; *p; p++) {
 		if (*p < '0' || *p > '9')
 			return bad(opt, val, "invalid digit found in string");
 		if (v > (max - (uint64_t)(*p - '0')) / 10)
@@ -689,6 +692,15 @@ static int parse_args(struct config *cfg, struct seen *seen, int argc, char **ar
 		}
 		if (c == ':') {
 			fprintf(stderr, "virtiofsd: option '%s' needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+		/* clap takes no value that looks like an option from the next argument (one after
+		 * '=' it takes): "--socket-path --syslog" is a missing value, not a socket named
+		 * "--syslog". */
+		if (optarg && optarg == argv[optind - 1] && optarg[0] == '-' && optarg[1]) {
+			fprintf(stderr,
+				"virtiofsd: a value is required for '%s%s' but none was supplied\n",
+				idx >= 0 ? "--" : "-", idx >= 0 ? long_opts[idx].name : "o");
 			return -EINVAL;
 		}
 		if (idx >= 0)

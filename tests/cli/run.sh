@@ -418,6 +418,12 @@ status_case print-capabilities 0 --print-capabilities
 status_case print-capabilities-with-socket-group 2 --print-capabilities --socket-group=root
 status_case missing-socket 2 --shared-dir=/tmp
 status_case missing-shared-dir 2 --socket-path=/tmp/cli-nosock
+# A value that looks like an option is no value (clap), unless it follows '='; one '+' is taken.
+status_case value-looks-like-option 2 --socket-path --syslog --shared-dir=/tmp
+status_case o-value-looks-like-option 2 -o -x --print-capabilities
+status_case dash-value-after-equals 0 --socket-path=-x --print-capabilities
+status_case plus-sign-number 0 --thread-pool-size=+4 --print-capabilities
+status_case plus-sign-alone 2 --thread-pool-size=+ --print-capabilities
 status_case unknown-option 2 --frobnicate
 status_case bad-value 2 --shared-dir=/tmp --socket-path=/tmp/cli-nosock --cache=sometimes
 B=(--shared-dir=/tmp --socket-path=/tmp/cli-nosock --sandbox=none)
