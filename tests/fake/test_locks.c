@@ -235,6 +235,20 @@ static void wait_reply(struct fe *fe, uint64_t gpa, uint64_t unique, int32_t err
 	assert_int_equal(oh.len, sizeof(oh));
 }
 
+/* A file "name" the host holds a lock of host_type on (from 0, len bytes; 0: all), and a
+ * guest SETLKW of owner A on all of it posted behind that lock. Returns the host's fd. */
+static int setlkw_behind_host(struct fe *fe, const char *name, short host_type, off_t len,
+			      uint64_t *node, uint64_t *fh, uint64_t *unique, uint64_t *gpa)
+{
+	int hfd;
+
+	make_file(fe, name, node, fh);
+	hfd = host_open(fe, name, O_RDWR);
+	assert_int_equal(host_lock(hfd, host_type, 0, len), 0);
+	post_setlkw(fe, *node, *fh, OWNER_A, unique, gpa);
+	return hfd;
+}
+
 /* Held by the host; the guest's SETLKW waits while the queue keeps serving. */
 static void test_setlkw_waits(void **state)
 {
@@ -245,10 +259,7 @@ static void test_setlkw_waits(void **state)
 	uint32_t id, len;
 	int hfd;
 
-	make_file(fe, "w", &node, &fh);
-	hfd = host_open(fe, "w", O_RDWR);
-	assert_int_equal(host_lock(hfd, F_RDLCK, 0, 1), 0);
-	post_setlkw(fe, node, fh, OWNER_A, &unique, &gpa);
+	hfd = setlkw_behind_host(fe, "w", F_RDLCK, 1, &node, &fh, &unique, &gpa);
 	assert_int_equal(fe_vq_wait(fe, FE_REQ_Q, 200, &id, &len), -ETIMEDOUT);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(fe_getattr(fe, node, &attr), 0);
@@ -271,10 +282,7 @@ static void test_setlkw_interrupt(void **state)
 	struct fe_reply r;
 	int hfd;
 
-	make_file(fe, "i", &node, &fh);
-	hfd = host_open(fe, "i", O_RDWR);
-	assert_int_equal(host_lock(hfd, F_WRLCK, 0, 0), 0);
-	post_setlkw(fe, node, fh, OWNER_A, &unique, &gpa);
+	hfd = setlkw_behind_host(fe, "i", F_WRLCK, 0, &node, &fh, &unique, &gpa);
 	usleep(100 * 1000);
 	ii.unique = unique;
 	assert_int_equal(fe_fuse_req(fe, FUSE_INTERRUPT, 0, a, 1, 256, &hi, &r), 0);
@@ -293,10 +301,7 @@ static void test_setlkw_queue_stop(void **state)
 	uint32_t base;
 	int hfd;
 
-	make_file(fe, "s", &node, &fh);
-	hfd = host_open(fe, "s", O_RDWR);
-	assert_int_equal(host_lock(hfd, F_WRLCK, 0, 0), 0);
-	post_setlkw(fe, node, fh, OWNER_A, &unique, &gpa);
+	hfd = setlkw_behind_host(fe, "s", F_WRLCK, 0, &node, &fh, &unique, &gpa);
 	usleep(100 * 1000);
 	assert_int_equal(fe_vu_get_vring_base(fe, FE_REQ_Q, &base), 0);
 	assert_int_equal(base, fe->vq[FE_REQ_Q].avail_idx);
@@ -321,10 +326,7 @@ static void test_setlkw_logging_toggled(void **state)
 	uint32_t id, len;
 	int hfd;
 
-	make_file(fe, "m", &node, &fh);
-	hfd = host_open(fe, "m", O_RDWR);
-	assert_int_equal(host_lock(hfd, F_WRLCK, 0, 0), 0);
-	post_setlkw(fe, node, fh, OWNER_A, &unique, &gpa);
+	hfd = setlkw_behind_host(fe, "m", F_WRLCK, 0, &node, &fh, &unique, &gpa);
 	usleep(100 * 1000);
 	for (uint32_t flags = 1; flags <= 2; flags++) {
 		a.flags = flags & 1;
@@ -345,10 +347,7 @@ static void test_setlkw_disconnect(void **state)
 	uint64_t node, fh, unique, gpa;
 	int hfd;
 
-	make_file(fe, "d", &node, &fh);
-	hfd = host_open(fe, "d", O_RDWR);
-	assert_int_equal(host_lock(hfd, F_WRLCK, 0, 0), 0);
-	post_setlkw(fe, node, fh, OWNER_A, &unique, &gpa);
+	hfd = setlkw_behind_host(fe, "d", F_WRLCK, 0, &node, &fh, &unique, &gpa);
 	usleep(100 * 1000);
 	assert_int_equal(fe_disconnect(fe, FE_TIMEOUT_MS), 0);
 	assert_true(WIFEXITED(fe->status));
