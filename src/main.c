@@ -228,6 +228,8 @@ int main(int argc, char **argv)
 		return r < 0 ? -r : 0;
 	if (check_options(&cfg, &sbo, &co) < 0)
 		return 1;
+	if (sb_close_inherited(cfg.fd) < 0)
+		return 1;
 	log_setup(cfg.log_level, cfg.syslog, getenv("RUST_LOG"));
 	config_log_warnings(&cfg);
 	signal(SIGPIPE, SIG_IGN);

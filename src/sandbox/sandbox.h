@@ -65,6 +65,11 @@ int sb_check(const struct sb_opts *o);
 int sb_enter(const struct sb_opts *o, struct sb_env *env);
 void sb_env_free(struct sb_env *env);
 
+/* Closes every descriptor but 0, 1, 2 and keep (-1: none): one a launcher left open without
+ * O_CLOEXEC (a directory, say) would survive pivot_root and chroot, a way back to the host's
+ * file system for a compromised daemon. Called first, before anything of ours is open. */
+int sb_close_inherited(int keep);
+
 /* --rlimit-nofile: set=false takes the default min(1000000, fs.nr_open), falling back to the
  * hard limit and never lowering a higher soft limit; value 0 leaves the limit. An explicit value
  * that cannot be set fails (logged): the daemon stops, as the Rust daemon does. */

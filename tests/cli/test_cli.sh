@@ -102,5 +102,35 @@ check "second daemon on the same socket is refused" 1 'sock' \
 kill "$d1" 2>/dev/null
 wait "$d1" 2>/dev/null
 
+# A descriptor the launcher left open (here a directory, fd 7) is closed before the sandbox:
+# it would be a way back to the host's file system. In every process of the daemon (as root,
+# the namespace sandbox's waiting parent and its child; the Rust daemon keeps it in both).
+inherited_fd_case() { # name, daemon options...
+	local name=$1 pid fds="" p
+	shift
+	rm -f "$tmp/ifd.sock"
+	(exec 7</ && exec "$bin" --shared-dir="$tmp" --socket-path="$tmp/ifd.sock" "$@" \
+		>"$tmp/ifd.log" 2>&1) &
+	pid=$!
+	for _ in $(seq 100); do [ -S "$tmp/ifd.sock" ] && break; sleep 0.1; done
+	sleep 0.3
+	for p in $pid $(pgrep -P "$pid"); do
+		fds="$fds $p:$(readlink "/proc/$p/fd/7" 2>/dev/null || echo none)"
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	if [ -S "$tmp/ifd.sock" ] && ! printf '%s' "$fds" | grep -q ':/$'; then
+		pass=$((pass + 1)); echo "ok - $name"
+	else
+		fail=$((fail + 1)); echo "not ok - $name (fd 7 per process:$fds; $(head -c 300 "$tmp/ifd.log"))"
+	fi
+}
+inherited_fd_case "an inherited directory fd is closed (--sandbox=none)" --sandbox=none
+if [ "$(id -u)" = 0 ]; then
+	inherited_fd_case "an inherited directory fd is closed (namespace sandbox)"
+else
+	echo "# skipped: the inherited-fd case in the namespace sandbox needs root"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
