@@ -84,6 +84,40 @@ static int resolve_group(const char *group, gid_t *gid)
 	return 0;
 }
 
+static const char *file_kind(mode_t m)
+{
+	if (S_ISREG(m))
+		return "a regular file";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	return "a device node";
+}
+
+/* Only a stale socket is replaced: a mistyped --socket-path naming a disk image or a
+ * configuration file must not cost the user that file (the Rust daemon removes it). */
+static int refuse_non_socket(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		int r = -errno;
+
+		if (r == -ENOENT)
+			return 0;
+		log_error("cannot listen on socket %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (S_ISSOCK(st.st_mode))
+		return 0;
+	log_error("cannot listen on socket %s: it exists and is %s, not a socket; not removing it",
+		  path, file_kind(st.st_mode));
+	return -EEXIST;
+}
+
 static int bind_socket(struct vu_listener *l, const char *group)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -94,6 +128,9 @@ static int bind_socket(struct vu_listener *l, const char *group)
 	if (group && resolve_group(group, &gid) < 0)
 		return -EINVAL;
 	memcpy(sa.sun_path, l->socket_path, strlen(l->socket_path) + 1);
+	r = refuse_non_socket(l->socket_path);
+	if (r < 0)
+		return r;
 	if (unlink(l->socket_path) < 0 && errno != ENOENT) {
 		r = -errno;
 		log_error("cannot remove the stale socket %s: %s", l->socket_path, strerror(-r));

@@ -102,6 +102,13 @@ check "second daemon on the same socket is refused" 1 'sock' \
 kill "$d1" 2>/dev/null
 wait "$d1" 2>/dev/null
 
+# A --socket-path that names anything but a socket is left alone (the Rust daemon removes it):
+# a mistyped path must not cost the user a disk image or a configuration file.
+echo keep >"$tmp/not-a-socket"
+check "a regular file at the socket path is refused" 1 'not-a-socket: it exists and is a regular file, not a socket' \
+	"$bin" --shared-dir="$tmp" --socket-path="$tmp/not-a-socket" --sandbox=none --seccomp=none
+check "a regular file at the socket path is kept" 0 '^keep$' cat "$tmp/not-a-socket"
+
 # A descriptor the launcher left open (here a directory, fd 7) is closed before the sandbox:
 # it would be a way back to the host's file system. In every process of the daemon (as root,
 # the namespace sandbox's waiting parent and its child; the Rust daemon keeps it in both).

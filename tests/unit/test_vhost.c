@@ -659,8 +659,23 @@ static void test_listener(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/sock", dir);
 	snprintf(pid, sizeof(pid), "%s.pid", path);
-	/* A stale socket file is replaced. */
+	/* Anything but a socket is left alone: a mistyped path must not cost the user a file. */
 	close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	assert_int_equal(vu_listen_path(path, NULL, &l), -EEXIST);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	unlink(path);
+	assert_int_equal(symlink("/", path), 0);
+	assert_int_equal(vu_listen_path(path, NULL, &l), -EEXIST);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	unlink(path);
+	unlink(pid);
+	/* A stale socket (bound, its daemon gone) is replaced. */
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	strcpy(sa.sun_path, path);
+	assert_int_equal(bind(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(c);
 	assert_int_equal(vu_listen_path(path, NULL, &l), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
