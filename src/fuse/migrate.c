@@ -82,6 +82,24 @@ static uint64_t assumed_flags(const struct fuse_server *srv, const struct mig_st
 	return f;
 }
 
+/*
+ * The source's session, kept to what this daemon offers: a flag it was not started to offer
+ * (POSIX_LOCKS without --posix-lock, SECURITY_CTX without --security-label) would enable what
+ * its user left off. The options a guest cannot do without were refused before (opts_refused).
+ */
+static uint64_t session_flags(const struct fuse_server *srv, uint64_t flags)
+{
+	uint64_t dropped = flags & ~fuse_supported_flags(&srv->opts);
+
+	if (dropped)
+		log_warn(
+		    "migration: the source's FUSE session has flags 0x%llx this daemon does not "
+		    "offer with its options (locks need --posix-lock or --flock, security "
+		    "contexts --security-label): they are off here",
+		    (unsigned long long)dropped);
+	return flags & ~dropped;
+}
+
 static int load_locked(struct fuse_server *srv, const struct mig_state *s, char *why, size_t whylen)
 {
 	int r;
@@ -98,7 +116,7 @@ static int load_locked(struct fuse_server *srv, const struct mig_state *s, char 
 		return r;
 	}
 	srv->minor = s->fuse.present ? s->fuse.minor : FUSE_OUR_MINOR;
-	srv->flags = s->fuse.present ? s->fuse.flags : assumed_flags(srv, s);
+	srv->flags = s->fuse.present ? session_flags(srv, s->fuse.flags) : assumed_flags(srv, s);
 	atomic_store_explicit(&srv->phase, FUSE_PHASE_READY, memory_order_release);
 	snprintf(why, whylen, "%zu inodes, %zu handles", s->ninodes, s->nhandles);
 	log_info("migration: FUSE session resumed (7.%u, flags 0x%llx%s), %zu inodes, %zu handles",
@@ -122,6 +140,15 @@ int fuse_server_state_load(struct fuse_server *srv, const uint8_t *buf, size_t l
 	if (r < 0)
 		return r;
 	refused = opts_refused(srv, &s);
+	if (!refused && s.fuse.present &&
+	    (s.fuse.minor < FUSE_MIN_MINOR || s.fuse.minor > FUSE_OUR_MINOR)) {
+		snprintf(
+		    why, whylen,
+		    "the source's FUSE session has protocol 7.%u, this daemon speaks 7.%u to 7.%u",
+		    s.fuse.minor, FUSE_MIN_MINOR, FUSE_OUR_MINOR);
+		mig_state_free(&s);
+		return -EINVAL;
+	}
 	if (refused) {
 		snprintf(why, whylen, "%s", refused);
 		mig_state_free(&s);

@@ -379,6 +379,74 @@ static void test_bad_streams(void **state)
 	assert_int_equal(fe_teardown_checked(&st), 0);
 }
 
+/* SETLK of a write lock on the whole file: the reply's errno. */
+static int setlk_whole(struct fe *fe, uint64_t node, uint64_t fh)
+{
+	struct fuse_lk_in in = {
+	    .fh = fh, .owner = 7, .lk = {.type = F_WRLCK, .end = INT64_MAX, .pid = 1}};
+	struct iovec a[] = {IOV(&in, sizeof(in))};
+	struct fe_reply r;
+	int rc = fe_check_reply(fe_fuse_req(fe, FUSE_SETLK, node, a, 1, 256, NULL, &r), &r, 0);
+
+	fe_reply_free(&r);
+	return rc;
+}
+
+static uint8_t *encode(const struct mig_state *ms, size_t *len)
+{
+	uint8_t *b;
+
+	assert_int_equal(mig_state_encode(ms, 1u << 20, &b, len), 0);
+	return b;
+}
+
+/* The source's FUSE block is checked, not trusted: a protocol this daemon does not speak is
+ * refused; a flag it was not started to offer stays off (a source that claims POSIX_LOCKS does
+ * not turn on locks that this daemon's user left off). */
+static void test_forged_session(void **state)
+{
+	const uint32_t bad_minor[] = {0, 26, 39, UINT32_MAX};
+	struct fe *src = *state, *dst;
+	struct src_files s;
+	struct mig_state ms;
+	char why[256];
+	uint8_t *bytes, *forged;
+	size_t len, flen;
+
+	populate(src, &s);
+	ack_migration_features(src);
+	stop_queues(src);
+	bytes = save(src, &len);
+	if (mig_state_decode(bytes, len, NULL, &ms, why, sizeof(why)) < 0)
+		fail_msg("the source's stream: %s", why);
+	assert_true(ms.fuse.present);
+	assert_false(ms.fuse.flags & (FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS));
+	dst = destination(src);
+	for (size_t i = 0; i < sizeof(bad_minor) / sizeof(bad_minor[0]); i++) {
+		char reason[96];
+
+		ms.fuse.minor = bad_minor[i];
+		forged = encode(&ms, &flen);
+		snprintf(reason, sizeof(reason),
+			 "has protocol 7.%u, this daemon speaks 7.27 to 7.38", bad_minor[i]);
+		expect_refused(dst, forged, flen, reason);
+		free(forged);
+	}
+	ms.fuse.minor = 38;
+	ms.fuse.flags |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+	forged = encode(&ms, &flen);
+	assert_int_equal(load(dst, forged, flen), 0);
+	start_queues(dst);
+	assert_int_equal(setlk_whole(dst, s.f.nodeid, s.fh), -ENOSYS);
+	assert_true(fe_log_contains(dst, "this daemon does not offer with its options"));
+	assert_int_equal(fe_release(dst, s.f.nodeid, s.fh, false), 0);
+	mig_state_free(&ms);
+	free(forged);
+	free(bytes);
+	void *st = dst;
+	assert_int_equal(fe_teardown_checked(&st), 0);
+}
+
 /* Queues set up while a load runs do not start before CHECK_DEVICE_STATE: no request runs
  * beside the load. */
 static void test_queues_wait_for_load(void **state)
@@ -562,6 +630,7 @@ int main(void)
 	    FE_T(test_dirty_log_bounds),
 	    FE_T(test_save_load),
 	    FE_T(test_bad_streams),
+	    FE_T(test_forged_session),
 	    FE_T(test_refusing_destination),
 	    FE_T(test_queues_wait_for_load),
 	    cmocka_unit_test(test_rust_to_ours),
