@@ -151,6 +151,11 @@ static int check_location(const struct mig_state *s, const struct id_ix *ix, siz
 				    in->id);
 		break;
 	case MIG_LOC_FILE_HANDLE:
+		if (!in->fh)
+			return fail(why, whylen,
+				    "inode %" PRIu64 ": a file handle location without a handle",
+				    in->id);
+		break;
 	case MIG_LOC_INVALID:
 		break;
 	default:

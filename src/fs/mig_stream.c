@@ -22,20 +22,31 @@ const struct mig_limits mig_default_limits = {
 #define MIN_HANDLE_BYTES 4
 #define MIN_MOUNT_BYTES 2
 
-static int dec_fh(struct pc_dec *d, struct mig_fh *fh)
+struct mig_fh *mig_fh_new(uint64_t mnt_id, int32_t type, const void *bytes, uint32_t len)
+{
+	struct mig_fh *fh = malloc(sizeof(*fh) + len);
+
+	if (!fh)
+		return NULL;
+	*fh = (struct mig_fh){.mnt_id = mnt_id, .type = type, .len = len};
+	if (len)
+		memcpy(fh->bytes, bytes, len);
+	return fh;
+}
+
+static int dec_fh(struct pc_dec *d, struct mig_fh **out)
 {
 	const uint8_t *p;
+	uint64_t mnt_id;
+	int32_t type;
 	size_t n;
 	int r;
 
-	if ((r = pc_get_u64(d, &fh->mnt_id)) < 0 || (r = pc_get_i32(d, &fh->type)) < 0)
+	if ((r = pc_get_u64(d, &mnt_id)) < 0 || (r = pc_get_i32(d, &type)) < 0 ||
+	    (r = pc_get_bytes(d, MIG_HANDLE_SZ, &p, &n)) < 0)
 		return r;
-	r = pc_get_bytes(d, MIG_HANDLE_SZ, &p, &n);
-	if (r < 0)
-		return r;
-	memcpy(fh->bytes, p, n);
-	fh->len = (uint32_t)n;
-	return 0;
+	*out = mig_fh_new(mnt_id, type, p, (uint32_t)n);
+	return *out ? 0 : -ENOMEM;
 }
 
 /* A string into a fresh NUL-terminated copy; a NUL inside could not be a file name. */
@@ -88,14 +99,15 @@ static int dec_location(struct pc_dec *d, struct mig_inode *in)
 
 static int dec_inode(struct pc_dec *d, struct mig_inode *in)
 {
+	bool has_check;
 	int r;
 
 	if ((r = pc_get_u64(d, &in->id)) < 0 || (r = pc_get_u64(d, &in->refcount)) < 0 ||
 	    (r = dec_location(d, in)) < 0)
 		return r;
-	if ((r = pc_get_option(d, &in->has_check_fh)) < 0)
+	if ((r = pc_get_option(d, &has_check)) < 0)
 		return r;
-	return in->has_check_fh ? dec_fh(d, &in->check_fh) : 0;
+	return has_check ? dec_fh(d, &in->check_fh) : 0;
 }
 
 static int dec_handle(struct pc_dec *d, struct mig_handle *h)
@@ -238,8 +250,11 @@ int mig_state_decode(const void *buf, size_t len, const struct mig_limits *lim,
 
 void mig_state_free(struct mig_state *s)
 {
-	for (size_t i = 0; i < s->ninodes; i++)
+	for (size_t i = 0; i < s->ninodes; i++) {
 		free(s->inodes[i].name);
+		free(s->inodes[i].fh);
+		free(s->inodes[i].check_fh);
+	}
 	for (size_t i = 0; i < s->nmounts; i++)
 		free(s->mounts[i].path);
 	free(s->inodes);
@@ -250,6 +265,10 @@ void mig_state_free(struct mig_state *s)
 
 static void enc_fh(struct pc_enc *e, const struct mig_fh *fh)
 {
+	if (!fh) {
+		e->err = e->err ? e->err : -EINVAL;
+		return;
+	}
 	pc_put_u64(e, fh->mnt_id);
 	pc_put_i32(e, fh->type);
 	pc_put_bytes(e, fh->bytes, fh->len <= MIG_HANDLE_SZ ? fh->len : MIG_HANDLE_SZ);
@@ -272,14 +291,14 @@ static void enc_inode(struct pc_enc *e, const struct mig_inode *in)
 		pc_put_str(e, in->name, strlen(in->name));
 		break;
 	case MIG_LOC_FILE_HANDLE:
-		enc_fh(e, &in->fh);
+		enc_fh(e, in->fh);
 		break;
 	default:
 		break;
 	}
-	pc_put_option(e, in->has_check_fh);
-	if (in->has_check_fh)
-		enc_fh(e, &in->check_fh);
+	pc_put_option(e, in->check_fh != NULL);
+	if (in->check_fh)
+		enc_fh(e, in->check_fh);
 }
 
 int mig_state_encode(const struct mig_state *s, size_t max, uint8_t **buf, size_t *len)

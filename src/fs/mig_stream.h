@@ -35,13 +35,17 @@ enum mig_loc {
  * would create or truncate the file again). */
 #define MIG_HANDLE_BAD_FLAGS (00100 | 00200 | 01000) /* O_CREAT | O_EXCL | O_TRUNC */
 
-/* SerializableFileHandle { mnt_id: u64, handle_type: i32, handle: Vec<u8> } */
+/* SerializableFileHandle { mnt_id: u64, handle_type: i32, handle: Vec<u8> }, malloc()ed to
+ * its length (mig_fh_new): a state costs what it carries, not MIG_HANDLE_SZ per inode. */
 struct mig_fh {
 	uint64_t mnt_id; /* the source's mount id: only a key into mig_state.mounts */
 	int32_t type;
-	uint32_t len;
-	uint8_t bytes[MIG_HANDLE_SZ];
+	uint32_t len; /* at most MIG_HANDLE_SZ */
+	uint8_t bytes[];
 };
+
+/* NULL when out of memory; len at most MIG_HANDLE_SZ. */
+struct mig_fh *mig_fh_new(uint64_t mnt_id, int32_t type, const void *bytes, uint32_t len);
 
 /* Inode { id: u64, refcount: u64, location: InodeLocation, file_handle: Option<...> } */
 struct mig_inode {
@@ -53,9 +57,10 @@ struct mig_inode {
 	enum mig_loc loc;
 	uint64_t parent;   /* MIG_LOC_PATH */
 	char *name;	   /* MIG_LOC_PATH (one component), MIG_LOC_FULL_PATH (relative path) */
-	struct mig_fh fh;  /* MIG_LOC_FILE_HANDLE */
-	bool has_check_fh; /* --migration-verify-handles: compare, do not open */
-	struct mig_fh check_fh;
+	struct mig_fh *fh; /* MIG_LOC_FILE_HANDLE (never NULL then) */
+	/* --migration-verify-handles: compare, do not open; NULL: none. fh, check_fh and name are
+	 * freed by mig_state_free. */
+	struct mig_fh *check_fh;
 };
 
 /* Handle { id: u64, inode: u64, source: HandleSource::OpenInode { flags: i32 } } */

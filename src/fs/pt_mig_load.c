@@ -126,7 +126,7 @@ static int open_location(struct load_ctx *c, const struct mig_inode *m, const ch
 		*why = "opening its path";
 		return open_beneath(c->root_fd, m->name, O_PATH);
 	case MIG_LOC_FILE_HANDLE:
-		return open_by_fh(c, &m->fh, why);
+		return open_by_fh(c, m->fh, why);
 	default:
 		*why = "the source lost it";
 		return -ENOENT;
@@ -155,7 +155,7 @@ static int load_inode(struct load_ctx *c, const struct mig_inode *m)
 	fd = open_location(c, m, &why);
 	if (fd >= 0 && (r = pt_stat(fd, &stx)) < 0)
 		why = "statx";
-	if (fd >= 0 && r == 0 && m->has_check_fh && (r = fh_matches(fd, &m->check_fh)) < 0)
+	if (fd >= 0 && r == 0 && m->check_fh && (r = fh_matches(fd, m->check_fh)) < 0)
 		why = "its file handle differs from the source's (--migration-verify-handles)";
 	if (fd >= 0 && r < 0) {
 		close(fd);
@@ -307,7 +307,7 @@ static int load_all(struct load_ctx *c, const size_t *order)
 		const struct mig_inode *m = &s->inodes[order[k]];
 
 		if (m->loc == MIG_LOC_ROOT)
-			r = m->has_check_fh && fh_matches(c->root_fd, &m->check_fh) < 0
+			r = m->check_fh && fh_matches(c->root_fd, m->check_fh) < 0
 				? fail(c, -EIO,
 				       "the shared directory is not the source's "
 				       "(its file handle differs)")

@@ -55,7 +55,7 @@ static int proc_path(struct pt_fs *fs, int fd, char *buf, size_t size)
 	return 0;
 }
 
-static int fh_of(int fd, struct mig_fh *out)
+static int fh_of(int fd, struct mig_fh **out)
 {
 	union mig_fh_buf b;
 	int mnt_id;
@@ -65,11 +65,8 @@ static int fh_of(int fd, struct mig_fh *out)
 		return -errno;
 	if (b.fh.handle_bytes > MIG_HANDLE_SZ)
 		return -EOVERFLOW;
-	out->mnt_id = (uint64_t)mnt_id;
-	out->type = b.fh.handle_type;
-	out->len = b.fh.handle_bytes;
-	memcpy(out->bytes, b.fh.f_handle, b.fh.handle_bytes);
-	return 0;
+	*out = mig_fh_new((uint64_t)mnt_id, b.fh.handle_type, b.fh.f_handle, b.fh.handle_bytes);
+	return *out ? 0 : -ENOMEM;
 }
 
 /* The path of fd relative to the shared directory, confirmed to still name fd's inode. */
@@ -124,7 +121,6 @@ static const char *locate(struct save_ctx *c, struct pt_inode *in, struct mig_in
 	if (c->o->verify_handles) {
 		if (fh_of(in->fd, &m->check_fh) < 0)
 			return "no file handle for it (--migration-verify-handles)";
-		m->has_check_fh = true;
 	}
 	m->name = strdup(path);
 	if (!m->name)
@@ -147,7 +143,8 @@ static void save_inode(struct save_ctx *c, struct mig_inode *m)
 	log_warn("migration: inode %" PRIu64 " sent as invalid: %s", m->id, why);
 	free(m->name);
 	m->name = NULL;
-	m->has_check_fh = false;
+	free(m->check_fh);
+	m->check_fh = NULL;
 	m->loc = MIG_LOC_INVALID;
 	c->invalid++;
 }
@@ -245,13 +242,14 @@ static int add_mount_paths(struct save_ctx *c)
 	if (!s->mounts)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->ninodes; i++) {
-		uint64_t id = s->inodes[i].fh.mnt_id;
 		const char *rel = ".";
 		char *point;
+		uint64_t id;
 		size_t k;
 
 		if (s->inodes[i].loc != MIG_LOC_FILE_HANDLE)
 			continue;
+		id = s->inodes[i].fh->mnt_id;
 		for (k = 0; k < s->nmounts && s->mounts[k].mnt_id != id; k++)
 			;
 		if (k < s->nmounts || k == MIG_MOUNTS_MAX)

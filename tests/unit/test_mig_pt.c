@@ -104,7 +104,7 @@ static void roundtrip(void **state, enum fs_mig_mode mode, enum inode_file_handl
 	if (mode == FS_MIG_FIND_PATHS) {
 		assert_int_equal(find_inode(&s, f)->loc, MIG_LOC_FULL_PATH);
 		assert_string_equal(find_inode(&s, f)->name, "d/f");
-		assert_true(find_inode(&s, f)->has_check_fh);
+		assert_non_null(find_inode(&s, f)->check_fh);
 	} else {
 		assert_int_equal(find_inode(&s, f)->loc, MIG_LOC_FILE_HANDLE);
 		assert_int_equal(s.nmounts, 1);
@@ -306,10 +306,12 @@ static void test_refusals(void **state)
 	/* a file handle that is not the one of the file under the path */
 	s = rust_state();
 	s.ninodes = 3;
-	rnodes[2].has_check_fh = true;
-	rnodes[2].check_fh = (struct mig_fh){ .type = 1, .len = 8 };
+	rnodes[2].check_fh = mig_fh_new(0, 1, "\0\0\0\0\0\0\0\0", 8);
+	assert_non_null(rnodes[2].check_fh);
 	assert_int_equal(fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)), -EIO);
 	assert_non_null(strstr(why, "inode 3: its file handle differs"));
+	free(rnodes[2].check_fh);
+	rnodes[2].check_fh = NULL;
 	/* a handle on a name that is gone on the destination */
 	s = rust_state();
 	s.ninodes = 3;

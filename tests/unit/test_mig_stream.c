@@ -17,6 +17,30 @@
 
 #include "fs/mig_stream.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_ASAN 1
+#endif
+#endif
+#ifdef HEAP_ASAN
+#include <sanitizer/allocator_interface.h>
+/* The bytes malloc() has handed out and not taken back. */
+static size_t heap_in_use(void)
+{
+	return __sanitizer_get_current_allocated_bytes();
+}
+#else
+#include <malloc.h>
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 m = mallinfo2();
+
+	return m.uordblks + m.hblkhd;
+}
+#endif
+
 /* V2 with the root alone: what an idle mounted share sends. */
 static const uint8_t root_only_v2[] = {
 	0x01,			/* PassthroughFs::V2 */
@@ -92,7 +116,8 @@ static void test_root_only(void **state)
 	assert_int_equal(s.inodes[0].id, 1);
 	assert_int_equal(s.inodes[0].refcount, 2);
 	assert_int_equal(s.inodes[0].loc, MIG_LOC_ROOT);
-	assert_false(s.inodes[0].has_check_fh);
+	assert_null(s.inodes[0].check_fh);
+	assert_null(s.inodes[0].fh);
 	assert_int_equal(s.next_inode, 2);
 	assert_int_equal(s.nhandles, 0);
 	assert_int_equal(s.nmounts, 0);
@@ -124,17 +149,17 @@ static void test_tree(void **state)
 	in = &s.inodes[2];
 	assert_int_equal(in->parent, 2);
 	assert_string_equal(in->name, "f");
-	assert_true(in->has_check_fh);
-	assert_int_equal(in->check_fh.mnt_id, 29);
-	assert_int_equal(in->check_fh.type, 1);
-	assert_int_equal(in->check_fh.len, 8);
-	assert_memory_equal(in->check_fh.bytes, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+	assert_non_null(in->check_fh);
+	assert_int_equal(in->check_fh->mnt_id, 29);
+	assert_int_equal(in->check_fh->type, 1);
+	assert_int_equal(in->check_fh->len, 8);
+	assert_memory_equal(in->check_fh->bytes, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
 	in = &s.inodes[3];
 	assert_int_equal(in->id, 300);
 	assert_int_equal(in->loc, MIG_LOC_FILE_HANDLE);
-	assert_int_equal(in->fh.type, 0x81);
-	assert_int_equal(in->fh.len, 4);
-	assert_memory_equal(in->fh.bytes, "\xde\xad\xbe\xef", 4);
+	assert_int_equal(in->fh->type, 0x81);
+	assert_int_equal(in->fh->len, 4);
+	assert_memory_equal(in->fh->bytes, "\xde\xad\xbe\xef", 4);
 	assert_int_equal(s.next_inode, 301);
 	assert_int_equal(s.nhandles, 2);
 	assert_int_equal(s.handles[0].id, 0);
@@ -419,6 +444,51 @@ static void test_limits(void **state)
 	mig_state_free(&s);
 }
 
+/*
+ * What a decoded state costs is bounded by what its bytes carry: the source chooses the counts,
+ * and a stream of the smallest inodes (an Invalid one is 4 to 6 bytes, a file handle of no
+ * bytes 7 to 9) must not make the destination allocate hundreds of bytes each (it did: every
+ * inode held two 128-byte handle buffers, 336 bytes, so 64 MiB of stream asked for 5.6 GB).
+ */
+static void test_decoded_size(void **state)
+{
+	const size_t n = 1u << 17;
+	struct mig_state s = {.version = MIG_V2, .next_inode = 2 * n + 2};
+	struct mig_mount mnt = {.mnt_id = 9, .path = (char *)"."};
+	size_t len, before, cost;
+	uint8_t *b;
+
+	(void)state;
+	s.inodes = calloc(2 * n + 1, sizeof(*s.inodes));
+	assert_non_null(s.inodes);
+	s.inodes[0] = (struct mig_inode){.id = 1, .refcount = 2, .loc = MIG_LOC_ROOT};
+	for (size_t i = 1; i <= 2 * n; i++) {
+		s.inodes[i] = (struct mig_inode){.id = i + 1, .refcount = 1, .loc = MIG_LOC_INVALID};
+		if (i > n) {
+			s.inodes[i].loc = MIG_LOC_FILE_HANDLE;
+			s.inodes[i].fh = mig_fh_new(9, 0, "", 0);
+			assert_non_null(s.inodes[i].fh);
+		}
+	}
+	s.ninodes = 2 * n + 1;
+	s.mounts = &mnt;
+	s.nmounts = 1;
+	assert_int_equal(mig_state_encode(&s, 1u << 26, &b, &len), 0);
+	s.mounts = NULL;
+	s.nmounts = 0;
+	mig_state_free(&s);
+
+	before = heap_in_use();
+	assert_int_equal(decode(b, len, &s), 0);
+	cost = heap_in_use() - before;
+	assert_int_equal(s.ninodes, 2 * n + 1);
+	print_message("# %zu inodes in %zu bytes of stream: %zu bytes decoded (%.1f per byte)\n",
+		      s.ninodes, len, cost, (double)cost / (double)len);
+	assert_true(cost <= 16 * len);
+	mig_state_free(&s);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_base_is_valid), cmocka_unit_test(test_names),
 		cmocka_unit_test(test_ids),	      cmocka_unit_test(test_parents),
 		cmocka_unit_test(test_handles),	      cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_decoded_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
