@@ -129,6 +129,20 @@ static const char *locate(struct save_ctx *c, struct pt_inode *in, struct mig_in
 	return NULL;
 }
 
+/* The destination will know it lost this inode (abort, or EIO for its uses). */
+static void send_invalid(struct save_ctx *c, struct mig_inode *m, const char *why)
+{
+	log_warn("migration: inode %" PRIu64 " sent as invalid: %s", m->id, why);
+	free(m->name);
+	m->name = NULL;
+	free(m->fh);
+	m->fh = NULL;
+	free(m->check_fh);
+	m->check_fh = NULL;
+	m->loc = MIG_LOC_INVALID;
+	c->invalid++;
+}
+
 static void save_inode(struct save_ctx *c, struct mig_inode *m)
 {
 	struct pt_inode *in;
@@ -138,15 +152,8 @@ static void save_inode(struct save_ctx *c, struct mig_inode *m)
 		why = locate(c, in, m);
 		pt_inode_put(c->fs, in);
 	}
-	if (!why)
-		return;
-	log_warn("migration: inode %" PRIu64 " sent as invalid: %s", m->id, why);
-	free(m->name);
-	m->name = NULL;
-	free(m->check_fh);
-	m->check_fh = NULL;
-	m->loc = MIG_LOC_INVALID;
-	c->invalid++;
+	if (why)
+		send_invalid(c, m, why);
 }
 
 /* Ids and lookup counts, under the lock; the locations are found after it, one get/put each. */
@@ -232,39 +239,60 @@ static void drop_orphan_handles(struct mig_state *s)
 	s->nhandles = k;
 }
 
-/* Each mount a handle names, as its root's path in the share ("." above it). */
+/* Mount mnt_id's root as a path in the share ("." above it) into s->mounts[k]: 0, -ENOMEM, or
+ * -EINVAL for a path that is not UTF-8 (no peer could read the state then). */
+static int add_mount_path(struct save_ctx *c, uint64_t mnt_id, size_t k)
+{
+	size_t rl = strlen(c->root);
+	char *point = pt_fh_mount_point(c->fs, (int)mnt_id);
+	const char *rel = ".";
+	int r = 0;
+
+	if (point && strcmp(c->root, "/") == 0 && point[1])
+		rel = point + 1;
+	else if (point && strncmp(point, c->root, rl) == 0 && point[rl] == '/')
+		rel = point + rl + 1;
+	if (!pc_utf8_valid((const uint8_t *)rel, strlen(rel)))
+		r = -EINVAL;
+	else if (!(c->s->mounts[k].path = strdup(rel)))
+		r = -ENOMEM;
+	else
+		c->s->mounts[k].mnt_id = mnt_id;
+	free(point);
+	return r;
+}
+
+/* Each mount a handle names. A handle whose mount cannot be named makes its inode Invalid,
+ * not the whole state unreadable. */
 static int add_mount_paths(struct save_ctx *c)
 {
 	struct mig_state *s = c->s;
-	size_t rl = strlen(c->root);
 
 	s->mounts = calloc(MIG_MOUNTS_MAX, sizeof(*s->mounts));
 	if (!s->mounts)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->ninodes; i++) {
-		const char *rel = ".";
-		char *point;
-		uint64_t id;
+		struct mig_inode *m = &s->inodes[i];
 		size_t k;
+		int r;
 
-		if (s->inodes[i].loc != MIG_LOC_FILE_HANDLE)
+		if (m->loc != MIG_LOC_FILE_HANDLE)
 			continue;
-		id = s->inodes[i].fh->mnt_id;
-		for (k = 0; k < s->nmounts && s->mounts[k].mnt_id != id; k++)
+		for (k = 0; k < s->nmounts && s->mounts[k].mnt_id != m->fh->mnt_id; k++)
 			;
-		if (k < s->nmounts || k == MIG_MOUNTS_MAX)
+		if (k < s->nmounts)
 			continue;
-		point = pt_fh_mount_point(c->fs, (int)id);
-		if (point && strcmp(c->root, "/") == 0 && point[1])
-			rel = point + 1;
-		else if (point && strncmp(point, c->root, rl) == 0 && point[rl] == '/')
-			rel = point + rl + 1;
-		s->mounts[k].mnt_id = id;
-		s->mounts[k].path = strdup(rel);
-		free(point);
-		if (!s->mounts[k].path)
-			return -ENOMEM;
-		s->nmounts++;
+		if (k == MIG_MOUNTS_MAX) {
+			send_invalid(c, m, "its mount is past the 256 a state can name");
+			continue;
+		}
+		r = add_mount_path(c, m->fh->mnt_id, k);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			send_invalid(c, m, "the path of its mount is not UTF-8");
+		else
+			s->nmounts++;
 	}
 	return 0;
 }

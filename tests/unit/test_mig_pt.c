@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <cmocka.h>
 
 #include "fs_test_util.h"
@@ -182,6 +184,41 @@ static void test_unlinked(void **state)
 	}
 }
 
+/* A file handle on a mount whose path is not UTF-8 (a name no peer can read): that inode goes
+ * as Invalid, the rest of the state as usual (the whole save failed with EINVAL). */
+static void test_mount_not_utf8(void **state)
+{
+	struct fs_mig_opts o = { .mode = FS_MIG_FIND_PATHS };
+	struct fs_fixture *fx;
+	struct mig_state s;
+	uint64_t m, f, g;
+
+	(void)state;
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		print_message("SKIPPED test_mount_not_utf8: needs root and a mount namespace\n");
+		skip();
+	}
+	fx = fx_new(CACHE_AUTO, false); /* after unshare: its root fd sees the new mounts */
+	assert_non_null(fx);
+	assert_int_equal(mkdir(fx_path(fx, "mnt\xff"), 0755), 0);
+	assert_int_equal(mount("tmpfs", fx_path(fx, "mnt\xff"), "tmpfs", 0, "size=1m"), 0);
+	assert_int_equal(fx_write_file(fx, "mnt\xff/f", "tmp"), 0);
+	assert_int_equal(fx_write_file(fx, "g", "x"), 0);
+	m = lookup(fx->fs, 1, "mnt\xff");
+	f = lookup(fx->fs, m, "f");
+	g = lookup(fx->fs, 1, "g");
+	through_stream(fx->fs, &o, &s);
+	assert_int_equal(find_inode(&s, m)->loc, MIG_LOC_INVALID);
+	assert_int_equal(find_inode(&s, f)->loc, MIG_LOC_INVALID);
+	assert_int_equal(find_inode(&s, g)->loc, MIG_LOC_FULL_PATH);
+	assert_int_equal(s.nmounts, 0);
+	mig_state_free(&s);
+	fs_passthrough_ops.destroy(fx->fs);
+	assert_int_equal(umount2(fx_path(fx, "mnt\xff"), MNT_DETACH), 0);
+	fx_free(fx);
+}
+
 /* A lost inode (the source's Invalid): abort refuses the state, guest-error keeps the inode
  * with every use failing (EIO) and its handle gone (EBADF). */
 static struct mig_inode lnodes[2];
@@ -332,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_find_paths_fds, fx_setup_fds, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_file_handles, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked, fx_setup, fx_teardown),
+		cmocka_unit_test(test_mount_not_utf8),
 		cmocka_unit_test_setup_teardown(test_lost_inode, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rust_shaped, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, fx_setup, fx_teardown),
