@@ -25,7 +25,8 @@
 #endif
 #endif
 #ifdef HEAP_ASAN
-#include <sanitizer/allocator_interface.h>
+/* The sanitizer runtime's count (gcc ships no header for it). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 /* The bytes malloc() has handed out and not taken back. */
 static size_t heap_in_use(void)
 {
