@@ -278,6 +278,48 @@ static void test_fd_limit(void **state)
 	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
 }
 
+/* GETLK as ever new lock owners (a guest picks them freely): none keeps a host fd or a lock
+ * table slot, so a new owner can still lock afterwards (the table holds 4096). */
+static void test_getlk_owners_keep_nothing(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fuse_file_lock lk = { .type = F_WRLCK, .start = 0, .end = INT64_MAX }, out;
+	struct flock hl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 10, .l_len = 5 };
+	uint64_t f;
+	int base, hfd;
+
+	assert_int_equal(fx_write_file(fx, "f", "x"), 0);
+	f = fx_lookup(fx, FUSE_ROOT_ID, "f");
+	base = count_fds();
+	for (uint64_t owner = 1; owner <= 5000; owner++) {
+		int r = fx->ops->getlk(fx->fs, &root_ctx, f, 0, owner, &lk, &out);
+
+		if (r != 0 || out.type != F_UNLCK)
+			fail_msg("GETLK as owner %llu: %d, type %u", (unsigned long long)owner, r,
+				 out.type);
+	}
+	assert_int_equal(count_fds(), base);
+	assert_int_equal(fx->ops->setlk(fx->fs, &root_ctx, f, 0, 6000, &lk, false, false), 0);
+	assert_int_equal(count_fds(), base + 1);
+	/* A new owner still sees the conflict, and a host process's lock. */
+	assert_int_equal(fx->ops->getlk(fx->fs, &root_ctx, f, 0, 6001, &lk, &out), 0);
+	assert_int_equal(out.type, F_WRLCK);
+	lk.type = F_UNLCK;
+	assert_int_equal(fx->ops->setlk(fx->fs, &root_ctx, f, 0, 6000, &lk, false, false), 0);
+	hfd = open(fx_path(fx, "f"), O_RDONLY | O_CLOEXEC);
+	assert_true(hfd >= 0);
+	assert_int_equal(fcntl(hfd, F_OFD_SETLK, &hl), 0);
+	lk.type = F_WRLCK;
+	assert_int_equal(fx->ops->getlk(fx->fs, &root_ctx, f, 0, 6002, &lk, &out), 0);
+	assert_int_equal(out.type, F_RDLCK);
+	assert_int_equal(out.start, 10);
+	assert_int_equal(out.end, 14);
+	close(hfd);
+	fx->ops->flush(fx->fs, &root_ctx, f, 0, 6000);
+	assert_int_equal(count_fds(), base);
+	fx->ops->forget(fx->fs, f, 1);
+}
+
 static void test_readonly(void **state)
 {
 	struct fs_fixture *fx = fx_new(CACHE_AUTO, true);
@@ -405,6 +447,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_device_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_and_garbage_ids, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_limit, fx_setup_fds, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_getlk_owners_keep_nothing, fx_setup,
+						fx_teardown),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test_setup_teardown(test_kill_suidgid, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_creds_and_umask, fx_setup, fx_teardown),
