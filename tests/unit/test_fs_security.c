@@ -401,6 +401,47 @@ static void test_creds_and_umask(void **state)
 	assert_int_equal(fx->ops->mkdir(fx->fs, &bad, FUSE_ROOT_ID, "y", 0777, 0, &e), -EINVAL);
 }
 
+/* CREATE without O_EXCL of a name that exists opens it as the caller, with or without a
+ * security label to set: a root-only file is refused (and not truncated), one the caller may
+ * write is opened and truncated. */
+static void test_create_existing_as_caller(void **state)
+{
+	struct fs_fixture *fx = *state;
+	const struct fs_secctx sc = { .name = "security.selinux", .value = "lbl", .size = 3 };
+	struct fs_ctx user = { .uid = 1000, .gid = 1001, .pid = 2, .umask = 022 };
+	const uint32_t fl = O_RDWR | O_CREAT | O_TRUNC;
+	struct fuse_entry_out e;
+	struct fuse_open_out o;
+	struct stat st;
+
+	SKIP_UNLESS_ROOT();
+	assert_int_equal(fx_write_file(fx, "secret", "data"), 0);
+	assert_int_equal(chmod(fx_path(fx, "secret"), 0600), 0);
+	for (int i = 0; i < 2; i++) {
+		user.secctx = i ? &sc : NULL;
+		assert_int_equal(fx->ops->create(fx->fs, &user, FUSE_ROOT_ID, "secret",
+						 S_IFREG | 0644, fl, 0, &e, &o),
+				 -EACCES);
+		assert_int_equal(fx->ops->create(fx->fs, &user, FUSE_ROOT_ID, "secret",
+						 S_IFREG | 0644, O_RDONLY | O_CREAT, 0, &e, &o),
+				 -EACCES);
+		assert_int_equal(stat(fx_path(fx, "secret"), &st), 0);
+		assert_int_equal(st.st_size, 4);
+		assert_int_equal(geteuid(), 0);
+	}
+	assert_int_equal(fx_write_file(fx, "mine", "data"), 0);
+	assert_int_equal(chown(fx_path(fx, "mine"), 1000, 1001), 0);
+	assert_int_equal(chmod(fx_path(fx, "mine"), 0600), 0);
+	user.secctx = NULL;
+	assert_int_equal(fx->ops->create(fx->fs, &user, FUSE_ROOT_ID, "mine", S_IFREG | 0644, fl,
+					 0, &e, &o),
+			 0);
+	assert_int_equal(stat(fx_path(fx, "mine"), &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(fx->ops->release(fx->fs, &user, e.nodeid, o.fh, 0, 0, 0), 0);
+	fx->ops->forget(fx->fs, e.nodeid, 1);
+}
+
 /* HANDLE_KILLPRIV_V2: a write or truncate flagged by the guest drops the set-id bits. */
 static void test_kill_suidgid(void **state)
 {
@@ -452,6 +493,8 @@ int main(void)
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test_setup_teardown(test_kill_suidgid, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_creds_and_umask, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_existing_as_caller, fx_setup,
+						fx_teardown),
 	};
 	return cmocka_run_group_tests_name("fs_security", tests, NULL, NULL);
 }
