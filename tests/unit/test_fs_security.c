@@ -477,6 +477,55 @@ static void test_kill_suidgid(void **state)
 	fx->ops->forget(fx->fs, f, 1);
 }
 
+/* HANDLE_KILLPRIV_V2: copy_file_range into a set-id file clears the bits as a WRITE by the
+ * same caller does (the guest's root keeps them, anyone else loses them); without it the guest
+ * clears them itself (SETATTR) and the copy keeps them. */
+static void test_copy_kill_suidgid(void **state)
+{
+	struct fs_fixture *fx = *state;
+	const struct fs_ctx user = { .uid = 1000, .gid = 1001, .pid = 2, .umask = 022 };
+	struct fs_conn conn = { .proto_minor = 38, .max_write = 1 << 20 };
+	struct fuse_open_out a, b;
+	uint64_t fa, fb, want = FUSE_HANDLE_KILLPRIV_V2;
+	struct stat st;
+
+	SKIP_UNLESS_ROOT(); /* a writer without CAP_FSETID has the bits cleared by the host */
+	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
+	assert_int_equal(fx_write_file(fx, "a", "0123456789"), 0);
+	assert_int_equal(fx_write_file(fx, "b", "abcdefghij"), 0);
+	assert_int_equal(chmod(fx_path(fx, "b"), 06755), 0);
+	fa = fx_lookup(fx, FUSE_ROOT_ID, "a");
+	fb = fx_lookup(fx, FUSE_ROOT_ID, "b");
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, fa, O_RDONLY, &a), 0);
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, fb, O_RDWR, &b), 0);
+	assert_int_equal(fx->ops->copy_file_range(fx->fs, &root_ctx, fa, a.fh, 0, fb, b.fh, 0, 3,
+						  0),
+			 3);
+	assert_int_equal(stat(fx_path(fx, "b"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 06755);
+	assert_int_equal(fx->ops->copy_file_range(fx->fs, &user, fa, a.fh, 0, fb, b.fh, 0, 3, 0),
+			 3);
+	assert_int_equal(stat(fx_path(fx, "b"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	/* Setgid without group exec is file locking: kept. */
+	assert_int_equal(chmod(fx_path(fx, "b"), 06745), 0);
+	assert_int_equal(fx->ops->copy_file_range(fx->fs, &user, fa, a.fh, 0, fb, b.fh, 0, 3, 0),
+			 3);
+	assert_int_equal(stat(fx_path(fx, "b"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02745);
+	want = 0;
+	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
+	assert_int_equal(chmod(fx_path(fx, "b"), 06755), 0);
+	assert_int_equal(fx->ops->copy_file_range(fx->fs, &user, fa, a.fh, 0, fb, b.fh, 0, 3, 0),
+			 3);
+	assert_int_equal(stat(fx_path(fx, "b"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 06755);
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, fa, a.fh, 0, 0, 0), 0);
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, fb, b.fh, 0, 0, 0), 0);
+	fx->ops->forget(fx->fs, fa, 1);
+	fx->ops->forget(fx->fs, fb, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +541,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test_setup_teardown(test_kill_suidgid, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_kill_suidgid, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_creds_and_umask, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_existing_as_caller, fx_setup,
 						fx_teardown),
