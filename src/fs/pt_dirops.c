@@ -216,6 +216,22 @@ out_close:
 	return fd;
 }
 
+/* The same, as the caller: its permissions decide, O_TRUNC included, as they did for the
+ * O_EXCL attempt (as the daemon, a guest user could truncate or write any file it can name). */
+static int open_existing_as(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
+			    const char *name, int hflags, int *path_fd)
+{
+	struct pt_creds cr;
+	int r;
+
+	r = pt_creds_enter(fs, c, UINT32_MAX, &cr);
+	if (r < 0)
+		return r;
+	r = open_existing(fs, p, name, hflags, path_fd);
+	pt_creds_leave(fs, &cr);
+	return r;
+}
+
 /* Returns the open fd and, in *path_fd, an O_PATH fd of the same inode (-1 for a file just
  * made: pt_new_file_publish keeps it by its handle where it can). */
 static int create_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode *p,
@@ -241,7 +257,7 @@ static int create_open(struct pt_fs *fs, const struct fs_ctx *c, struct pt_inode
 		pt_creds_leave(fs, &cr);
 	}
 	if (r == -EEXIST && !(flags & O_EXCL))
-		return open_existing(fs, p, name, hflags, path_fd);
+		return open_existing_as(fs, c, p, name, hflags, path_fd);
 	if (r < 0)
 		return r;
 	*path_fd = -1;

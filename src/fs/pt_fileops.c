@@ -275,6 +275,24 @@ int pt_lseek(void *fs, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64
 	return r;
 }
 
+/*
+ * The destination of copy_file_range is written as by WRITE: the mapped file capability goes,
+ * and with HANDLE_KILLPRIV_V2 the set-id bits are ours to clear (we copy as root, with
+ * CAP_FSETID, so the host keeps them). No flag says whether the guest's writer may keep them,
+ * as FUSE_WRITE_KILL_SUIDGID does for WRITE: a caller other than the guest's root is taken to
+ * have no CAP_FSETID, which is what its kernel does for a local copy by such a writer.
+ */
+static int copy_killpriv(struct pt_fs *fs, const struct fs_ctx *c, int fd)
+{
+	int r = 0;
+
+	if ((fs->conn_flags & FUSE_HANDLE_KILLPRIV_V2) && c->uid != 0)
+		r = pt_kill_suidgid(fs, fd, false);
+	if (r == 0)
+		r = pt_drop_capability(fs, fd, false);
+	return r;
+}
+
 int pt_copy_file_range(void *fsp, const struct fs_ctx *c, uint64_t ino_in, uint64_t fh_in,
 		       uint64_t off_in, uint64_t ino_out, uint64_t fh_out, uint64_t off_out,
 		       uint64_t len, uint64_t flags)
@@ -297,8 +315,11 @@ int pt_copy_file_range(void *fsp, const struct fs_ctx *c, uint64_t ino_in, uint6
 	r = pt_handle_get(fs, ino_out, fh_out, &out);
 	if (r < 0)
 		goto out_put;
-	n = copy_file_range(in->fd, &oi, out->fd, &oo, (size_t)len, 0);
-	r = n < 0 ? -errno : (int)n;
+	r = copy_killpriv(fs, c, out->fd);
+	if (r == 0) {
+		n = copy_file_range(in->fd, &oi, out->fd, &oo, (size_t)len, 0);
+		r = n < 0 ? -errno : (int)n;
+	}
 	pt_handle_put(fs, out);
 out_put:
 	pt_handle_put(fs, in);

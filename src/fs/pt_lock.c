@@ -2,10 +2,11 @@
  * Locks on the host file, so that guests and host processes see each other's locks.
  *
  * POSIX record locks belong to a lock owner (the guest's files_struct), not to an open file:
- * each (inode, owner) pair gets an open file description of its own and the locks are OFD
- * locks on it (F_OFD_SETLK...). They conflict with every other OFD and with classic POSIX
- * locks of host processes, never with the same owner's own locks, and closing the description
- * releases them all, which is what FLUSH (the owner closed a descriptor of the file) needs.
+ * each (inode, owner) pair that locks gets an open file description of its own (a GETLK
+ * alone keeps none) and the locks are OFD locks on it (F_OFD_SETLK...). They conflict with
+ * every other OFD and with classic POSIX locks of host processes, never with the same owner's
+ * own locks, and closing the description releases them all, which is what FLUSH (the owner
+ * closed a descriptor of the file) needs.
  *
  * flock() locks belong to an open file: they are taken on the handle's own fd.
  *
@@ -212,20 +213,43 @@ static void to_flock(const struct fuse_file_lock *lk, struct flock *fl)
 	fl->l_len = lk->end == INT64_MAX ? 0 : (off_t)(lk->end - lk->start + 1);
 }
 
+/*
+ * F_OFD_GETLK for owner: through its description if it has one (its own locks are no
+ * conflict), else through one made for this test alone and closed at once. An owner that only
+ * asks holds no lock, so it keeps no host fd and no table slot (a guest asking as many owners
+ * as it likes would otherwise pin a description each, up to ENOLCK for every new owner).
+ */
+static int test_lock(struct pt_fs *fs, uint64_t ino, uint64_t owner, struct flock *fl)
+{
+	struct pt_ofd *o;
+	int fd, r;
+
+	if (ofd_get(fs, ino, owner, false, false, &o) == 0) {
+		r = fcntl(o->fd, F_OFD_GETLK, fl) < 0 ? -errno : 0;
+		ofd_put(fs, o);
+		return r;
+	}
+	if (pt_fd_reserve(fs) < 0)
+		return -ENOLCK;
+	fd = open_for_lock(fs, ino, false);
+	if (fd < 0) {
+		pt_fd_unreserve(fs);
+		return fd;
+	}
+	r = fcntl(fd, F_OFD_GETLK, fl) < 0 ? -errno : 0;
+	pt_fd_close(fs, fd);
+	return r;
+}
+
 int pt_getlk(void *fsp, const struct fs_ctx *c, uint64_t ino, uint64_t fh, uint64_t owner,
 	     const struct fuse_file_lock *lk, struct fuse_file_lock *out)
 {
 	struct pt_fs *fs = fsp;
-	struct pt_ofd *o;
 	struct flock fl;
 	int r;
 
-	r = ofd_get(fs, ino, owner, false, true, &o);
-	if (r < 0)
-		return r;
 	to_flock(lk, &fl);
-	r = fcntl(o->fd, F_OFD_GETLK, &fl) < 0 ? -errno : 0;
-	ofd_put(fs, o);
+	r = test_lock(fs, ino, owner, &fl);
 	if (r < 0)
 		return r;
 	memset(out, 0, sizeof(*out));

@@ -353,7 +353,8 @@ static void test_map(void **state)
 	assert_int_equal(getxattr(host(fe, "f"), "user.virtiofs.user.a", buf, sizeof(buf)), -1);
 }
 
-/* A remapped security.capability goes on write, truncate, chown and O_TRUNC open. */
+/* A remapped security.capability goes on write, truncate, chown, O_TRUNC open and
+ * copy_file_range. */
 static void test_capability_killpriv(void **state)
 {
 	struct fe *fe = *state;
@@ -394,6 +395,27 @@ static void test_capability_killpriv(void **state)
 	assert_int_equal(stat(host(fe, "f"), &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0755);
 	assert_int_equal(getxattr(host(fe, "f"), cap, buf, sizeof(buf)), -1);
+	/* COPY_FILE_RANGE into it by a user, as a WRITE by that user: both go. */
+	const struct rq user = {.uid = 1000, .gid = 1000};
+	uint64_t g = make_file(fe, "g", 0644), gh;
+	int hfd = open(host(fe, "g"), O_WRONLY | O_CLOEXEC);
+
+	assert_true(hfd >= 0);
+	assert_int_equal(write(hfd, "xyz", 3), 3);
+	close(hfd);
+	assert_int_equal(chmod(host(fe, "f"), 04755), 0);
+	assert_int_equal(setxattr(host(fe, "f"), cap, "c", 1, 0), 0);
+	assert_int_equal(fe_open(fe, f, O_RDWR, false, &fh), 0);
+	assert_int_equal(fe_open(fe, g, O_RDONLY, false, &gh), 0);
+	struct fuse_copy_file_range_in ci = {.fh_in = gh, .nodeid_out = f, .fh_out = fh, .len = 3};
+	struct iovec ac[] = {IOV(&ci, sizeof(ci))};
+	assert_int_equal(raw_err(fe, FUSE_COPY_FILE_RANGE, g, ac, 1, &user), 0);
+	assert_int_equal(stat(host(fe, "f"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	assert_int_equal(st.st_size, 3);
+	assert_int_equal(getxattr(host(fe, "f"), cap, buf, sizeof(buf)), -1);
+	assert_int_equal(fe_release(fe, f, fh, false), 0);
+	assert_int_equal(fe_release(fe, g, gh, false), 0);
 	/* The guest cannot reach the host name directly (the map's bad rule). */
 	uint32_t n;
 

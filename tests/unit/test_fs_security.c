@@ -278,6 +278,48 @@ static void test_fd_limit(void **state)
 	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
 }
 
+/* GETLK as ever new lock owners (a guest picks them freely): none keeps a host fd or a lock
+ * table slot, so a new owner can still lock afterwards (the table holds 4096). */
+static void test_getlk_owners_keep_nothing(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fuse_file_lock lk = { .type = F_WRLCK, .start = 0, .end = INT64_MAX }, out;
+	struct flock hl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 10, .l_len = 5 };
+	uint64_t f;
+	int base, hfd;
+
+	assert_int_equal(fx_write_file(fx, "f", "x"), 0);
+	f = fx_lookup(fx, FUSE_ROOT_ID, "f");
+	base = count_fds();
+	for (uint64_t owner = 1; owner <= 5000; owner++) {
+		int r = fx->ops->getlk(fx->fs, &root_ctx, f, 0, owner, &lk, &out);
+
+		if (r != 0 || out.type != F_UNLCK)
+			fail_msg("GETLK as owner %llu: %d, type %u", (unsigned long long)owner, r,
+				 out.type);
+	}
+	assert_int_equal(count_fds(), base);
+	assert_int_equal(fx->ops->setlk(fx->fs, &root_ctx, f, 0, 6000, &lk, false, false), 0);
+	assert_int_equal(count_fds(), base + 1);
+	/* A new owner still sees the conflict, and a host process's lock. */
+	assert_int_equal(fx->ops->getlk(fx->fs, &root_ctx, f, 0, 6001, &lk, &out), 0);
+	assert_int_equal(out.type, F_WRLCK);
+	lk.type = F_UNLCK;
+	assert_int_equal(fx->ops->setlk(fx->fs, &root_ctx, f, 0, 6000, &lk, false, false), 0);
+	hfd = open(fx_path(fx, "f"), O_RDONLY | O_CLOEXEC);
+	assert_true(hfd >= 0);
+	assert_int_equal(fcntl(hfd, F_OFD_SETLK, &hl), 0);
+	lk.type = F_WRLCK;
+	assert_int_equal(fx->ops->getlk(fx->fs, &root_ctx, f, 0, 6002, &lk, &out), 0);
+	assert_int_equal(out.type, F_RDLCK);
+	assert_int_equal(out.start, 10);
+	assert_int_equal(out.end, 14);
+	close(hfd);
+	fx->ops->flush(fx->fs, &root_ctx, f, 0, 6000);
+	assert_int_equal(count_fds(), base);
+	fx->ops->forget(fx->fs, f, 1);
+}
+
 static void test_readonly(void **state)
 {
 	struct fs_fixture *fx = fx_new(CACHE_AUTO, true);
@@ -359,6 +401,47 @@ static void test_creds_and_umask(void **state)
 	assert_int_equal(fx->ops->mkdir(fx->fs, &bad, FUSE_ROOT_ID, "y", 0777, 0, &e), -EINVAL);
 }
 
+/* CREATE without O_EXCL of a name that exists opens it as the caller, with or without a
+ * security label to set: a root-only file is refused (and not truncated), one the caller may
+ * write is opened and truncated. */
+static void test_create_existing_as_caller(void **state)
+{
+	struct fs_fixture *fx = *state;
+	const struct fs_secctx sc = { .name = "security.selinux", .value = "lbl", .size = 3 };
+	struct fs_ctx user = { .uid = 1000, .gid = 1001, .pid = 2, .umask = 022 };
+	const uint32_t fl = O_RDWR | O_CREAT | O_TRUNC;
+	struct fuse_entry_out e;
+	struct fuse_open_out o;
+	struct stat st;
+
+	SKIP_UNLESS_ROOT();
+	assert_int_equal(fx_write_file(fx, "secret", "data"), 0);
+	assert_int_equal(chmod(fx_path(fx, "secret"), 0600), 0);
+	for (int i = 0; i < 2; i++) {
+		user.secctx = i ? &sc : NULL;
+		assert_int_equal(fx->ops->create(fx->fs, &user, FUSE_ROOT_ID, "secret",
+						 S_IFREG | 0644, fl, 0, &e, &o),
+				 -EACCES);
+		assert_int_equal(fx->ops->create(fx->fs, &user, FUSE_ROOT_ID, "secret",
+						 S_IFREG | 0644, O_RDONLY | O_CREAT, 0, &e, &o),
+				 -EACCES);
+		assert_int_equal(stat(fx_path(fx, "secret"), &st), 0);
+		assert_int_equal(st.st_size, 4);
+		assert_int_equal(geteuid(), 0);
+	}
+	assert_int_equal(fx_write_file(fx, "mine", "data"), 0);
+	assert_int_equal(chown(fx_path(fx, "mine"), 1000, 1001), 0);
+	assert_int_equal(chmod(fx_path(fx, "mine"), 0600), 0);
+	user.secctx = NULL;
+	assert_int_equal(fx->ops->create(fx->fs, &user, FUSE_ROOT_ID, "mine", S_IFREG | 0644, fl,
+					 0, &e, &o),
+			 0);
+	assert_int_equal(stat(fx_path(fx, "mine"), &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(fx->ops->release(fx->fs, &user, e.nodeid, o.fh, 0, 0, 0), 0);
+	fx->ops->forget(fx->fs, e.nodeid, 1);
+}
+
 /* HANDLE_KILLPRIV_V2: a write or truncate flagged by the guest drops the set-id bits. */
 static void test_kill_suidgid(void **state)
 {
@@ -394,6 +477,55 @@ static void test_kill_suidgid(void **state)
 	fx->ops->forget(fx->fs, f, 1);
 }
 
+/* HANDLE_KILLPRIV_V2: copy_file_range into a set-id file clears the bits as a WRITE by the
+ * same caller does (the guest's root keeps them, anyone else loses them); without it the guest
+ * clears them itself (SETATTR) and the copy keeps them. */
+static void test_copy_kill_suidgid(void **state)
+{
+	struct fs_fixture *fx = *state;
+	const struct fs_ctx user = { .uid = 1000, .gid = 1001, .pid = 2, .umask = 022 };
+	struct fs_conn conn = { .proto_minor = 38, .max_write = 1 << 20 };
+	struct fuse_open_out a, b;
+	uint64_t fa, fb, want = FUSE_HANDLE_KILLPRIV_V2;
+	struct stat st;
+
+	SKIP_UNLESS_ROOT(); /* a writer without CAP_FSETID has the bits cleared by the host */
+	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
+	assert_int_equal(fx_write_file(fx, "a", "0123456789"), 0);
+	assert_int_equal(fx_write_file(fx, "b", "abcdefghij"), 0);
+	assert_int_equal(chmod(fx_path(fx, "b"), 06755), 0);
+	fa = fx_lookup(fx, FUSE_ROOT_ID, "a");
+	fb = fx_lookup(fx, FUSE_ROOT_ID, "b");
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, fa, O_RDONLY, &a), 0);
+	assert_int_equal(fx->ops->open(fx->fs, &root_ctx, fb, O_RDWR, &b), 0);
+	assert_int_equal(fx->ops->copy_file_range(fx->fs, &root_ctx, fa, a.fh, 0, fb, b.fh, 0, 3,
+						  0),
+			 3);
+	assert_int_equal(stat(fx_path(fx, "b"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 06755);
+	assert_int_equal(fx->ops->copy_file_range(fx->fs, &user, fa, a.fh, 0, fb, b.fh, 0, 3, 0),
+			 3);
+	assert_int_equal(stat(fx_path(fx, "b"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	/* Setgid without group exec is file locking: kept. */
+	assert_int_equal(chmod(fx_path(fx, "b"), 06745), 0);
+	assert_int_equal(fx->ops->copy_file_range(fx->fs, &user, fa, a.fh, 0, fb, b.fh, 0, 3, 0),
+			 3);
+	assert_int_equal(stat(fx_path(fx, "b"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02745);
+	want = 0;
+	assert_int_equal(fx->ops->init(fx->fs, &conn, &want), 0);
+	assert_int_equal(chmod(fx_path(fx, "b"), 06755), 0);
+	assert_int_equal(fx->ops->copy_file_range(fx->fs, &user, fa, a.fh, 0, fb, b.fh, 0, 3, 0),
+			 3);
+	assert_int_equal(stat(fx_path(fx, "b"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 06755);
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, fa, a.fh, 0, 0, 0), 0);
+	assert_int_equal(fx->ops->release(fx->fs, &root_ctx, fb, b.fh, 0, 0, 0), 0);
+	fx->ops->forget(fx->fs, fa, 1);
+	fx->ops->forget(fx->fs, fb, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,9 +537,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_device_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_and_garbage_ids, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_limit, fx_setup_fds, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_getlk_owners_keep_nothing, fx_setup,
+						fx_teardown),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test_setup_teardown(test_kill_suidgid, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_copy_kill_suidgid, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_creds_and_umask, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_existing_as_caller, fx_setup,
+						fx_teardown),
 	};
 	return cmocka_run_group_tests_name("fs_security", tests, NULL, NULL);
 }
