@@ -3,8 +3,8 @@
  * that collide, walk out of the shared directory, loop over parents, or drop a parent's last
  * reference while its children still need it. A source is another host's daemon; what it sends
  * is checked like guest input. Not checked: where the inode of a FileHandle entry lies (a handle
- * names any inode of its file system); such entries are trusted as the source is
- * (docs/migration.md).
+ * names any inode of its file system); the passthrough opens such entries only when it was
+ * started with --migration-mode=file-handles, and refuses the state otherwise (pt_mig_load.c).
  */
 #include "fs/mig_stream.h"
 

@@ -5,9 +5,10 @@
  * Inodes are opened parents first (by depth in the Path tree), each Path child from its
  * parent's fd with O_PATH | O_NOFOLLOW, a FullPath or mount path one component at a time from
  * the shared directory (a symlink on the way fails the open: nothing outside the share is
- * reached), a file handle on an fd of its mount. Every inode is adopted with the source's
- * refcount, which holds one reference for each Path child; when all are open those are
- * dropped, so the guest's count remains (an inode the source named only as a parent goes).
+ * reached), a file handle on an fd of its mount (in file-handles mode only: a handle can name
+ * a file outside the share). Every inode is adopted with the source's refcount, which holds
+ * one reference for each Path child; when all are open those are dropped, so the guest's count
+ * remains (an inode the source named only as a parent goes).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -331,6 +332,23 @@ static void clear_guest_state(struct pt_fs *fs)
 	pt_inode_forget_all(fs);
 }
 
+/* A file handle names any inode of its mount's file system, inside the shared directory or
+ * not, and nothing can tell which: a destination opens handles only when its administrator
+ * chose file-handles mode, never because a source sent them. */
+static int check_modes(struct load_ctx *c)
+{
+	if (c->o->mode == FS_MIG_FILE_HANDLES)
+		return 0;
+	for (size_t i = 0; i < c->s->ninodes; i++)
+		if (c->s->inodes[i].loc == MIG_LOC_FILE_HANDLE)
+			return fail(c, -EINVAL,
+				    "inode %" PRIu64 " is sent as a file handle, which can name a "
+				    "file outside the shared directory; this daemon opens file "
+				    "handles only with --migration-mode=file-handles",
+				    c->s->inodes[i].id);
+	return 0;
+}
+
 static int apply_opts(struct load_ctx *c)
 {
 	const struct mig_opts *o = &c->s->opts;
@@ -365,6 +383,8 @@ int fs_passthrough_mig_load(void *fsp, const struct fs_mig_opts *o, const struct
 	c.root_fd = root->fd;
 	c.mount_fds = calloc(s->nmounts ? s->nmounts : 1, sizeof(*c.mount_fds));
 	r = c.mount_fds ? sort_by_depth(s, &order) : -ENOMEM;
+	if (r == 0)
+		r = check_modes(&c);
 	if (r == 0)
 		r = apply_opts(&c);
 	if (r == 0) {
