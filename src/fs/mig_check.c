@@ -212,13 +212,20 @@ static int check_inodes(const struct mig_state *s, const struct id_ix *ix, char 
 			r = check_location(s, ix, i, children, why, whylen);
 	}
 	/* Every Path child holds one of its parent's references (the destination drops it once
-	 * the child is open): fewer references than children would free the parent early. */
+	 * the child is open): fewer references than children would free the parent early. No
+	 * reference at all (a Rust source drops an inode at 0) would leave one that neither the
+	 * guest nor a child holds, adopted with its fd and never forgotten. */
 	for (size_t i = 0; i < s->ninodes && r == 0; i++)
 		if (s->inodes[i].refcount < children[i])
 			r = fail(why, whylen,
 				 "inode %" PRIu64 ": refcount %" PRIu64 " below its %" PRIu64
 				 " children in the state",
 				 s->inodes[i].id, s->inodes[i].refcount, children[i]);
+		else if (s->inodes[i].refcount == 0 && s->inodes[i].id != MIG_ROOT_ID)
+			r = fail(why, whylen,
+				 "inode %" PRIu64 ": refcount 0 (neither the guest nor any inode "
+				 "in the state holds it)",
+				 s->inodes[i].id);
 	free(children);
 	return r ? r : check_cycles(s, ix, why, whylen);
 }
