@@ -3,8 +3,8 @@
  * that collide, walk out of the shared directory, loop over parents, or drop a parent's last
  * reference while its children still need it. A source is another host's daemon; what it sends
  * is checked like guest input. Not checked: where the inode of a FileHandle entry lies (a handle
- * names any inode of its file system); such entries are trusted as the source is
- * (docs/migration.md).
+ * names any inode of its file system); the passthrough opens such entries only when it was
+ * started with --migration-mode=file-handles, and refuses the state otherwise (pt_mig_load.c).
  */
 #include "fs/mig_stream.h"
 
@@ -217,13 +217,20 @@ static int check_inodes(const struct mig_state *s, const struct id_ix *ix, char 
 			r = check_location(s, ix, i, children, why, whylen);
 	}
 	/* Every Path child holds one of its parent's references (the destination drops it once
-	 * the child is open): fewer references than children would free the parent early. */
+	 * the child is open): fewer references than children would free the parent early. No
+	 * reference at all (a Rust source drops an inode at 0) would leave one that neither the
+	 * guest nor a child holds, adopted with its fd and never forgotten. */
 	for (size_t i = 0; i < s->ninodes && r == 0; i++)
 		if (s->inodes[i].refcount < children[i])
 			r = fail(why, whylen,
 				 "inode %" PRIu64 ": refcount %" PRIu64 " below its %" PRIu64
 				 " children in the state",
 				 s->inodes[i].id, s->inodes[i].refcount, children[i]);
+		else if (s->inodes[i].refcount == 0 && s->inodes[i].id != MIG_ROOT_ID)
+			r = fail(why, whylen,
+				 "inode %" PRIu64 ": refcount 0 (neither the guest nor any inode "
+				 "in the state holds it)",
+				 s->inodes[i].id);
 	free(children);
 	return r ? r : check_cycles(s, ix, why, whylen);
 }

@@ -3,14 +3,43 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
+#include <sys/random.h>
 
 #define IDHASH_MIN 64u
 #define IDHASH_MAX (1u << 26) /* twice the tables' 2^24 slots, and some */
 
+/*
+ * A keyed affine map, then the splitmix64 finalizer, whose top bits index the table: the
+ * affine step alone would keep an arithmetic progression of ids one (the source can choose
+ * them so), which strides over the table in clumps for some keys; the finalizer scatters
+ * neighbours. Without the key the source cannot aim at a slot.
+ */
 static uint32_t slot_of(const struct pt_idhash *h, uint64_t id)
 {
-	id *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(id >> 32) & (h->cap - 1);
+	uint64_t x = id * h->mul + h->add;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return (uint32_t)(x >> (64 - __builtin_ctz(h->cap)));
+}
+
+/* getrandom fails only before the kernel's pool is ready (early boot): the clock then, which a
+ * source on another host cannot read. */
+static void new_key(struct pt_idhash *h)
+{
+	uint64_t k[2];
+
+	if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		k[0] = (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uintptr_t)h;
+		k[1] = k[0] * 0x9e3779b97f4a7c15ull;
+	}
+	h->mul = k[0] | 1;
+	h->add = k[1];
 }
 
 static void insert_raw(struct pt_idhash *h, uint64_t id, int32_t val)
@@ -26,10 +55,13 @@ static void insert_raw(struct pt_idhash *h, uint64_t id, int32_t val)
 
 static int grow(struct pt_idhash *h)
 {
-	struct pt_idhash n = {.cap = h->cap ? h->cap * 2 : IDHASH_MIN};
+	struct pt_idhash n = {
+	    .cap = h->cap ? h->cap * 2 : IDHASH_MIN, .mul = h->mul, .add = h->add};
 
 	if (n.cap > IDHASH_MAX)
 		return -ENOMEM;
+	if (!h->cap)
+		new_key(&n);
 	n.keys = malloc(n.cap * sizeof(*n.keys));
 	n.vals = malloc(n.cap * sizeof(*n.vals));
 	if (!n.keys || !n.vals) {

@@ -1,7 +1,9 @@
 /*
  * A map from guest ids the tables did not make (adopted from a migration source) to their slot
  * index: open addressing with linear probing, at most half full, deletion by backward shift (no
- * tombstones). Not locked: it lives inside a table and is used under that table's lock.
+ * tombstones). The ids are chosen by the source, so the hash is keyed with random numbers drawn
+ * when the map first allocates: without the key no set of ids can be made to share a probe run.
+ * Not locked: it lives inside a table and is used under that table's lock.
  */
 #ifndef VFSD_FS_PT_IDHASH_H
 #define VFSD_FS_PT_IDHASH_H
@@ -14,6 +16,7 @@ struct pt_idhash {
 	int32_t *vals; /* -1: empty */
 	uint32_t cap;  /* 0 or a power of two */
 	uint32_t count;
+	uint64_t mul, add; /* the key: mul odd */
 };
 
 /* 0, or -ENOMEM; -EEXIST if the id is there already (the map is unchanged). */

@@ -44,7 +44,7 @@ int fs_passthrough_mig_save(void *fs, const struct fs_mig_opts *o, struct mig_st
  * Replaces every inode and handle with those of a checked state (mig_state_decode), under the
  * source's ids. -EIO with why[] naming the first inode or handle that failed (abort mode:
  * nothing is kept but the root), -EINVAL when the state asks for something this destination
- * was not started with (announce-submounts).
+ * was not started with (announce-submounts; file handles without file-handles mode).
  */
 int fs_passthrough_mig_load(void *fs, const struct fs_mig_opts *o, const struct mig_state *s,
 			    char *why, size_t whylen);

@@ -5,9 +5,10 @@
  * Inodes are opened parents first (by depth in the Path tree), each Path child from its
  * parent's fd with O_PATH | O_NOFOLLOW, a FullPath or mount path one component at a time from
  * the shared directory (a symlink on the way fails the open: nothing outside the share is
- * reached), a file handle on an fd of its mount. Every inode is adopted with the source's
- * refcount, which holds one reference for each Path child; when all are open those are
- * dropped, so the guest's count remains (an inode the source named only as a parent goes).
+ * reached), a file handle on an fd of its mount (in file-handles mode only: a handle can name
+ * a file outside the share). Every inode is adopted with the source's refcount, which holds
+ * one reference for each Path child; when all are open those are dropped, so the guest's count
+ * remains (an inode the source named only as a parent goes).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +81,10 @@ static int fh_matches(int fd, const struct mig_fh *want)
 	return 0;
 }
 
+/* A file handle names any inode of its mount's file system, inside the shared directory or
+ * not, and nothing can tell which: a destination opens handles only when its administrator
+ * chose file-handles mode, never because a source sent them. Elsewhere the inode is lost, as
+ * one the source sent as Invalid (--migration-on-error decides). */
 static int open_by_fh(struct load_ctx *c, const struct mig_fh *m, const char **why)
 {
 	union {
@@ -89,6 +94,12 @@ static int open_by_fh(struct load_ctx *c, const struct mig_fh *m, const char **w
 	size_t k;
 	int fd;
 
+	if (c->o->mode != FS_MIG_FILE_HANDLES) {
+		*why = "it is sent as a file handle, which can name a file outside the shared "
+		       "directory: this daemon opens file handles only with "
+		       "--migration-mode=file-handles";
+		return -EPERM;
+	}
 	for (k = 0; k < c->s->nmounts && c->s->mounts[k].mnt_id != m->mnt_id; k++)
 		;
 	if (k == c->s->nmounts || c->mount_fds[k] < 0) {

@@ -153,11 +153,15 @@ static void test_file_handles(void **state)
 }
 
 /* An open file unlinked by the guest has no path: sent as its file handle in both modes (in
- * find-paths mode too, where the Rust daemon would lose it), and it reads on the destination. */
+ * find-paths mode too, where the Rust daemon would lose it), and it reads on a destination in
+ * file-handles mode; one in find-paths mode opens no handle: the inode is lost there (abort
+ * refuses the state). */
 static void test_unlinked(void **state)
 {
 	struct fs_fixture *fx = *state;
 	enum fs_mig_mode modes[] = { FS_MIG_FIND_PATHS, FS_MIG_FILE_HANDLES };
+	struct fs_mig_opts fp = { .mode = FS_MIG_FIND_PATHS };
+	struct fs_mig_opts fh = { .mode = FS_MIG_FILE_HANDLES };
 	struct fuse_open_out op;
 	struct mig_state s;
 	uint64_t t;
@@ -175,7 +179,10 @@ static void test_unlinked(void **state)
 		assert_int_equal(find_inode(&s, t)->loc, MIG_LOC_FILE_HANDLE);
 		assert_int_equal(s.nmounts, 1);
 		dst = new_dest(fx, INODE_HANDLES_PREFER, true);
-		if (fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)) < 0)
+		assert_int_equal(fs_passthrough_mig_load(dst, &fp, &s, why, sizeof(why)), -EIO);
+		assert_non_null(strstr(why, "--migration-mode=file-handles"));
+		assert_int_equal((int)ino_of(dst, t), -EBADF);
+		if (fs_passthrough_mig_load(dst, &fh, &s, why, sizeof(why)) < 0)
 			fail_msg("load: %s", why);
 		assert_int_equal(read_fh(dst, t, op.fh, buf, sizeof(buf)), 4);
 		assert_string_equal(buf, "data");
@@ -217,6 +224,65 @@ static void test_mount_not_utf8(void **state)
 	fs_passthrough_ops.destroy(fx->fs);
 	assert_int_equal(umount2(fx_path(fx, "mnt\xff"), MNT_DETACH), 0);
 	fx_free(fx);
+}
+
+/* A state naming a file outside the shared directory by its handle (a file handle can name any
+ * inode of the file system): a destination in find-paths mode never opens it (abort refuses
+ * the state, guest-error keeps the inode as lost); in file-handles mode its administrator
+ * trusts the source's handles, and it is opened. */
+static struct mig_inode onodes[2];
+static struct mig_handle ohandles[1];
+static struct mig_mount omounts[1];
+
+static void test_handle_outside_share(void **state)
+{
+	struct fs_fixture *fx = *state;
+	struct fs_mig_opts o = { .mode = FS_MIG_FIND_PATHS };
+	struct mig_state s = { .version = MIG_V2, .inodes = onodes, .ninodes = 2, .next_inode = 6,
+			       .handles = ohandles, .nhandles = 1, .next_handle = 1,
+			       .mounts = omounts, .nmounts = 1 };
+	union {
+		struct file_handle fh;
+		char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} b = { .fh.handle_bytes = MAX_HANDLE_SZ };
+	char secret[160], buf[8] = { 0 };
+	struct stat st;
+	int fd, mnt_id;
+	void *dst;
+
+	snprintf(secret, sizeof(secret), "%s/secret", fx->outer);
+	fd = open(secret, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret", 6), 6);
+	close(fd);
+	assert_int_equal(name_to_handle_at(AT_FDCWD, secret, &b.fh, &mnt_id, 0), 0);
+	assert_int_equal(stat(secret, &st), 0);
+	onodes[0] = (struct mig_inode){ .id = 1, .refcount = 2, .loc = MIG_LOC_ROOT };
+	onodes[1] = (struct mig_inode){ .id = 5, .refcount = 1, .loc = MIG_LOC_FILE_HANDLE };
+	onodes[1].fh = mig_fh_new((uint64_t)mnt_id, b.fh.handle_type, b.fh.f_handle,
+				  b.fh.handle_bytes);
+	assert_non_null(onodes[1].fh);
+	ohandles[0] = (struct mig_handle){ .id = 0, .inode = 5, .flags = O_RDONLY };
+	omounts[0] = (struct mig_mount){ .mnt_id = (uint64_t)mnt_id, .path = "." };
+	assert_int_equal(mig_state_check(&s, why, sizeof(why)), 0);
+
+	dst = new_dest(fx, INODE_HANDLES_PREFER, true);
+	assert_int_equal(fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)), -EIO);
+	assert_non_null(strstr(why, "inode 5"));
+	assert_non_null(strstr(why, "--migration-mode=file-handles"));
+	assert_int_equal((int)ino_of(dst, 5), -EBADF);
+	/* guest-error: the inode is lost (EIO), as an Invalid one, never opened */
+	o.on_error = FS_MIG_GUEST_ERROR;
+	assert_int_equal(fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)), 0);
+	assert_int_equal((int)ino_of(dst, 5), -EIO);
+	assert_int_equal(read_fh(dst, 5, 0, buf, sizeof(buf)), -EBADF);
+	o = (struct fs_mig_opts){ .mode = FS_MIG_FILE_HANDLES };
+	if (fs_passthrough_mig_load(dst, &o, &s, why, sizeof(why)) < 0)
+		fail_msg("load in file-handles mode: %s", why);
+	assert_int_equal(ino_of(dst, 5), st.st_ino);
+	fs_passthrough_free(dst);
+	free(onodes[1].fh);
+	onodes[1].fh = NULL;
 }
 
 /* A lost inode (the source's Invalid): abort refuses the state, guest-error keeps the inode
@@ -370,6 +436,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_handles, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked, fx_setup, fx_teardown),
 		cmocka_unit_test(test_mount_not_utf8),
+		cmocka_unit_test_setup_teardown(test_handle_outside_share, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lost_inode, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rust_shaped, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, fx_setup, fx_teardown),

@@ -294,9 +294,16 @@ static void test_base_is_valid(void **state)
 	s = base();
 	nodes[3] = (struct mig_inode){ .id = 3000000000ull, .refcount = 1,
 				       .loc = MIG_LOC_FULL_PATH, .name = "a/b/c" };
-	nodes[4] = (struct mig_inode){ .id = 5, .refcount = 0, .loc = MIG_LOC_INVALID };
+	nodes[4] = (struct mig_inode){ .id = 5, .refcount = 1, .loc = MIG_LOC_INVALID };
 	s.ninodes = 5;
 	s.next_inode = 3000000001ull;
+	assert_int_equal(mig_state_check(&s, why, sizeof(why)), 0);
+	/* one a parent holds: its guest count may be 0 */
+	nodes[4] = (struct mig_inode){ .id = 5, .refcount = 1, .loc = MIG_LOC_FULL_PATH,
+				       .name = "x" };
+	nodes[5] = (struct mig_inode){ .id = 6, .refcount = 1, .loc = MIG_LOC_PATH, .parent = 5,
+				       .name = "y" };
+	s.ninodes = 6;
 	assert_int_equal(mig_state_check(&s, why, sizeof(why)), 0);
 }
 
@@ -405,6 +412,15 @@ static void test_parents(void **state)
 	s = base();
 	nodes[0].refcount = 0;
 	refuse_state(&s, "inode 1: refcount 0 below its 1 children");
+	/* no reference at all: a leaf that neither the guest nor a child holds */
+	s = base();
+	nodes[2].refcount = 0;
+	refuse_state(&s, "inode 3: refcount 0 (neither the guest nor any inode in the state");
+	s = base();
+	nodes[3] = (struct mig_inode){ .id = 4, .refcount = 0, .loc = MIG_LOC_INVALID };
+	s.ninodes = 4;
+	s.next_inode = 5;
+	refuse_state(&s, "inode 4: refcount 0");
 }
 
 static void test_handles(void **state)

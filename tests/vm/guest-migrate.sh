@@ -5,7 +5,7 @@
 # switch-over to the destination), then uses everything it held and writes 8 MiB.
 # Output: "ok N - ..." lines, "# md5 <sum>" for the 8 MiB, "N passed, N failed".
 # vmtest_unlinked=0 on the kernel command line: no unlinked file (find-paths mode cannot move
-# one; the host checks that separately).
+# one).
 pass=0 fail=0 n=0
 check() {
 	d=$1

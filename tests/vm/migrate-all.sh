@@ -1,7 +1,7 @@
 #!/bin/bash
 # The live-migration VM tier (tests/vm/migrate.sh, once per case) for scripts/test.sh: ours ->
-# ours in both modes (an open-but-unlinked file held), twice in a row, ours -> Rust -> ours in
-# find-paths mode, and Rust -> Rust for its times beside ours. --all adds Rust -> ours from a
+# ours in both modes (in file-handles mode an open-but-unlinked file held), twice in a row,
+# ours -> Rust -> ours in find-paths mode, and Rust -> Rust for its times beside ours. --all adds Rust -> ours from a
 # fresh Rust source, Rust -> ours and ours -> Rust in file-handles mode, and a destination that
 # refuses (the source resumes and serves on). Ends with "N passed, N failed".
 # Usage: tests/vm/migrate-all.sh [--all] [migrate.sh options for every case, e.g. --daemon PATH]
@@ -28,7 +28,7 @@ all=0
 [ "${1:-}" = --all ] && { all=1; shift; }
 common=("$@")
 # The cases CI runs: 4 guest boots, 6 migrations.
-run --src ours --dst ours --twice              # twice in a row, an unlinked file held
+run --src ours --dst ours --twice              # twice in a row
 run --src ours --dst ours --mode file-handles  # an unlinked file held
 run --src ours --dst rust --then ours          # ours -> Rust, then Rust -> ours
 run --src rust --dst rust                      # the Rust daemon alone: its times beside ours

@@ -8,9 +8,11 @@
 #
 # Usage: tests/vm/migrate.sh [--src ours|rust] [--dst ours|rust] [--mode find-paths|file-handles]
 #                           [--twice] [--then ours|rust] [--keep] [--daemon PATH]
-#   --mode    both daemons' --migration-mode (ours sends an unlinked file as its file handle
-#             in find-paths mode too). The Rust daemon cannot move an unlinked file in
-#             find-paths mode: the guest holds none then.
+#   --mode    both daemons' --migration-mode. An unlinked file moves only in file-handles
+#             mode (a source of ours sends it as its file handle in find-paths mode too, but a
+#             destination in find-paths mode never opens handles: it loses that inode, which
+#             fails the load in the default abort mode): the guest holds none in find-paths
+#             mode.
 #   --twice   migrate again, from the destination to a third QEMU and daemon (the same kind
 #             as the destination, or --then's)
 #   --refuse  the source daemon caches writes (--writeback), the destination is not started
@@ -109,8 +111,7 @@ chmod 755 "$work/extra/guest/guest-migrate.sh"
 (cd "$work/extra" && find . | cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$work/extra.cpio.gz"
 cat "$vm/initramfs.cpio.gz" "$work/extra.cpio.gz" >"$work/initrd.img"
 append="console=ttyS0 panic=-1 quiet loglevel=4 vmtest_script=/guest/guest-migrate.sh"
-[ "$mode" = find-paths ] && { [ "$src" = rust ] || [ "$dst" = rust ] || [ "$then" = rust ]; } &&
-	append="$append vmtest_unlinked=0"
+[ "$mode" = find-paths ] && append="$append vmtest_unlinked=0"
 port_base=$((20000 + $$ % 20000))
 
 start_qemu() { # name, qmp port, extra args...
