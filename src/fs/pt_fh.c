@@ -183,7 +183,8 @@ static void mount_refuse(struct pt_fs *fs, struct pt_mount *m, int err, const ch
 			 what, m->mnt_id, strerror(-err));
 }
 
-/* Called with mounts.lock held: the entry for mnt_id, added (and probed) if new. */
+/* Called with mounts.lock held: the entry for mnt_id, added (and probed) if new; -ENOSPC when
+ * the table is full. */
 static int mount_get(struct pt_fs *fs, int mnt_id, int fd, mode_t type, struct file_handle *fh,
 		     struct pt_mount **out)
 {
@@ -198,7 +199,7 @@ static int mount_get(struct pt_fs *fs, int mnt_id, int fd, mode_t type, struct f
 		}
 	}
 	if (t->count >= PT_MAX_MOUNTS)
-		return -ENFILE;
+		return -ENOSPC;
 	if (t->count == t->cap) {
 		uint32_t ncap = t->cap ? t->cap * 2 : 8;
 		struct pt_mount *n = realloc(t->m, ncap * sizeof(*n));
@@ -256,6 +257,14 @@ int pt_fh_of_fd(struct pt_fs *fs, int fd, mode_t type, union pt_fh_buf *b, int *
 		return r;
 	pthread_mutex_lock(&fs->mounts.lock);
 	r = mount_get(fs, mnt_id, fd, type, &b->fh, &m);
+	if (r == -ENOSPC) {
+		/* More mounts under the share than the table holds: the inodes of the ones
+		 * past it keep O_PATH fds (under the guest's fd budget), as on a mount without
+		 * handles. */
+		log_warn_rl("inode file handles: more than %u mounts, mount %d %s", PT_MAX_MOUNTS,
+			    mnt_id, mandatory ? "refused" : "uses O_PATH fds");
+		r = mandatory ? -ENFILE : 1;
+	}
 	if (r == 0 && m->unsupported)
 		r = mandatory ? m->err : 1;
 	if (r == 0)

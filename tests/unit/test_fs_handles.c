@@ -403,6 +403,70 @@ static void test_submount_fallback(void **state)
 	fx_free(fx);
 }
 
+/* More mounts under the share than the mount table holds (256, the share's own included):
+ * with prefer the inodes of the mounts past it keep O_PATH fds, with mandatory they are
+ * refused. Bind mounts of directories onto themselves are mounts enough. */
+static void test_mount_table_full(void **state)
+{
+	struct fs_passthrough_opts o = {.proc_self_fd = -1,
+					.inode_file_handles = INODE_HANDLES_MANDATORY};
+	struct fs_conn conn = {.proto_minor = 38};
+	enum { NMOUNTS = 260, TABLE = 256 };
+	static uint64_t ids[NMOUNTS];
+	struct fuse_entry_out e;
+	struct fuse_attr_out a;
+	struct fs_fixture *fx;
+	uint64_t want = 0;
+	void *fm = NULL;
+	char name[32];
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		print_message("SKIPPED test_mount_table_full: needs root and a mount namespace\n");
+		skip();
+	}
+	fx = fx_new_handles(CACHE_AUTO, false, INODE_HANDLES_PREFER);
+	assert_non_null(fx);
+	if (!fx)
+		return;
+	assert_true(fs_passthrough_uses_handles(fx->fs));
+	for (int i = 0; i < NMOUNTS; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		assert_int_equal(mkdir(fx_path(fx, name), 0755), 0);
+		assert_int_equal(mount(fx_path(fx, name), fx_path(fx, name), NULL, MS_BIND, NULL),
+				 0);
+	}
+	for (int i = 0; i < NMOUNTS; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		if (fx->ops->lookup(fx->fs, &root_ctx, FUSE_ROOT_ID, name, &e) != 0)
+			fail_msg("LOOKUP of mount %d of %d failed", i + 1, NMOUNTS);
+		ids[i] = e.nodeid;
+		assert_int_equal(fx->ops->getattr(fx->fs, &root_ctx, ids[i], NULL, &a), 0);
+		assert_true(S_ISDIR(a.attr.mode));
+	}
+	o.root_dir = fx->share;
+	assert_int_equal(fs_passthrough_new(&o, &fm), 0);
+	assert_int_equal(fs_passthrough_ops.init(fm, &conn, &want), 0);
+	for (int i = 0; i < NMOUNTS; i++) {
+		int r;
+
+		snprintf(name, sizeof(name), "m%d", i);
+		r = fs_passthrough_ops.lookup(fm, &root_ctx, FUSE_ROOT_ID, name, &e);
+		assert_int_equal(r, i < TABLE - 1 ? 0 : -ENFILE);
+		if (r == 0)
+			fs_passthrough_ops.forget(fm, e.nodeid, 1);
+	}
+	fs_passthrough_free(fm);
+	for (int i = 0; i < NMOUNTS; i++)
+		fx->ops->forget(fx->fs, ids[i], 1);
+	fx->ops->destroy(fx->fs);
+	for (int i = 0; i < NMOUNTS; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		assert_int_equal(umount2(fx_path(fx, name), MNT_DETACH), 0);
+	}
+	fx_free(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,7 +478,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fd_limit_handles, setup_mandatory, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_reopen, setup_mandatory, fx_teardown),
 	    cmocka_unit_test(test_modes_without_fs_support),
-	    cmocka_unit_test(test_submount_fallback), /* last: it unshares the mount namespace */
+	    /* last: they unshare the mount namespace */
+	    cmocka_unit_test(test_submount_fallback), cmocka_unit_test(test_mount_table_full),
 	};
 	return cmocka_run_group_tests_name("fs_handles", tests, NULL, NULL);
 }
