@@ -329,19 +329,31 @@ void pt_locks_flush(struct pt_fs *fs, uint64_t ino, uint64_t owner)
 		ofd_put(fs, o);
 }
 
-/* One description locked last through fh, unlinked from the table; NULL if none. */
+/* Every description locked last through fh, unlinked from the table in one pass (one pass for
+ * each would make a RELEASE of 4096 owners' locks quadratic), chained on ->next. */
 static struct pt_ofd *take_by_fh(struct pt_locks *l, uint64_t fh)
 {
-	struct pt_ofd *o = NULL;
+	struct pt_ofd *taken = NULL;
 
 	pthread_mutex_lock(&l->lock);
-	for (unsigned b = 0; b < PT_LOCK_BUCKETS && l->count && !o; b++)
-		for (o = l->buckets[b]; o && o->fh != fh; o = o->next)
-			;
-	if (o)
-		unlink_locked(l, o);
+	for (unsigned b = 0; b < PT_LOCK_BUCKETS && l->count; b++) {
+		struct pt_ofd **pp = &l->buckets[b];
+
+		while (*pp) {
+			struct pt_ofd *o = *pp;
+
+			if (o->fh != fh) {
+				pp = &o->next;
+				continue;
+			}
+			*pp = o->next;
+			l->count--;
+			o->next = taken;
+			taken = o;
+		}
+	}
 	pthread_mutex_unlock(&l->lock);
-	return o;
+	return taken;
 }
 
 /*
@@ -356,8 +368,12 @@ void pt_locks_release(struct pt_fs *fs, uint64_t ino, uint64_t fh, uint32_t rele
 
 	if (release_flags & FUSE_RELEASE_FLOCK_UNLOCK)
 		set_flock(fs, ino, fh, F_UNLCK, false);
-	while (fs->locks && (o = take_by_fh(fs->locks, fh)))
+	for (o = fs->locks ? take_by_fh(fs->locks, fh) : NULL; o;) {
+		struct pt_ofd *next = o->next;
+
 		ofd_put(fs, o);
+		o = next;
+	}
 }
 
 /* DESTROY or reset: every owner's locks go. A description still in use by a waiting SETLKW
