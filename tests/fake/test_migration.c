@@ -282,6 +282,22 @@ static void populate(struct fe *fe, struct src_files *s)
 	assert_int_equal(fe_write(fe, s->f.nodeid, s->fh, 0, "migrated", 8, NULL, &n), 0);
 }
 
+/* The source with files in use, stopped and saved: its bytes, and them decoded into *ms. */
+static uint8_t *populate_and_save(struct fe *src, struct src_files *s, size_t *len,
+				  struct mig_state *ms)
+{
+	char why[256];
+	uint8_t *bytes;
+
+	populate(src, s);
+	ack_migration_features(src);
+	stop_queues(src);
+	bytes = save(src, len);
+	if (mig_state_decode(bytes, *len, NULL, ms, why, sizeof(why)) < 0)
+		fail_msg("the source's stream: %s", why);
+	return bytes;
+}
+
 static void test_save_load(void **state)
 {
 	struct fe *src = *state, *dst;
@@ -289,18 +305,13 @@ static void test_save_load(void **state)
 	struct mig_state ms;
 	struct fuse_entry_out e;
 	struct fuse_attr_out a;
-	char buf[16] = {0}, why[256];
+	char buf[16] = {0};
 	uint8_t *bytes;
 	size_t len;
 	uint32_t got;
 
-	populate(src, &s);
-	ack_migration_features(src);
-	stop_queues(src);
-	bytes = save(src, &len);
+	bytes = populate_and_save(src, &s, &len, &ms);
 	/* what the source sent: its ids, in the Rust daemon's layout */
-	if (mig_state_decode(bytes, len, NULL, &ms, why, sizeof(why)) < 0)
-		fail_msg("the source's stream: %s", why);
 	assert_int_equal(ms.version, MIG_V2);
 	assert_int_equal(ms.ninodes, 3);
 	assert_int_equal(ms.nhandles, 1);
@@ -409,16 +420,10 @@ static void test_forged_session(void **state)
 	struct fe *src = *state, *dst;
 	struct src_files s;
 	struct mig_state ms;
-	char why[256];
 	uint8_t *bytes, *forged;
 	size_t len, flen;
 
-	populate(src, &s);
-	ack_migration_features(src);
-	stop_queues(src);
-	bytes = save(src, &len);
-	if (mig_state_decode(bytes, len, NULL, &ms, why, sizeof(why)) < 0)
-		fail_msg("the source's stream: %s", why);
+	bytes = populate_and_save(src, &s, &len, &ms);
 	assert_true(ms.fuse.present);
 	assert_false(ms.fuse.flags & (FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS));
 	dst = destination(src);
