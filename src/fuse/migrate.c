@@ -141,11 +141,11 @@ int fuse_server_state_load(struct fuse_server *srv, const uint8_t *buf, size_t l
 		return r;
 	refused = opts_refused(srv, &s);
 	if (!refused && s.fuse.present &&
-	    (s.fuse.minor < FUSE_MIN_MINOR || s.fuse.minor > FUSE_OUR_MINOR)) {
+	    s.fuse.minor < FUSE_MIN_MINOR) { /* the guest's minor: above ours is fine (7.41) */
 		snprintf(
 		    why, whylen,
-		    "the source's FUSE session has protocol 7.%u, this daemon speaks 7.%u to 7.%u",
-		    s.fuse.minor, FUSE_MIN_MINOR, FUSE_OUR_MINOR);
+		    "the source's FUSE session has protocol 7.%u, this daemon needs 7.%u or newer",
+		    s.fuse.minor, FUSE_MIN_MINOR);
 		mig_state_free(&s);
 		return -EINVAL;
 	}

@@ -416,7 +416,7 @@ static uint8_t *encode(const struct mig_state *ms, size_t *len)
  * not turn on locks that this daemon's user left off). */
 static void test_forged_session(void **state)
 {
-	const uint32_t bad_minor[] = {0, 26, 39, UINT32_MAX};
+	const uint32_t bad_minor[] = {0, 26};
 	struct fe *src = *state, *dst;
 	struct src_files s;
 	struct mig_state ms;
@@ -433,11 +433,11 @@ static void test_forged_session(void **state)
 		ms.fuse.minor = bad_minor[i];
 		forged = encode(&ms, &flen);
 		snprintf(reason, sizeof(reason),
-			 "has protocol 7.%u, this daemon speaks 7.27 to 7.38", bad_minor[i]);
+			 "has protocol 7.%u, this daemon needs 7.27 or newer", bad_minor[i]);
 		expect_refused(dst, forged, flen, reason);
 		free(forged);
 	}
-	ms.fuse.minor = 38;
+	ms.fuse.minor = 41; /* the guest's minor, as a 6.12 guest sends: above ours is fine */
 	ms.fuse.flags |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
 	forged = encode(&ms, &flen);
 	assert_int_equal(load(dst, forged, flen), 0);
