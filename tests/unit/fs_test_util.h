@@ -15,6 +15,8 @@
 
 #include "fs/fs.h"
 #include "fs/passthrough.h"
+#include <sched.h>
+#include <sys/mount.h>
 
 /* outer/ holds only share/, the directory served: anything else in outer/ is an escape. */
 struct fs_fixture {
@@ -85,6 +87,17 @@ static inline void fx_free(struct fs_fixture *fx)
 	fs_passthrough_free(fx->fs);
 	fx_rmtree(fx->outer);
 	free(fx);
+}
+
+/* This test's process in a mount namespace of its own, mounts private (root only); otherwise
+ * the test is skipped, and says so. Fixtures made after it see the mounts it makes. */
+static inline void fx_private_mounts(const char *test)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		print_message("SKIPPED %s: needs root and a private mount namespace\n", test);
+		skip();
+	}
 }
 
 static inline int fx_setup(void **state)

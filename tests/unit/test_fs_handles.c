@@ -354,11 +354,7 @@ static void test_submount_fallback(void **state)
 	uint64_t t, x, p;
 	int base;
 
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		print_message("SKIPPED test_submount_fallback: needs root and a mount namespace\n");
-		skip();
-	}
+	fx_private_mounts("test_submount_fallback");
 	fx = fx_new_handles(CACHE_AUTO, false, INODE_HANDLES_PREFER);
 	assert_non_null(fx);
 	if (!fx)
@@ -420,11 +416,7 @@ static void test_mount_table_full(void **state)
 	void *fm = NULL;
 	char name[32];
 
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		print_message("SKIPPED test_mount_table_full: needs root and a mount namespace\n");
-		skip();
-	}
+	fx_private_mounts("test_mount_table_full");
 	fx = fx_new_handles(CACHE_AUTO, false, INODE_HANDLES_PREFER);
 	assert_non_null(fx);
 	if (!fx)

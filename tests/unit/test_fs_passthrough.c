@@ -649,11 +649,7 @@ static void test_submounts(void **state)
 	struct fuse_entry_out d, m, plain;
 	char src[128];
 
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		print_message("SKIPPED test_submounts: needs root and a private mount namespace\n");
-		skip();
-	}
+	fx_private_mounts("test_submounts");
 	fx = fx_new(CACHE_AUTO, false);
 	assert_non_null(fx);
 	if (!fx)

@@ -201,11 +201,7 @@ static void test_mount_not_utf8(void **state)
 	uint64_t m, f, g;
 
 	(void)state;
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		print_message("SKIPPED test_mount_not_utf8: needs root and a mount namespace\n");
-		skip();
-	}
+	fx_private_mounts("test_mount_not_utf8");
 	fx = fx_new(CACHE_AUTO, false); /* after unshare: its root fd sees the new mounts */
 	assert_non_null(fx);
 	assert_int_equal(mkdir(fx_path(fx, "mnt\xff"), 0755), 0);
